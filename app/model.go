@@ -1,0 +1,224 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Adapters wrap them; the HTTP edge maps them to status
+// codes and user-facing text in one place.
+var (
+	ErrUnknownMetric = errors.New("unknown metric")
+	ErrBadThreshold  = errors.New("bad threshold")
+	ErrBadEvent      = errors.New("bad event")
+	ErrUnknownQueue  = errors.New("unknown queue")
+	ErrNotFound      = errors.New("not found")
+	// ErrUnavailable means the state store cannot be reached; callers
+	// answer 503 so that senders retry.
+	ErrUnavailable = errors.New("state store unavailable")
+	// ErrConflict means a compare-and-set lost a race; reload and retry.
+	ErrConflict = errors.New("concurrent update")
+	// ErrDuplicate means an event was already recorded.
+	ErrDuplicate = errors.New("duplicate event")
+)
+
+// DefaultQueue is the pseudo-queue whose thresholds apply to every queue
+// without its own threshold for that metric.
+const DefaultQueue = "default"
+
+// Observation is one metric value for one queue (and media type, when the
+// source knows it) at one moment.
+type Observation struct {
+	QueueID   string
+	MediaType string
+	Metric    Metric
+	Value     float64
+}
+
+// Event is what one webhook event or one poll result contributes: the
+// observations of a single queue, plus the key that makes it idempotent.
+type Event struct {
+	// Key identifies the event for de-duplication (event id, correlation
+	// id or content hash). Empty means "do not de-duplicate" (polling).
+	Key          string
+	QueueID      string
+	QueueName    string
+	Observations []Observation
+}
+
+// ValidateQueueID rejects IDs that would break keys, button values or
+// mrkdwn. Genesys queue IDs are UUIDs; relays may use other short tokens.
+func ValidateQueueID(id string) error {
+	if id == "" || len(id) > 128 {
+		return fmt.Errorf("%w: queue id must be 1 to 128 characters", ErrBadEvent)
+	}
+	for _, r := range id {
+		ok := r == '-' || r == '_' || r == '.' || r == ':' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		if !ok {
+			return fmt.Errorf("%w: queue id %q has characters other than letters, digits and -_.:", ErrBadEvent, id)
+		}
+	}
+	if strings.EqualFold(id, DefaultQueue) {
+		return fmt.Errorf("%w: %q is reserved", ErrBadEvent, id)
+	}
+	return nil
+}
+
+// Threshold is an SLA rule for one queue (or DefaultQueue) and metric.
+type Threshold struct {
+	QueueID string        `json:"queue_id"`
+	Metric  Metric        `json:"metric"`
+	Value   float64       `json:"value"`
+	For     time.Duration `json:"for,omitempty"`
+	SetBy   string        `json:"set_by,omitempty"`
+	SetAt   time.Time     `json:"set_at,omitzero"`
+}
+
+// Breached reports whether v breaches the threshold.
+func (t Threshold) Breached(v float64) bool { return t.Metric.Breached(v, t.Value) }
+
+// String renders the rule as /sla would accept it.
+func (t Threshold) String() string {
+	s := fmt.Sprintf("%s %s %s", t.QueueID, t.Metric, t.Metric.FormatValue(t.Value))
+	if t.For > 0 {
+		s += " for " + FormatDuration(t.For)
+	}
+	return s
+}
+
+// State is an alert's place in its lifecycle (DESIGN §5).
+type State string
+
+// Alert states. An alert that is ok has no record at all.
+const (
+	StatePending      State = "pending"
+	StateFiring       State = "firing"
+	StateAcknowledged State = "acknowledged"
+	StateResolved     State = "resolved"
+)
+
+// Open reports whether the alert is a live breach (posted or to be posted).
+func (s State) Open() bool { return s == StateFiring || s == StateAcknowledged }
+
+// Alert is the state of one (queue, media type, metric) and its current
+// breach episode. One episode is one Slack message.
+type Alert struct {
+	ID        string  `json:"id"`
+	QueueID   string  `json:"queue_id"`
+	QueueName string  `json:"queue_name,omitempty"`
+	MediaType string  `json:"media_type,omitempty"`
+	Metric    Metric  `json:"metric"`
+	State     State   `json:"state"`
+	Value     float64 `json:"value"`
+	Threshold float64 `json:"threshold"`
+	// Episode counts breach episodes of this alert; notifications name
+	// the episode they belong to so that a late one never touches the
+	// message of a newer episode.
+	Episode      int       `json:"episode"`
+	PendingSince time.Time `json:"pending_since,omitzero"`
+	FiredAt      time.Time `json:"fired_at,omitzero"`
+	ResolvedAt   time.Time `json:"resolved_at,omitzero"`
+	Channel      string    `json:"channel,omitempty"`
+	// NotifiedAt is when the last post or update was enqueued; Dirty says
+	// the value changed since, so a coalesced update is owed.
+	NotifiedAt time.Time `json:"notified_at,omitzero"`
+	Dirty      bool      `json:"dirty,omitempty"`
+	// Muted is set while the queue is snoozed: the breach is tracked but
+	// nothing is posted.
+	Muted   bool      `json:"muted,omitempty"`
+	AckedBy string    `json:"acked_by,omitempty"`
+	AckedAt time.Time `json:"acked_at,omitzero"`
+	// ResolvedBy is the Slack user who resolved the alert by hand, if any.
+	ResolvedBy string `json:"resolved_by,omitempty"`
+	// Context for the message: the queue's latest waiting count and agents
+	// on queue, when known.
+	QueueWaiting *float64 `json:"queue_waiting,omitempty"`
+	QueueAgents  *float64 `json:"queue_agents,omitempty"`
+}
+
+// AlertID is an alert's identity: queue, media type (may be empty) and metric.
+func AlertID(queueID, mediaType string, m Metric) string {
+	return queueID + "/" + mediaType + "/" + string(m)
+}
+
+// ParseAlertID splits an AlertID, as carried by button values.
+func ParseAlertID(id string) (queueID, mediaType string, m Metric, err error) {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) != 3 {
+		return "", "", "", fmt.Errorf("%w: alert id %q", ErrNotFound, id)
+	}
+	if err := ValidateQueueID(parts[0]); err != nil {
+		return "", "", "", err
+	}
+	m, err = ParseMetric(parts[2])
+	if err != nil || string(m) != parts[2] {
+		return "", "", "", fmt.Errorf("%w: alert id %q", ErrNotFound, id)
+	}
+	return parts[0], parts[1], m, nil
+}
+
+// DisplayName is the queue's name when known, else its ID.
+func (a Alert) DisplayName() string {
+	if a.QueueName != "" {
+		return a.QueueName
+	}
+	return a.QueueID
+}
+
+// NotificationKind says what a notification does to Slack.
+type NotificationKind string
+
+// Notification kinds.
+const (
+	// KindPost opens an episode's message.
+	KindPost NotificationKind = "post"
+	// KindUpdate rewrites the episode's message in place.
+	KindUpdate NotificationKind = "update"
+	// KindReply posts in the episode's thread (resolution, reminders).
+	KindReply NotificationKind = "reply"
+	// KindAnnounce posts Text on its own, not tied to an alert (the
+	// stale-data warning and its all-clear).
+	KindAnnounce NotificationKind = "announce"
+)
+
+// Notification is one Slack effect of a state change. It is written to the
+// durable outbox in the same atomic step as the change, and carries a
+// snapshot of the alert so delivery never depends on later state.
+type Notification struct {
+	Kind    NotificationKind `json:"kind"`
+	Channel string           `json:"channel"`
+	Alert   Alert            `json:"alert"`
+	// Reason says why a reply is posted ("resolved", "reminder").
+	Reason string `json:"reason,omitempty"`
+	// Text is an announcement's mrkdwn text, already escaped.
+	Text string `json:"text,omitempty"`
+	// At is when the notification was enqueued; used to measure delay.
+	At time.Time `json:"at"`
+}
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// QueueInfo is a queue as the Genesys Cloud directory describes it.
+type QueueInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// ServiceLevels maps a media type (call, chat, email, message…) to the
+	// queue's configured service-level target for it.
+	ServiceLevels map[string]ServiceLevelTarget `json:"service_levels,omitempty"`
+}
+
+// ServiceLevelTarget is "Percent of interactions answered within Within".
+type ServiceLevelTarget struct {
+	Percent float64       `json:"percent"`
+	Within  time.Duration `json:"within"`
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slabot/slabot/app"
+)
+
+// Secret is a credential. It never prints: logs and errors show
+// "[redacted]" however the value is formatted.
+type Secret string
+
+// LogValue keeps secrets out of structured logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }
+
+// String keeps secrets out of fmt output.
+func (s Secret) String() string { return s.redacted() }
+
+func (s Secret) redacted() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Config is slabot's configuration, read from the environment once at
+// start-up (DESIGN §7). Nothing else reads the environment.
+type Config struct {
+	Port             int
+	RedisURL         Secret // may hold a password
+	RedisTLSInsecure bool
+
+	SlackBotToken      Secret
+	SlackSigningSecret Secret
+	SlackChannelID     string
+	SlackAPIURL        string
+	SlackTeamID        string
+	SlackMention       string
+	SLAAdmins          []string
+	// DefaultLongestWait is the built-in default threshold; zero when off.
+	DefaultLongestWait time.Duration
+	RemindAfter        time.Duration
+
+	WebhookSecret Secret
+	WebhookToken  Secret
+
+	GenesysClientID     string
+	GenesysClientSecret Secret
+	GenesysRegion       string
+	PollInterval        time.Duration
+	GenesysQueues       []string
+
+	LogLevel slog.Level
+}
+
+// Local reports whether slabot runs without Slack credentials: messages
+// go to the console and unsigned webhooks are accepted.
+func (c Config) Local() bool { return c.SlackBotToken == "" }
+
+// Polling reports whether Genesys API credentials are set.
+func (c Config) Polling() bool { return c.GenesysClientID != "" && c.GenesysClientSecret != "" }
+
+// loadConfig reads and validates the environment. Its error names every
+// missing or invalid variable at once, so an operator fixes them in one go.
+func loadConfig(getenv func(string) string) (Config, error) {
+	var problems []string
+	bad := func(name, why string) { problems = append(problems, name+": "+why) }
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+
+	c := Config{
+		RedisURL:            Secret(get("REDIS_URL")),
+		SlackBotToken:       Secret(get("SLACK_BOT_TOKEN")),
+		SlackSigningSecret:  Secret(get("SLACK_SIGNING_SECRET")),
+		SlackChannelID:      get("SLACK_CHANNEL_ID"),
+		SlackAPIURL:         get("SLACK_API_URL"),
+		SlackTeamID:         get("SLACK_TEAM_ID"),
+		SlackMention:        get("SLACK_MENTION"),
+		WebhookSecret:       Secret(get("GENESYS_WEBHOOK_SECRET")),
+		WebhookToken:        Secret(get("GENESYS_WEBHOOK_TOKEN")),
+		GenesysClientID:     get("GENESYS_CLIENT_ID"),
+		GenesysClientSecret: Secret(get("GENESYS_CLIENT_SECRET")),
+		GenesysRegion:       get("GENESYS_REGION"),
+		SLAAdmins:           splitList(get("SLA_ADMINS")),
+		GenesysQueues:       splitList(get("GENESYS_QUEUES")),
+	}
+
+	c.Port = 3000
+	if v := get("PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			bad("PORT", "not a port number")
+		}
+		c.Port = p
+	}
+	if v := get("REDIS_TLS_INSECURE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("REDIS_TLS_INSECURE", "use true or false")
+		}
+		c.RedisTLSInsecure = b
+	}
+	if v := string(c.RedisURL); v != "" {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			bad("REDIS_URL", "use redis://, rediss:// or unix://")
+		}
+	}
+	if c.SlackAPIURL == "" {
+		c.SlackAPIURL = "https://slack.com/api/"
+	} else if u, err := url.Parse(c.SlackAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("SLACK_API_URL", "not an http(s) URL")
+	}
+	if c.SlackChannelID != "" && !validSlackID(c.SlackChannelID, "CGD") {
+		bad("SLACK_CHANNEL_ID", "a channel ID looks like C0123456789 (not a #name)")
+	}
+	for _, u := range c.SLAAdmins {
+		if !validSlackID(u, "UW") {
+			bad("SLA_ADMINS", fmt.Sprintf("%q is not a Slack user ID (U…)", u))
+		}
+	}
+
+	c.DefaultLongestWait = 300 * time.Second
+	switch v := strings.ToLower(get("SLA_DEFAULT_LONGEST_WAIT")); v {
+	case "":
+	case "off", "false", "none", "0":
+		c.DefaultLongestWait = 0
+	default:
+		d, err := app.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad("SLA_DEFAULT_LONGEST_WAIT", "a duration such as 300s or 5m, or off")
+		}
+		c.DefaultLongestWait = d
+	}
+	c.RemindAfter = durationVar(get("REMIND_AFTER"), 15*time.Minute, time.Minute, "REMIND_AFTER", bad)
+	c.PollInterval = durationVar(get("GENESYS_POLL_INTERVAL"), 10*time.Second, 2*time.Second, "GENESYS_POLL_INTERVAL", bad)
+
+	if v := get("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			bad("LOG_LEVEL", "use debug, info, warn or error")
+		}
+	}
+	if (c.GenesysClientID == "") != (c.GenesysClientSecret == "") {
+		bad("GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET", "set both or neither")
+	}
+
+	if !c.Local() {
+		if c.SlackSigningSecret == "" {
+			bad("SLACK_SIGNING_SECRET", "required with SLACK_BOT_TOKEN (Basic Information → Signing Secret)")
+		}
+		if c.SlackChannelID == "" {
+			bad("SLACK_CHANNEL_ID", "required with SLACK_BOT_TOKEN (the channel that receives alerts)")
+		}
+		if c.WebhookSecret == "" && c.WebhookToken == "" && !c.Polling() {
+			bad("GENESYS_WEBHOOK_TOKEN or GENESYS_WEBHOOK_SECRET", "required with SLACK_BOT_TOKEN unless GENESYS_CLIENT_ID/SECRET are set (polling only)")
+		}
+	}
+	if len(problems) > 0 {
+		return c, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
+	}
+	return c, nil
+}
+
+func durationVar(v string, def, least time.Duration, name string, bad func(string, string)) time.Duration {
+	if v == "" {
+		return def
+	}
+	d, err := app.ParseDuration(v)
+	if err != nil || d < least {
+		bad(name, fmt.Sprintf("a duration of at least %s, such as %s", app.FormatDuration(least), app.FormatDuration(def)))
+		return def
+	}
+	return d
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validSlackID reports whether id looks like a Slack ID starting with one
+// of the given letters.
+func validSlackID(id, first string) bool {
+	if len(id) < 2 || len(id) > 32 || !strings.ContainsRune(first, rune(id[0])) {
+		return false
+	}
+	for _, r := range id {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/genesys"
+	"github.com/slabot/slabot/handlers"
+	"github.com/slabot/slabot/slackapi"
+	"github.com/slabot/slabot/store"
+)
+
+// shutdownBudget keeps a SIGTERM exit inside Heroku's 30 s grace period.
+const shutdownBudget = 20 * time.Second
+
+// service is slabot wired together: the HTTP handler and the background
+// loops that share one store.
+type service struct {
+	cfg        Config
+	log        *slog.Logger
+	store      *store.Redis
+	engine     *app.Engine
+	dispatcher *app.Dispatcher
+	poller     *genesys.Poller
+	handler    http.Handler
+	holder     string
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// replicaID names this process in leases and the outbox consumer group.
+func replicaID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// build wires slabot from cfg. stdout receives console messages in local mode.
+func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (*service, error) {
+	region, err := genesys.ResolveRegion(cfg.GenesysRegion)
+	if err != nil {
+		return nil, fmt.Errorf("GENESYS_REGION: %w", err)
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &service{cfg: cfg, log: log, store: st, holder: replicaID()}
+	clock := app.SystemClock{}
+
+	var notifier app.Notifier
+	pace := time.Second
+	if cfg.Local() {
+		log.Warn("SLACK_BOT_TOKEN is not set: Slack messages are printed to the console, and unsigned webhooks are accepted")
+		notifier = slackapi.NewConsole(stdout, slackapi.ConsoleOptions{Mention: cfg.SlackMention, AppsURL: region.Apps, Logger: log})
+		pace = time.Millisecond
+	} else {
+		notifier = slackapi.New(string(cfg.SlackBotToken), slackapi.Options{
+			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Logger: log})
+	}
+
+	var builtin *app.Threshold
+	if cfg.DefaultLongestWait > 0 {
+		builtin = &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: cfg.DefaultLongestWait.Seconds(), SetBy: "built-in"}
+	}
+	s.engine = app.NewEngine(st, clock, app.EngineOptions{Channel: cfg.SlackChannelID, BuiltinDefault: builtin, Logger: log})
+	s.dispatcher = app.NewDispatcher(st, notifier, clock, app.DispatcherOptions{Consumer: s.holder, Pace: pace, Logger: log})
+
+	if cfg.Polling() {
+		client := genesys.NewClient(region, cfg.GenesysClientID, string(cfg.GenesysClientSecret), genesys.ClientOptions{Logger: log})
+		s.poller = genesys.NewPoller(client, genesys.PollerDeps{
+			Ingester: s.engine, Directory: st, Lease: st,
+			Announcer: announcer{store: st, channel: cfg.SlackChannelID},
+		}, genesys.PollerOptions{Interval: cfg.PollInterval, Queues: cfg.GenesysQueues, Holder: s.holder,
+			BuiltinDefault: builtin != nil, Logger: log})
+	}
+
+	s.handler = handlers.New(handlers.Deps{
+		Ingester: s.engine,
+		Store:    st,
+		Webhook: handlers.WebhookAuth{Secret: string(cfg.WebhookSecret), Token: string(cfg.WebhookToken),
+			AllowUnsigned: cfg.Local()},
+		Logger: log,
+	})
+	return s, nil
+}
+
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*store.Redis, error) {
+	if cfg.RedisURL == "" {
+		log.Warn("REDIS_URL is not set: using an EMBEDDED IN-MEMORY Redis. All thresholds, alerts and snoozes are LOST when slabot stops, and replicas do not share state. Set REDIS_URL in production.")
+		return store.NewEmbedded(ctx, store.Options{Logger: log})
+	}
+	st, err := store.New(ctx, string(cfg.RedisURL), store.Options{TLSInsecure: cfg.RedisTLSInsecure, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("connect to REDIS_URL: %w", err)
+	}
+	return st, nil
+}
+
+// start runs the background loops until ctx is done; the returned func
+// waits for them to finish.
+func (s *service) start(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.engine.Run(ctx, time.Second) })
+	wg.Go(func() { s.dispatcher.Run(ctx) })
+	if s.poller != nil {
+		wg.Go(func() { s.poller.Run(ctx) })
+	}
+	return wg.Wait
+}
+
+// serve runs slabot until ctx is done, then shuts down gracefully: it stops
+// accepting, finishes in-flight requests and the Slack call in progress,
+// releases its leases, and returns within shutdownBudget.
+func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
+	gin.SetMode(gin.ReleaseMode)
+	log := newLogger(stdout, cfg.LogLevel)
+	svc, err := build(ctx, cfg, stdout, log)
+	if err != nil {
+		return err
+	}
+	defer svc.store.Close()
+
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
+	}
+	srv := &http.Server{
+		Handler:           svc.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	wait := svc.start(bg)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("slabot listening", "addr", ln.Addr().String(), "local", cfg.Local(), "polling", cfg.Polling())
+
+	select {
+	case err := <-errc:
+		stopBG()
+		wait()
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown incomplete", "err", err)
+	}
+	stopBG()
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		log.Warn("background work did not stop in time")
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// announcer posts operator announcements (stale Genesys data) through the
+// durable outbox, to the default channel.
+type announcer struct {
+	store   *store.Redis
+	channel string
+}
+
+// Announce enqueues text, escaped for mrkdwn, for the default channel.
+func (a announcer) Announce(ctx context.Context, text string) error {
+	return a.store.Enqueue(ctx, app.Notification{Kind: app.KindAnnounce, Channel: a.channel,
+		Text: slackapi.Escape(text), At: time.Now()})
+}

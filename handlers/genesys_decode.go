@@ -1,0 +1,529 @@
+package handlers
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/slabot/slabot/app"
+)
+
+// Webhook event formats (DESIGN §2.1), as reported in webhookEvent.Format.
+const (
+	formatMetric       = "metric"
+	formatNotification = "notification"
+	formatEventBridge  = "eventbridge"
+	formatUnknown      = "unknown"
+)
+
+const (
+	metricEventType = "com.genesiscloud.queue.metric"
+	// genesysSource is the EventBridge source of Genesys Cloud's partner
+	// event buses; the rest of the source names the integration.
+	genesysSource = "aws.partner/genesys.com"
+	// Observations topics are v2.analytics.queues.{id}.observations.
+	topicPrefix  = "v2.analytics.queues."
+	topicSuffix  = ".observations"
+	maxEvents    = 1000
+	maxQueueName = 256
+	maxMediaType = 64
+	hashPrefix   = "sha256:"
+	jsonSpace    = " \t\r\n"
+)
+
+// webhookEvent is one decoded event of a webhook body.
+type webhookEvent struct {
+	Format  string    // "metric", "notification", "eventbridge" or "unknown"
+	Event   app.Event // Key, QueueID, QueueName, Observations; zero when Ignored
+	Ignored bool      // unknown format/topic, or nothing slabot evaluates (unknown metrics only)
+}
+
+// decodeWebhook parses a body holding one JSON event or a JSON array of
+// events. Any malformed event makes the whole body an error wrapping
+// app.ErrBadEvent, with a one-line reason that names the array index when
+// there is one, so the sender can fix it from a 400 alone.
+func decodeWebhook(body []byte) ([]webhookEvent, error) {
+	body = bytes.Trim(body, jsonSpace)
+	if len(body) == 0 {
+		return nil, fmt.Errorf("%w: empty body", app.ErrBadEvent)
+	}
+	switch body[0] {
+	case '{':
+		ev, err := decodeEvent(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", app.ErrBadEvent, err)
+		}
+		return []webhookEvent{ev}, nil
+	case '[':
+		elems, err := splitArray(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", app.ErrBadEvent, err)
+		}
+		events := make([]webhookEvent, len(elems))
+		for i, raw := range elems {
+			if raw[0] != '{' {
+				return nil, fmt.Errorf("%w: event %d: not a JSON object", app.ErrBadEvent, i)
+			}
+			if events[i], err = decodeEvent(raw); err != nil {
+				return nil, fmt.Errorf("%w: event %d: %w", app.ErrBadEvent, i, err)
+			}
+		}
+		return events, nil
+	}
+	return nil, fmt.Errorf("%w: body is not a JSON object or array", app.ErrBadEvent)
+}
+
+// splitArray returns the elements of the JSON array b (trimmed) exactly as
+// sent, for the content hash. It follows only strings and nesting:
+// decodeEvent checks each element, and valid JSON values joined by commas
+// in brackets make a valid array. Splitting first bounds the work on an
+// oversized batch before anything is decoded.
+func splitArray(b []byte) ([][]byte, error) {
+	var elems [][]byte
+	for i := 1; ; i++ { // b[i-1] is '[' or ','
+		start, depth, inString := i, 0, false
+		for ; i < len(b) && (inString || depth > 0 || (b[i] != ',' && b[i] != ']')); i++ {
+			switch c := b[i]; {
+			case inString && c == '\\':
+				i++
+			case inString:
+				inString = c != '"'
+			case c == '"':
+				inString = true
+			case c == '{' || c == '[':
+				depth++
+			case (c == '}' || c == ']') && depth > 0:
+				depth--
+			}
+		}
+		if i >= len(b) {
+			return nil, errors.New("unterminated array")
+		}
+		elem := bytes.Trim(b[start:i], jsonSpace)
+		switch {
+		case len(elem) > 0:
+			elems = append(elems, elem)
+		case len(elems) == 0 && b[i] == ']':
+			return nil, errors.New("empty array")
+		default:
+			return nil, fmt.Errorf("event %d: missing", len(elems))
+		}
+		if len(elems) > maxEvents {
+			return nil, fmt.Errorf("more than %d events", maxEvents)
+		}
+		if b[i] == ']' {
+			if i+1 < len(b) {
+				return nil, errors.New("invalid JSON after the array")
+			}
+			return elems, nil
+		}
+	}
+}
+
+// wireEvent holds the fields of all three formats, so that an event is
+// decoded in one pass before its format is known. Strings stay plain: an
+// empty one counts as absent.
+type wireEvent struct {
+	ID        string         `json:"id"` // metric and EventBridge events
+	EventType string         `json:"event_type"`
+	Data      wireMetricData `json:"data"`
+	// A notification envelope sent as is.
+	wireNotification
+	DetailType string            `json:"detail-type"`
+	Source     string            `json:"source"`
+	Detail     *wireNotification `json:"detail"`
+}
+
+type wireMetricData struct {
+	QueueID   string     `json:"queue_id"`
+	QueueName string     `json:"queue_name"`
+	Metric    string     `json:"metric"`
+	Value     wireNumber `json:"value"`
+	Unit      string     `json:"unit"`
+}
+
+type wireNotification struct {
+	TopicName string    `json:"topicName"`
+	EventBody *wireBody `json:"eventBody"`
+	Metadata  struct {
+		CorrelationID string `json:"CorrelationId"`
+	} `json:"metadata"`
+}
+
+type wireBody struct {
+	Group struct {
+		QueueID   string `json:"queueId"`
+		MediaType string `json:"mediaType"`
+	} `json:"group"`
+	Data []struct {
+		Metrics []wireStatMetric `json:"metrics"`
+	} `json:"data"`
+}
+
+type wireStatMetric struct {
+	Metric string `json:"metric"`
+	Stats  struct {
+		Count       wireNumber `json:"count"`
+		Ratio       wireNumber `json:"ratio"`
+		Denominator wireNumber `json:"denominator"`
+	} `json:"stats"`
+}
+
+// wireNumber is a JSON value that must be a number when present. Unlike a
+// float64 field it tells absent from null or a string, which encoding/json
+// would skip silently or report without the event's array index.
+type wireNumber struct {
+	v     float64
+	state uint8 // numAbsent, numOK or numInvalid
+}
+
+const (
+	numAbsent = iota
+	numOK
+	numInvalid
+)
+
+// UnmarshalJSON records the number, or that the value was not one. It never
+// fails, so one bad value cannot hide the rest of the event.
+func (n *wireNumber) UnmarshalJSON(b []byte) error {
+	if c := b[0]; c == '-' || (c >= '0' && c <= '9') {
+		// Out of range parses as ±Inf, which value rejects.
+		n.v, _ = strconv.ParseFloat(string(b), 64)
+		n.state = numOK
+		return nil
+	}
+	n.state = numInvalid
+	return nil
+}
+
+// value returns the number if present (ok false when absent), or an error
+// naming field.
+func (n wireNumber) value(field string) (v float64, ok bool, err error) {
+	switch {
+	case n.state == numAbsent:
+		return 0, false, nil
+	case n.state == numInvalid:
+		return 0, false, fmt.Errorf("%s: not a number", field)
+	case math.IsInf(n.v, 0):
+		return 0, false, fmt.Errorf("%s: not a finite number", field)
+	case n.v < 0:
+		return 0, false, fmt.Errorf("%s: negative", field)
+	}
+	return n.v, true, nil
+}
+
+// decodeEvent decodes one JSON object, raw exactly as sent.
+func decodeEvent(raw []byte) (webhookEvent, error) {
+	var w wireEvent
+	if err := json.Unmarshal(raw, &w); err != nil {
+		var mismatch *json.UnmarshalTypeError
+		if !errors.As(err, &mismatch) {
+			return webhookEvent{}, fmt.Errorf("invalid JSON: %w", err)
+		}
+		if err := w.redecode(raw); err != nil {
+			return webhookEvent{}, err
+		}
+	}
+	switch {
+	case w.EventType == metricEventType:
+		return w.Data.event(w.ID, raw)
+	case w.TopicName != "":
+		return notificationEvent(formatNotification, &w.wireNotification, "", w.Metadata.CorrelationID, raw)
+	case w.DetailType != "" && w.Detail != nil:
+		if !isGenesysSource(w.Source) {
+			return webhookEvent{Format: formatEventBridge, Ignored: true}, nil
+		}
+		return notificationEvent(formatEventBridge, w.Detail, "detail.", w.ID, raw)
+	}
+	return webhookEvent{Format: formatUnknown, Ignored: true}, nil
+}
+
+// notificationEvent converts the envelope n of an event in format; id is
+// the event's own key, if any, and raw the event as sent.
+func notificationEvent(format string, n *wireNotification, path, id string, raw []byte) (webhookEvent, error) {
+	ev, ok, err := n.event(path)
+	if err != nil {
+		return webhookEvent{}, err
+	}
+	if !ok {
+		return webhookEvent{Format: format, Ignored: true}, nil
+	}
+	ev.Key = keyOr(id, raw)
+	return webhookEvent{Format: format, Event: ev}, nil
+}
+
+// isGenesysSource reports whether an EventBridge source is a Genesys Cloud
+// partner event source (aws.partner/genesys.com/cloud/<org>/<name>).
+func isGenesysSource(source string) bool {
+	return source == genesysSource || strings.HasPrefix(source, genesysSource+"/")
+}
+
+// redecode is the slow path after a value of the wrong type. The union
+// holds the fields of every format, so the mismatch may lie in a field the
+// event's own format never reads (an unknown event's "data" string, say),
+// and encoding/json reports only the first one. Decoding again only what
+// the event's format reads tells which, and fills what the mismatch left
+// empty.
+func (w *wireEvent) redecode(raw []byte) error {
+	var err error
+	path := ""
+	switch {
+	case w.EventType == metricEventType:
+		var m struct {
+			Data wireMetricData `json:"data"`
+		}
+		err = json.Unmarshal(raw, &m)
+		w.Data = m.Data
+	case w.TopicName != "":
+		w.wireNotification, err = redecodeNotification(raw)
+	case w.DetailType != "":
+		var e struct {
+			Detail json.RawMessage `json:"detail"`
+		}
+		_ = json.Unmarshal(raw, &e) // a RawMessage takes any value
+		w.Detail = nil
+		if len(e.Detail) > 0 && string(e.Detail) != "null" {
+			n, derr := redecodeNotification(e.Detail)
+			w.Detail, path = &n, "detail."
+			if isGenesysSource(w.Source) {
+				err = derr
+			}
+		}
+	}
+	var mismatch *json.UnmarshalTypeError
+	if !errors.As(err, &mismatch) {
+		return err // nil: raw is valid JSON
+	}
+	want := mismatch.Type.String()
+	switch mismatch.Type.Kind() {
+	case reflect.Struct, reflect.Pointer:
+		want = "object"
+	case reflect.Slice:
+		want = "array"
+	}
+	return fmt.Errorf("%s%s: want %s, got %s", path, mismatch.Field, want, mismatch.Value)
+}
+
+// redecodeNotification decodes an envelope alone. A mismatch in it counts
+// only on an observations topic: other topics are ignored whatever they
+// hold.
+func redecodeNotification(raw []byte) (wireNotification, error) {
+	var n wireNotification
+	err := json.Unmarshal(raw, &n)
+	if _, ok := topicQueue(n.TopicName); !ok {
+		return n, nil
+	}
+	return n, err
+}
+
+// event converts a metric event. An unknown metric name is ignored, but
+// only once the rest of the event is well-formed.
+func (d *wireMetricData) event(id string, raw []byte) (webhookEvent, error) {
+	if d.QueueID == "" {
+		return webhookEvent{}, errors.New("data.queue_id: missing")
+	}
+	if err := app.ValidateQueueID(d.QueueID); err != nil {
+		return webhookEvent{}, fmt.Errorf("data.queue_id: %.64q is not a valid queue id", d.QueueID)
+	}
+	name, err := cleanQueueName(d.QueueName)
+	if err != nil {
+		return webhookEvent{}, fmt.Errorf("data.queue_name: %w", err)
+	}
+	v, ok, err := d.Value.value("data.value")
+	if err != nil {
+		return webhookEvent{}, err
+	}
+	if !ok {
+		return webhookEvent{}, errors.New("data.value: missing")
+	}
+	switch d.Unit {
+	case "", "seconds", "count", "percent":
+	case "ms":
+		v /= 1000
+	default:
+		return webhookEvent{}, fmt.Errorf("data.unit: %.32q is not seconds, ms, count or percent", d.Unit)
+	}
+	if d.Metric == "" {
+		return webhookEvent{}, errors.New("data.metric: missing")
+	}
+	m, err := app.ParseMetric(d.Metric)
+	if err != nil {
+		return webhookEvent{Format: formatMetric, Ignored: true}, nil
+	}
+	if !unitFits(d.Unit, m) {
+		return webhookEvent{}, fmt.Errorf("data.unit: %s does not fit metric %s", d.Unit, m)
+	}
+	return webhookEvent{Format: formatMetric, Event: app.Event{
+		Key:          keyOr(id, raw),
+		QueueID:      d.QueueID,
+		QueueName:    name,
+		Observations: []app.Observation{{QueueID: d.QueueID, Metric: m, Value: v}},
+	}}, nil
+}
+
+// unitFits rejects a unit that cannot describe the metric, such as
+// milliseconds of agents: converting it would alert on a wrong value.
+func unitFits(unit string, m app.Metric) bool {
+	switch unit {
+	case "seconds", "ms":
+		return m == app.LongestWait
+	case "percent":
+		return m.IsRate()
+	case "count":
+		return m == app.Waiting || m == app.Agents
+	}
+	return true
+}
+
+// cleanQueueName strips control characters and surrounding space. Markup
+// passes through: escaping for mrkdwn is the renderer's job.
+func cleanQueueName(s string) (string, error) {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s))
+	if len(s) > maxQueueName {
+		return "", fmt.Errorf("longer than %d bytes", maxQueueName)
+	}
+	return s, nil
+}
+
+// topicQueue returns the queue ID of an observations topic; ok is false
+// for any other topic.
+func topicQueue(topic string) (queueID string, ok bool) {
+	if len(topic) <= len(topicPrefix)+len(topicSuffix) ||
+		!strings.HasPrefix(topic, topicPrefix) || !strings.HasSuffix(topic, topicSuffix) {
+		return "", false
+	}
+	return topic[len(topicPrefix) : len(topic)-len(topicSuffix)], true
+}
+
+// event converts a notification envelope (path prefixes its field names in
+// errors). ok is false when slabot evaluates nothing in it: another topic,
+// or only metrics it does not read.
+func (n *wireNotification) event(path string) (ev app.Event, ok bool, err error) {
+	queueID, ok := topicQueue(n.TopicName)
+	if !ok {
+		return app.Event{}, false, nil
+	}
+	b := n.EventBody
+	if b == nil {
+		return app.Event{}, false, fmt.Errorf("%seventBody: missing", path)
+	}
+	field := "topicName"
+	if b.Group.QueueID != "" {
+		queueID, field = b.Group.QueueID, "eventBody.group.queueId"
+	}
+	if app.ValidateQueueID(queueID) != nil {
+		return app.Event{}, false, fmt.Errorf("%s%s: %.64q is not a valid queue id", path, field, queueID)
+	}
+	media := b.Group.MediaType
+	if !validMediaType(media) {
+		return app.Event{}, false, fmt.Errorf("%seventBody.group.mediaType: %.64q is not a media type", path, media)
+	}
+	var obs []app.Observation
+	for i := range b.Data {
+		if obs, err = appendObservations(obs, b.Data[i].Metrics, queueID, media); err != nil {
+			return app.Event{}, false, fmt.Errorf("%seventBody.data[%d].%w", path, i, err)
+		}
+	}
+	if len(obs) == 0 {
+		return app.Event{}, false, nil
+	}
+	return app.Event{QueueID: queueID, Observations: obs}, true, nil
+}
+
+// validMediaType keeps media types to the tokens Genesys uses (voice,
+// chat, callback…): they become part of alert IDs and button values.
+func validMediaType(s string) bool {
+	return len(s) <= maxMediaType && strings.IndexFunc(s, func(r rune) bool {
+		return r != '-' && r != '_' && (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z')
+	}) < 0
+}
+
+// appendObservations maps one data item's metrics to slabot's (DESIGN §4).
+// Counts of one metric are summed over its qualifiers; metrics slabot does
+// not read are skipped without looking at their stats.
+func appendObservations(obs []app.Observation, metrics []wireStatMetric, queueID, media string) ([]app.Observation, error) {
+	type total struct {
+		sum  float64
+		seen bool
+	}
+	var waiting, agents, abandoned, offered, sl total
+	for j := range metrics {
+		m := &metrics[j]
+		var t *total
+		var err error
+		switch m.Metric {
+		case "oWaiting":
+			t = &waiting
+		case "oOnQueueUsers":
+			t = &agents
+		case "tAbandon":
+			t = &abandoned
+		case "nOffered":
+			t = &offered
+		case "oServiceLevel":
+			// A zero denominator (nothing answered or abandoned yet) makes
+			// the ratio meaningless.
+			den, hasDen, derr := m.Stats.Denominator.value("stats.denominator")
+			ratio, hasRatio, rerr := m.Stats.Ratio.value("stats.ratio")
+			if err = cmp.Or(derr, rerr); hasDen && hasRatio && den > 0 {
+				sl = total{ratio * 100, true}
+			}
+		default:
+			continue
+		}
+		if t != nil {
+			var v float64
+			var ok bool
+			if v, ok, err = m.Stats.Count.value("stats.count"); ok {
+				t.sum, t.seen = t.sum+v, true
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("metrics[%d].%w", j, err)
+		}
+	}
+	abandon := total{seen: abandoned.seen && offered.seen && offered.sum > 0}
+	if abandon.seen {
+		abandon.sum = abandoned.sum / offered.sum * 100
+	}
+	for _, o := range [...]struct {
+		metric app.Metric
+		total
+	}{{app.Waiting, waiting}, {app.Agents, agents}, {app.ServiceLevel, sl}, {app.AbandonRate, abandon}} {
+		if !o.seen {
+			continue
+		}
+		if math.IsInf(o.sum, 0) || math.IsNaN(o.sum) {
+			return nil, fmt.Errorf("metrics: %s out of range", o.metric)
+		}
+		obs = append(obs, app.Observation{QueueID: queueID, MediaType: media, Metric: o.metric, Value: o.sum})
+	}
+	return obs, nil
+}
+
+// keyOr is the event's idempotency key: its own id when it has one, else
+// a hash of its bytes as sent, so a replayed copy maps to the same key.
+func keyOr(id string, raw []byte) string {
+	if id != "" {
+		return id
+	}
+	sum := sha256.Sum256(raw)
+	var b [len(hashPrefix) + 2*sha256.Size]byte
+	copy(b[:], hashPrefix)
+	hex.Encode(b[len(hashPrefix):], sum[:])
+	return string(b[:])
+}

@@ -1,0 +1,21 @@
+package handlers
+
+import "github.com/gin-gonic/gin"
+
+// Route paths. manifest.yaml and app.json name the same paths; a test
+// compares them.
+const (
+	PathWebhook = "/webhook/genesys"
+	PathHealth  = "/healthz"
+	PathReady   = "/readyz"
+	PathMetrics = "/metrics"
+)
+
+func routes(r *gin.Engine, d Deps) {
+	r.GET(PathHealth, health())
+	r.GET(PathReady, ready(d.Store))
+	r.POST(PathWebhook, webhook(d.Ingester, d.Webhook, d.Observer, d.Logger))
+	if d.Metrics != nil {
+		r.GET(PathMetrics, gin.WrapH(d.Metrics))
+	}
+}

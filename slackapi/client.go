@@ -1,0 +1,167 @@
+// Package slackapi is slabot's adapter for the Slack Web API: it renders
+// alerts as Block Kit messages and delivers the dispatcher's notifications
+// (post, update, thread reply), classifying every failure as retryable or
+// permanent. Console is its stand-in for local mode, printing instead of
+// posting.
+package slackapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/slabot/slabot/app"
+)
+
+// DefaultAPIURL is Slack's Web API base URL.
+const DefaultAPIURL = "https://slack.com/api/"
+
+// Options configures a Client. The zero value talks to Slack itself with
+// no Genesys link, no reminder mention and no logging.
+type Options struct {
+	// APIURL is the Web API base (SLACK_API_URL), default DefaultAPIURL.
+	APIURL string
+	// AppsURL is the Genesys Cloud web app's base URL, e.g.
+	// https://apps.mypurecloud.com; the "Open in Genesys Cloud" link is
+	// left out when it is empty.
+	AppsURL string
+	// Mention is put in reminders (SLACK_MENTION), e.g. <!here>.
+	Mention string
+	// HTTPClient sends the requests; default one with a 30 s timeout.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+}
+
+// Client delivers alert notifications through the Slack Web API. It is
+// safe for concurrent use.
+type Client struct {
+	api   *slack.Client
+	token secret
+	opts  Options
+	log   *slog.Logger
+}
+
+var _ app.Notifier = (*Client)(nil)
+
+// New returns a client using the bot token (SLACK_BOT_TOKEN).
+func New(token string, opts Options) *Client {
+	if opts.APIURL == "" {
+		opts.APIURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(opts.APIURL, "/") {
+		// slack-go appends method names to the base URL as is.
+		opts.APIURL += "/"
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	api := slack.New(token, slack.OptionAPIURL(opts.APIURL), slack.OptionHTTPClient(opts.HTTPClient))
+	return &Client{api: api, token: secret(token), opts: opts, log: opts.Logger}
+}
+
+// Notify performs one notification: it posts a new alert message, updates
+// the message ts in place, or replies in its thread. Posts and replies
+// return the new message's ts, updates return ts. Every failure is a
+// *app.DeliveryError.
+func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (string, error) {
+	if n.Channel == "" {
+		return "", &app.DeliveryError{Err: errors.New("slack: notification has no channel"),
+			Fix: "set SLACK_CHANNEL_ID or route the queue with /sla route"}
+	}
+	if n.Kind != app.KindPost && n.Kind != app.KindAnnounce && ts == "" {
+		return "", &app.DeliveryError{Err: errors.New("slack: " + string(n.Kind) + " without a message ts")}
+	}
+	now := renderTime(n)
+	var (
+		method string
+		newTS  string
+		err    error
+	)
+	switch n.Kind {
+	case app.KindPost:
+		method = "chat.postMessage"
+		text, blocks := AlertMessage(n.Alert, now, c.opts.AppsURL)
+		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel,
+			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	case app.KindUpdate:
+		method = "chat.update"
+		text, blocks := AlertMessage(n.Alert, now, c.opts.AppsURL)
+		_, _, _, err = c.api.UpdateMessageContext(ctx, n.Channel, ts,
+			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		newTS = ts
+	case app.KindReply:
+		method = "chat.postMessage"
+		text := replyText(n.Alert, n.Reason, now, c.opts.Mention)
+		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel,
+			slack.MsgOptionText(text, false), slack.MsgOptionTS(ts))
+	case app.KindAnnounce:
+		method = "chat.postMessage"
+		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel, slack.MsgOptionText(n.Text, false))
+	default:
+		return "", &app.DeliveryError{Err: errors.New("slack: unknown notification kind " + string(n.Kind))}
+	}
+	if err != nil {
+		return "", classify(method, string(c.token), err)
+	}
+	if newTS == "" {
+		// Slack always names the message it accepted; a reply without one
+		// came from something else (a proxy's error page, say).
+		return "", &app.DeliveryError{Err: errors.New("slack " + method + ": response has no message ts"), Retry: true}
+	}
+	c.log.Debug("slack message sent", "method", method, "kind", n.Kind, "channel_id", n.Channel,
+		"alert_id", n.Alert.ID, "episode", n.Alert.Episode, "ts", newTS)
+	return newTS, nil
+}
+
+// renderTime is the moment a notification's message describes: when it was
+// enqueued, so a retried delivery renders the same text.
+func renderTime(n app.Notification) time.Time {
+	if n.At.IsZero() {
+		return time.Now()
+	}
+	return n.At
+}
+
+// AuthTest checks the token (auth.test) and returns the workspace and bot
+// user names, for the setup command. Failures are *app.DeliveryError with
+// a Fix when the token is at fault.
+func (c *Client) AuthTest(ctx context.Context) (team, user string, err error) {
+	resp, err := c.api.AuthTestContext(ctx)
+	if err != nil {
+		return "", "", classify("auth.test", string(c.token), err)
+	}
+	return resp.Team, resp.User, nil
+}
+
+// ChannelInfo looks a channel up (conversations.info) and says whether the
+// bot is a member, so that setup can warn before the first alert fails.
+// It needs the channels:read scope (groups:read for private channels).
+func (c *Client) ChannelInfo(ctx context.Context, channelID string) (name string, isMember bool, err error) {
+	if channelID == "" {
+		return "", false, &app.DeliveryError{Err: errors.New("slack conversations.info: empty channel ID"),
+			Fix: "set SLACK_CHANNEL_ID to a channel ID such as C0123ABCD"}
+	}
+	ch, err := c.api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: channelID})
+	if err != nil {
+		return "", false, classify("conversations.info", string(c.token), err)
+	}
+	return ch.Name, ch.IsMember, nil
+}
+
+// secret holds the token so that logging a Client by accident prints no
+// credential.
+type secret string
+
+// LogValue redacts the secret in structured logs.
+func (secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// String redacts the secret in formatted output.
+func (secret) String() string { return "[redacted]" }

@@ -1,0 +1,350 @@
+package slackapi
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/slabot/slabot/app"
+)
+
+// Identifiers of the alert message's interactive parts. The interaction
+// handler dispatches on them, so they are part of the contract between the
+// message and the handler and must not change while old messages exist.
+const (
+	// BlockActions is the block_id of the actions block holding the
+	// Acknowledge and Resolve buttons.
+	BlockActions = "alert_actions"
+	// ActionAck is the action_id of the Acknowledge button; its value is
+	// AlertValue.
+	ActionAck = "alert_ack"
+	// ActionResolve is the action_id of the Resolve button; its value is
+	// AlertValue.
+	ActionResolve = "alert_resolve"
+	// ActionSnooze is the action_id of the snooze menu. A select carries no
+	// value of its own, so the alert is named by the block_id of the block
+	// holding the menu, which is AlertValue; the chosen option's value is
+	// one of SnoozeChoices.
+	ActionSnooze = "alert_snooze"
+)
+
+// SnoozeChoices returns the snooze menu's option values, in menu order.
+// Each parses with app.ParseDuration; the handler should accept only these.
+func SnoozeChoices() []string {
+	out := make([]string, len(snoozeOptions))
+	for i, o := range snoozeOptions {
+		out[i] = o.value
+	}
+	return out
+}
+
+var snoozeOptions = [...]struct{ value, label string }{
+	{"15m", "15 min"}, {"1h", "1 h"}, {"4h", "4 h"},
+}
+
+// Display limits keep every text object far inside Slack's limits (3000
+// characters for a section, 2000 for a field) even after escaping, which
+// can multiply a name's length by five.
+const (
+	maxNameRunes  = 150
+	maxShortRunes = 50
+)
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// Escape makes s safe to place in Slack mrkdwn: &, < and > become entities,
+// so that text from Genesys or users ("<!channel>", "<@U123>") is shown
+// literally instead of pinging people or forming links. slack-go does not
+// escape block text itself.
+func Escape(s string) string { return mrkdwnEscaper.Replace(s) }
+
+// AlertValue identifies an alert episode in a button value or block_id:
+// "<alert id>|<episode>". A click carries it back, so a click on the
+// message of an older episode can be recognised and ignored.
+func AlertValue(a app.Alert) string {
+	return a.ID + "|" + strconv.Itoa(a.Episode)
+}
+
+// ParseAlertValue splits a value made by AlertValue. Anything else (a
+// forged or truncated payload) fails with an error wrapping app.ErrNotFound,
+// since it names no alert.
+func ParseAlertValue(v string) (alertID string, episode int, err error) {
+	id, ep, ok := cutLast(v, "|")
+	if !ok {
+		return "", 0, fmt.Errorf("%w: alert value %q has no episode", app.ErrNotFound, clip(v, 80))
+	}
+	if _, _, _, err := app.ParseAlertID(id); err != nil {
+		return "", 0, fmt.Errorf("%w: alert value %q names no alert", app.ErrNotFound, clip(v, 80))
+	}
+	n, err := strconv.Atoi(ep)
+	if err != nil || n < 1 {
+		return "", 0, fmt.Errorf("%w: alert value %q has a bad episode", app.ErrNotFound, clip(v, 80))
+	}
+	return id, n, nil
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// AlertMessage renders an alert as its Slack message: a plain-text
+// fallback for notifications and the Block Kit layout (DESIGN §3). now is
+// the moment the message describes ("breaching for …"); callers pass the
+// notification's time so that a retried delivery renders the same message.
+// appsURL is the Genesys Cloud web app's base URL; the "Open in Genesys
+// Cloud" link is left out when it is empty.
+func AlertMessage(a app.Alert, now time.Time, appsURL string) (text string, blocks []slack.Block) {
+	name := Escape(clip(a.DisplayName(), maxNameRunes))
+	open := a.State.Open()
+
+	var summary slack.SectionBlockOption = func(*slack.SectionBlock) {}
+	var accessory *slack.Accessory
+	if open {
+		// The menu's block names the alert because a select has no value.
+		summary = slack.SectionBlockOptionBlockID(AlertValue(a))
+		accessory = slack.NewAccessory(snoozeMenu())
+	}
+	lines := []string{headline(a, name), valueLine(a), statusLine(a, now)}
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(strings.Join(nonEmpty(lines), "\n")), nil, accessory, summary))
+
+	if fields := contextFields(a); len(fields) > 0 {
+		blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+	}
+	if link := genesysLink(appsURL, a.QueueID); link != "" {
+		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(link)))
+	}
+	if open {
+		blocks = append(blocks, actions(a))
+	}
+	return fallbackText(a, name), blocks
+}
+
+func headline(a app.Alert, name string) string {
+	switch {
+	case a.State == app.StateResolved:
+		return ":white_check_mark: *Resolved: " + name + "*"
+	case a.State == app.StatePending:
+		return ":hourglass_flowing_sand: *Possible SLA breach: " + name + "*"
+	case a.Muted:
+		return ":zzz: *SLA breach: " + name + "* (snoozed)"
+	case a.State == app.StateAcknowledged:
+		return ":eyes: *SLA breach: " + name + "* (acknowledged)"
+	}
+	return ":rotating_light: *SLA breach: " + name + "*"
+}
+
+func valueLine(a app.Alert) string {
+	label, value, threshold := a.Metric.Label(), a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold)
+	if a.State == app.StateResolved {
+		if a.Metric.Breached(a.Value, a.Threshold) {
+			return fmt.Sprintf("*%s* was %s (threshold %s)", label, value, threshold)
+		}
+		return fmt.Sprintf("*%s* is back to %s (threshold %s)", label, value, threshold)
+	}
+	return fmt.Sprintf("*%s* is *%s* (threshold %s)", label, value, threshold)
+}
+
+func statusLine(a app.Alert, now time.Time) string {
+	var parts []string
+	if a.State == app.StateResolved {
+		s := "Resolved"
+		if d, ok := lasted(a, now); ok {
+			s += " after " + app.FormatDuration(d)
+		}
+		if a.ResolvedBy != "" {
+			s += " by " + userMention(a.ResolvedBy)
+		}
+		parts = append(parts, s+".")
+	} else if !a.FiredAt.IsZero() {
+		parts = append(parts, "Breaching for "+app.FormatDuration(max(now.Sub(a.FiredAt), 0))+".")
+	}
+	if a.AckedBy != "" {
+		parts = append(parts, "Acknowledged by "+userMention(a.AckedBy)+" at "+slackTime(a.AckedAt)+".")
+	}
+	if a.Muted && a.State.Open() {
+		parts = append(parts, "Snoozed: no reminders or new alerts for this queue until the snooze ends.")
+	}
+	return strings.Join(parts, " ")
+}
+
+// lasted is how long the breach lasted: from firing to resolution (or to
+// now when the resolution time is unknown).
+func lasted(a app.Alert, now time.Time) (time.Duration, bool) {
+	if a.FiredAt.IsZero() {
+		return 0, false
+	}
+	end := a.ResolvedAt
+	if end.IsZero() {
+		end = now
+	}
+	return max(end.Sub(a.FiredAt), 0), true
+}
+
+// contextFields are the facts around the metric: media type, waiting count
+// and agents on queue, each only when known and not the alert's own metric.
+func contextFields(a app.Alert) []*slack.TextBlockObject {
+	var fields []*slack.TextBlockObject
+	if a.MediaType != "" {
+		fields = append(fields, mrkdwn("*Media type*\n"+Escape(clip(a.MediaType, maxShortRunes))))
+	}
+	if a.QueueWaiting != nil && a.Metric != app.Waiting {
+		fields = append(fields, mrkdwn("*Waiting*\n"+app.Waiting.FormatValue(*a.QueueWaiting)))
+	}
+	if a.QueueAgents != nil && a.Metric != app.Agents {
+		fields = append(fields, mrkdwn("*Agents on queue*\n"+app.Agents.FormatValue(*a.QueueAgents)))
+	}
+	return fields
+}
+
+// GenesysQueueURL is the queue's page in the Genesys Cloud web app, or ""
+// when appsURL is empty.
+func GenesysQueueURL(appsURL, queueID string) string {
+	if appsURL == "" || queueID == "" {
+		return ""
+	}
+	return strings.TrimRight(appsURL, "/") + "/directory/#/admin/admin/organization/_queuesV2/" + url.PathEscape(queueID)
+}
+
+func genesysLink(appsURL, queueID string) string {
+	u := GenesysQueueURL(appsURL, queueID)
+	if u == "" {
+		return ""
+	}
+	return "<" + Escape(u) + "|Open in Genesys Cloud>"
+}
+
+func snoozeMenu() *slack.SelectBlockElement {
+	opts := make([]*slack.OptionBlockObject, len(snoozeOptions))
+	for i, o := range snoozeOptions {
+		opts[i] = slack.NewOptionBlockObject(o.value, plain(o.label), nil)
+	}
+	return slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Snooze queue…"), ActionSnooze, opts...)
+}
+
+func actions(a app.Alert) *slack.ActionBlock {
+	value := AlertValue(a)
+	var elems []slack.BlockElement
+	if a.State != app.StateAcknowledged && a.AckedBy == "" {
+		elems = append(elems, slack.NewButtonBlockElement(ActionAck, value, plain("Acknowledge")).WithStyle(slack.StylePrimary))
+	}
+	confirm := slack.NewConfirmationBlockObject(
+		plain("Resolve this alert?"),
+		mrkdwn("The alert will be marked resolved. If the queue still breaches, the next observation opens a new alert."),
+		plain("Resolve"), plain("Cancel")).WithStyle(slack.StyleDanger)
+	elems = append(elems, slack.NewButtonBlockElement(ActionResolve, value, plain("Resolve")).
+		WithStyle(slack.StyleDanger).WithConfirm(confirm))
+	return slack.NewActionBlock(BlockActions, elems...)
+}
+
+// fallbackText is the one-line text Slack shows in notifications and where
+// blocks cannot be rendered. It is mrkdwn too, so name is already escaped.
+func fallbackText(a app.Alert, name string) string {
+	prefix := "SLA breach"
+	switch {
+	case a.State == app.StateResolved:
+		prefix = "Resolved"
+	case a.State == app.StatePending:
+		prefix = "Possible SLA breach"
+	case a.Muted:
+		prefix = "SLA breach (snoozed)"
+	case a.State == app.StateAcknowledged:
+		prefix = "SLA breach (acknowledged)"
+	}
+	return fmt.Sprintf("%s: %s — %s %s (threshold %s)", prefix, name,
+		a.Metric.Label(), a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold))
+}
+
+// replyText is the thread reply for a notification's reason. mention is
+// the operator's SLACK_MENTION, placed verbatim so that it can ping.
+func replyText(a app.Alert, reason string, now time.Time, mention string) string {
+	name := Escape(clip(a.DisplayName(), maxNameRunes))
+	metric := strings.ToLower(a.Metric.Label())
+	value, threshold := a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold)
+	switch reason {
+	case "resolved":
+		after := ""
+		if d, ok := lasted(a, now); ok {
+			after = " after " + app.FormatDuration(d)
+		}
+		if a.ResolvedBy != "" {
+			return fmt.Sprintf(":white_check_mark: Resolved by %s%s: *%s* %s is %s (threshold %s).",
+				userMention(a.ResolvedBy), after, name, metric, value, threshold)
+		}
+		return fmt.Sprintf(":white_check_mark: Resolved: *%s* %s is back to %s (threshold %s)%s.",
+			name, metric, value, threshold, after)
+	case "reminder":
+		s := ":alarm_clock: Still breaching"
+		if !a.FiredAt.IsZero() {
+			s += " after " + app.FormatDuration(max(now.Sub(a.FiredAt), 0))
+		}
+		if a.AckedBy == "" {
+			s += " and not acknowledged"
+		}
+		s += fmt.Sprintf(". *%s* %s is %s (threshold %s).", name, metric, value, threshold)
+		if mention != "" {
+			s = mention + " " + s
+		}
+		return s
+	}
+	return fmt.Sprintf(":information_source: *%s*: %s is %s (threshold %s).", name, metric, value, threshold)
+}
+
+// userMention links a Slack user ID. Anything that is not a plain user ID
+// is shown escaped, so a forged ID cannot smuggle markup in.
+func userMention(id string) string {
+	if len(id) < 2 || len(id) > 32 || (id[0] != 'U' && id[0] != 'W') {
+		return Escape(clip(id, maxShortRunes))
+	}
+	for _, r := range id {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return Escape(clip(id, maxShortRunes))
+		}
+	}
+	return "<@" + id + ">"
+}
+
+// slackTime shows t in each reader's own time zone, with UTC as the
+// fallback for clients that cannot.
+func slackTime(t time.Time) string {
+	if t.IsZero() {
+		return "an unknown time"
+	}
+	return fmt.Sprintf("<!date^%d^{time}|%s UTC>", t.Unix(), t.UTC().Format("15:04"))
+}
+
+func mrkdwn(s string) *slack.TextBlockObject {
+	// verbatim: Slack must not turn bare names or URLs into links either.
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
+}
+
+// clip shortens s to at most n runes, marking the cut with an ellipsis.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+func nonEmpty(ss []string) []string {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

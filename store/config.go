@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/slabot/slabot/app"
+)
+
+// SetThreshold stores a threshold, replacing one for the same queue and metric.
+func (r *Redis) SetThreshold(ctx context.Context, t app.Threshold) error {
+	data, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode threshold: %w", err)
+	}
+	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, r.thresholdsKey(t.QueueID), string(t.Metric), data)
+		p.SAdd(ctx, r.thresholdQueuesKey(), t.QueueID)
+		return nil
+	})
+	return unavailable(err)
+}
+
+// DeleteThreshold removes a queue's threshold for metric, or all of its
+// thresholds when metric is empty. It returns the removed thresholds.
+func (r *Redis) DeleteThreshold(ctx context.Context, queueID string, metric app.Metric) ([]app.Threshold, error) {
+	k := r.thresholdsKey(queueID)
+	h, err := r.rdb.HGetAll(ctx, k).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var removed []app.Threshold
+	for _, t := range decodeThresholds(h) {
+		if metric == "" || t.Metric == metric {
+			removed = append(removed, t)
+		}
+	}
+	if len(removed) == 0 {
+		return nil, nil
+	}
+	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, t := range removed {
+			p.HDel(ctx, k, string(t.Metric))
+		}
+		if len(removed) == len(h) {
+			p.SRem(ctx, r.thresholdQueuesKey(), queueID)
+		}
+		return nil
+	})
+	return removed, unavailable(err)
+}
+
+// Thresholds lists every stored threshold, default first, then by queue.
+func (r *Redis) Thresholds(ctx context.Context) ([]app.Threshold, error) {
+	queues, err := r.rdb.SMembers(ctx, r.thresholdQueuesKey()).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	pipe := r.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(queues))
+	for i, q := range queues {
+		cmds[i] = pipe.HGetAll(ctx, r.thresholdsKey(q))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	var out []app.Threshold
+	for _, c := range cmds {
+		for _, t := range decodeThresholds(c.Val()) {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b app.Threshold) int {
+		if (a.QueueID == app.DefaultQueue) != (b.QueueID == app.DefaultQueue) {
+			if a.QueueID == app.DefaultQueue {
+				return -1
+			}
+			return 1
+		}
+		if a.QueueID != b.QueueID {
+			if a.QueueID < b.QueueID {
+				return -1
+			}
+			return 1
+		}
+		return slices.Index(app.Metrics, a.Metric) - slices.Index(app.Metrics, b.Metric)
+	})
+	return out, nil
+}
+
+// KnownQueues maps every queue ID slabot has seen (in events or the
+// directory) to its name, "" when the name is unknown.
+func (r *Redis) KnownQueues(ctx context.Context) (map[string]string, error) {
+	m, err := r.rdb.HGetAll(ctx, r.namesKey()).Result()
+	return m, unavailable(err)
+}
+
+var leaseScript = redis.NewScript(`
+local h = redis.call('GET', KEYS[1])
+if not h then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if h == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0`)
+
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+// AcquireLease takes the named lease for holder, or renews it if holder
+// has it; it reports false while another holder's lease is live.
+func (r *Redis) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	n, err := leaseScript.Run(ctx, r.rdb, []string{r.leaseKey(name)}, holder, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseLease gives the lease up if holder has it, so another replica
+// takes over at once instead of after the TTL.
+func (r *Redis) ReleaseLease(ctx context.Context, name, holder string) error {
+	return unavailable(releaseScript.Run(ctx, r.rdb, []string{r.leaseKey(name)}, holder).Err())
+}
+
+// SaveQueues replaces the cached Genesys queue directory and records the
+// names for /sla name resolution.
+func (r *Redis) SaveQueues(ctx context.Context, queues []app.QueueInfo) error {
+	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, r.directoryKey())
+		for _, q := range queues {
+			data, err := json.Marshal(q)
+			if err != nil {
+				return fmt.Errorf("encode queue: %w", err)
+			}
+			p.HSet(ctx, r.directoryKey(), q.ID, data)
+			p.HSet(ctx, r.namesKey(), q.ID, q.Name)
+			p.HSet(ctx, r.queueKey(q.ID), "name", q.Name)
+		}
+		return nil
+	})
+	return unavailable(err)
+}
+
+// Queues returns the cached Genesys queue directory.
+func (r *Redis) Queues(ctx context.Context) ([]app.QueueInfo, error) {
+	h, err := r.rdb.HGetAll(ctx, r.directoryKey()).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	out := make([]app.QueueInfo, 0, len(h))
+	for _, v := range h {
+		var q app.QueueInfo
+		if err := json.Unmarshal([]byte(v), &q); err == nil {
+			out = append(out, q)
+		}
+	}
+	slices.SortFunc(out, func(a, b app.QueueInfo) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}

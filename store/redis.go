@@ -1,0 +1,151 @@
+// Package store keeps slabot's state in Redis: thresholds, alerts, the
+// durable outbox of Slack notifications, leases and the queue directory.
+// Every alert transition is one Lua script, so replicas sharing a Redis act
+// as one. Keys of one queue share the hash tag {queueID}.
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/slabot/slabot/app"
+)
+
+// Redis is the Redis-backed store.
+type Redis struct {
+	rdb    *redis.Client
+	prefix string
+	log    *slog.Logger
+	stop   func()
+}
+
+var (
+	_ app.Store  = (*Redis)(nil)
+	_ app.Outbox = (*Redis)(nil)
+)
+
+// Options configures New. The zero value is usable.
+type Options struct {
+	// Prefix starts every key (default "slabot:"); tests use unique ones.
+	Prefix string
+	// TLSInsecure accepts self-signed certificates (Heroku Redis).
+	TLSInsecure bool
+	Logger      *slog.Logger
+}
+
+// New connects to the Redis at url (redis:// or rediss://) and prepares
+// the outbox consumer group.
+func New(ctx context.Context, url string, opts Options) (*Redis, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse REDIS_URL: %w", redactURL(err, url))
+	}
+	if o.TLSConfig != nil && opts.TLSInsecure {
+		o.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opted in for Heroku Redis's self-signed certificate
+	}
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	o.MaxRetries = 1
+	return open(ctx, redis.NewClient(o), opts)
+}
+
+// NewEmbedded starts an in-memory Redis (miniredis) for running without any
+// configuration. State is lost when the process exits. TTLs follow the real
+// clock, so leases, snoozes and de-duplication expire as on a real Redis.
+func NewEmbedded(ctx context.Context, opts Options) (*Redis, error) {
+	m := miniredis.NewMiniRedis()
+	m.ClockTTL(true)
+	if err := m.Start(); err != nil {
+		return nil, fmt.Errorf("start embedded redis: %w", err)
+	}
+	r, err := open(ctx, redis.NewClient(&redis.Options{Addr: m.Addr()}), opts)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	r.stop = m.Close
+	return r, nil
+}
+
+func open(ctx context.Context, rdb *redis.Client, opts Options) (*Redis, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = "slabot:"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Redis{rdb: rdb, prefix: opts.Prefix, log: opts.Logger}
+	if err := r.ensureGroup(ctx); err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Close releases the connection (and stops an embedded server).
+func (r *Redis) Close() error {
+	err := r.rdb.Close()
+	if r.stop != nil {
+		r.stop()
+	}
+	return err
+}
+
+// Ping reports whether Redis answers; /readyz uses it.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// unavailable marks an error as the store being unreachable, so the HTTP
+// edge answers 503 and senders retry.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, app.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("redis: %w: %w", app.ErrUnavailable, err)
+}
+
+// redactURL keeps credentials in REDIS_URL out of error messages.
+func redactURL(err error, url string) error {
+	msg := err.Error()
+	if url != "" {
+		msg = strings.ReplaceAll(msg, url, "<REDIS_URL>")
+	}
+	return errors.New(msg)
+}
+
+// Key layout. Per-queue keys carry the hash tag {queueID}.
+func (r *Redis) queueKey(q string) string      { return r.prefix + "{" + q + "}:queue" }
+func (r *Redis) thresholdsKey(q string) string { return r.prefix + "{" + q + "}:thresholds" }
+func (r *Redis) seenKey(q, key string) string  { return r.prefix + "{" + q + "}:seen:" + key }
+func (r *Redis) outboxKey() string             { return r.prefix + "outbox" }
+func (r *Redis) dueKey() string                { return r.prefix + "due" }
+func (r *Redis) openKey() string               { return r.prefix + "open" }
+func (r *Redis) namesKey() string              { return r.prefix + "queues" }
+func (r *Redis) thresholdQueuesKey() string    { return r.prefix + "threshold-queues" }
+func (r *Redis) directoryKey() string          { return r.prefix + "directory" }
+func (r *Redis) leaseKey(name string) string   { return r.prefix + "lease:" + name }
+
+func (r *Redis) alertKey(alertID string) (string, error) {
+	q, _, _ := strings.Cut(alertID, "/")
+	if err := app.ValidateQueueID(q); err != nil {
+		return "", fmt.Errorf("%w: alert %q", app.ErrNotFound, alertID)
+	}
+	return r.prefix + "{" + q + "}:alert:" + alertID, nil
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, redis.ErrClosed)
+}
