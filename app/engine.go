@@ -13,6 +13,7 @@ import (
 // ErrConflict when an alert's version moved since Load (another replica got
 // there first) and with ErrDuplicate when the event key was already recorded.
 type Store interface {
+	Records
 	Load(ctx context.Context, queueID, eventKey string, alertIDs []string) (Snapshot, error)
 	Commit(ctx context.Context, c Change) error
 	// Due returns the IDs of alerts whose time-driven evaluation is due.
@@ -27,6 +28,16 @@ type Snapshot struct {
 	Thresholds map[Metric]Threshold // the queue's own
 	Defaults   map[Metric]Threshold // the default queue's
 	Alerts     map[string]VersionedAlert
+	// AllSnoozedUntil is the end of a snooze of every queue (/sla snooze all).
+	AllSnoozedUntil time.Time
+}
+
+// snoozedUntil is when posting resumes for the snapshot's queue.
+func (s Snapshot) snoozedUntil() time.Time {
+	if s.AllSnoozedUntil.After(s.Queue.SnoozedUntil) {
+		return s.AllSnoozedUntil
+	}
+	return s.Queue.SnoozedUntil
 }
 
 // Queue is what slabot knows of one queue.
@@ -35,6 +46,7 @@ type Queue struct {
 	Name         string
 	Route        string // channel for this queue's alerts; empty means the default
 	SnoozedUntil time.Time
+	SnoozedBy    string
 	// Latest holds the last value of each metric, keyed by LatestKey.
 	Latest map[string]float64
 }
@@ -61,6 +73,12 @@ type Change struct {
 	// Undue lists alert IDs to drop from the time-driven index (their
 	// alert no longer exists).
 	Undue []string
+	// Snooze, when set, replaces the queue's snooze (a zero Until clears it).
+	Snooze *Snooze
+	// Route, when set, replaces the queue's channel ("" clears it).
+	Route *string
+	// History records who did what, for /sla history.
+	History []HistoryEntry
 }
 
 // AlertWrite replaces one alert if its stored version still equals Version.
@@ -192,6 +210,7 @@ func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
 	}
 	q := snap.Queue
 	q.Latest = mergeLatest(q.Latest, c.Latest)
+	q.SnoozedUntil = snap.snoozedUntil()
 
 	alerts := make(map[string]*working)
 	var order []string
@@ -265,6 +284,8 @@ func (e *Engine) observe(w *working, q Queue, v float64, th Threshold, hasThresh
 	case a.State == StatePending:
 		a.State, a.PendingSince = StateResolved, time.Time{} // never fired: nothing to tell
 		return out
+	case breach && a.Muted && !now.Before(q.SnoozedUntil):
+		return e.unmute(a, now, out)
 	case breach:
 		a.Dirty = true
 		return e.refresh(a, now, out)
@@ -291,10 +312,23 @@ func (e *Engine) fire(a *Alert, q Queue, now time.Time, out []Notification) []No
 		a.Channel = e.opts.Channel
 	}
 	if now.Before(q.SnoozedUntil) {
-		a.Muted = true
+		a.Muted, a.SnoozedUntil = true, q.SnoozedUntil
 		return out
 	}
 	a.NotifiedAt, a.Dirty = now, false
+	return append(out, Notification{Kind: KindPost, Channel: a.Channel, Alert: *a, At: now})
+}
+
+// unmute ends a snooze for a still-breaching alert: a fresh message (a new
+// episode) so the breach is seen again at the bottom of the channel.
+func (e *Engine) unmute(a *Alert, now time.Time, out []Notification) []Notification {
+	a.Muted, a.Dirty, a.SnoozedUntil = false, false, time.Time{}
+	a.Episode++
+	a.NotifiedAt = now
+	a.AckedBy, a.AckedAt = "", time.Time{}
+	if a.State == StateAcknowledged {
+		a.State = StateFiring
+	}
 	return append(out, Notification{Kind: KindPost, Channel: a.Channel, Alert: *a, At: now})
 }
 
@@ -328,7 +362,9 @@ func (e *Engine) due(a Alert, snap Snapshot) time.Time {
 	case a.State == StatePending:
 		th, _ := e.threshold(snap, a.Metric)
 		return a.PendingSince.Add(th.For)
-	case a.State.Open() && a.Dirty && !a.Muted && !a.NotifiedAt.IsZero():
+	case a.State.Open() && a.Muted:
+		return snap.snoozedUntil()
+	case a.State.Open() && a.Dirty && !a.NotifiedAt.IsZero():
 		return a.NotifiedAt.Add(e.opts.UpdateEvery)
 	}
 	return time.Time{}
@@ -369,12 +405,17 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	a := &w.alert
 	var notes []Notification
 	th, hasThreshold := e.threshold(snap, a.Metric)
+	q := snap.Queue
+	q.SnoozedUntil = snap.snoozedUntil()
 	switch {
 	case a.State == StatePending && (!hasThreshold || !th.Breached(a.Value)):
 		a.State, a.PendingSince = StateResolved, time.Time{}
 	case a.State == StatePending && now.Sub(a.PendingSince) >= th.For:
-		setContext(a, snap.Queue)
-		notes = e.fire(a, snap.Queue, now, notes)
+		setContext(a, q)
+		notes = e.fire(a, q, now, notes)
+	case a.State.Open() && a.Muted && !now.Before(q.SnoozedUntil):
+		setContext(a, q)
+		notes = e.unmute(a, now, notes)
 	case a.State.Open() && a.Dirty:
 		setContext(a, snap.Queue)
 		notes = e.refresh(a, now, notes)

@@ -128,7 +128,9 @@ type Alert struct {
 	Dirty      bool      `json:"dirty,omitempty"`
 	// Muted is set while the queue is snoozed: the breach is tracked but
 	// nothing is posted.
-	Muted   bool      `json:"muted,omitempty"`
+	Muted bool `json:"muted,omitempty"`
+	// SnoozedUntil is when the queue's snooze ends, for the message.
+	SnoozedUntil time.Time `json:"snoozed_until,omitzero"`
 	AckedBy string    `json:"acked_by,omitempty"`
 	AckedAt time.Time `json:"acked_at,omitzero"`
 	// ResolvedBy is the Slack user who resolved the alert by hand, if any.

@@ -32,6 +32,7 @@ func (r *Redis) Load(ctx context.Context, queueID, eventKey string, alertIDs []s
 		seen = pipe.Exists(ctx, r.seenKey(queueID, eventKey))
 	}
 	queue := pipe.HGetAll(ctx, r.queueKey(queueID))
+	all := pipe.HGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until")
 	own := pipe.HGetAll(ctx, r.thresholdsKey(queueID))
 	defaults := pipe.HGetAll(ctx, r.thresholdsKey(app.DefaultQueue))
 	alerts := make([]*redis.SliceCmd, len(alertIDs))
@@ -52,6 +53,9 @@ func (r *Redis) Load(ctx context.Context, queueID, eventKey string, alertIDs []s
 		Defaults:   decodeThresholds(defaults.Val()),
 		Alerts:     make(map[string]app.VersionedAlert, len(alertIDs)),
 	}
+	if ms, err := strconv.ParseInt(all.Val(), 10, 64); err == nil {
+		snap.AllSnoozedUntil = time.UnixMilli(ms)
+	}
 	for i, id := range alertIDs {
 		va, ok, err := decodeAlert(alerts[i].Val())
 		if err != nil {
@@ -65,7 +69,7 @@ func (r *Redis) Load(ctx context.Context, queueID, eventKey string, alertIDs []s
 }
 
 func decodeQueue(id string, h map[string]string) app.Queue {
-	q := app.Queue{ID: id, Name: h["name"], Route: h["route"], Latest: make(map[string]float64)}
+	q := app.Queue{ID: id, Name: h["name"], Route: h["route"], SnoozedBy: h["snooze_by"], Latest: make(map[string]float64)}
 	if ms, err := strconv.ParseInt(h["snooze_until"], 10, 64); err == nil {
 		q.SnoozedUntil = time.UnixMilli(ms)
 	}
@@ -110,17 +114,19 @@ func decodeAlert(vals []any) (app.VersionedAlert, bool, error) {
 // 1 on success, 0 for a seen event key and -k when alert k lost a race.
 //
 // KEYS: seen, queue, outbox, due, open, names, alert keys…
+// KEYS also: queue history, global history (after names, before alerts).
 // ARGV: seenTTL, queueID, queueName, nLatest, (field, value)…, then per
 // alert (id, version, data, dueMs, open, ttl, pruneField), then nNotes,
-// payloads…, then nUndue, ids…
+// payloads…, then nUndue, ids…, then nFields, (field, value or "" to
+// delete)…, then nHistory, entries…
 var commitScript = redis.NewScript(`
 local seenTTL = tonumber(ARGV[1])
 if seenTTL > 0 and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local nl = tonumber(ARGV[4])
 local a0 = 5 + 2 * nl
-local nalerts = #KEYS - 6
+local nalerts = #KEYS - 8
 for k = 1, nalerts do
-  local v = tonumber(redis.call('HGET', KEYS[6 + k], 'v') or '0')
+  local v = tonumber(redis.call('HGET', KEYS[8 + k], 'v') or '0')
   if v ~= tonumber(ARGV[a0 + (k - 1) * 7 + 1]) then return -k end
 end
 if seenTTL > 0 then redis.call('SET', KEYS[1], '1', 'EX', seenTTL) end
@@ -134,7 +140,7 @@ for k = 0, nl - 1 do
 end
 for k = 1, nalerts do
   local b = a0 + (k - 1) * 7
-  local key, id = KEYS[6 + k], ARGV[b]
+  local key, id = KEYS[8 + k], ARGV[b]
   redis.call('HSET', key, 'v', tonumber(ARGV[b + 1]) + 1, 'data', ARGV[b + 2])
   if ARGV[b + 6] ~= '' then redis.call('HDEL', key, ARGV[b + 6]) end
   local ttl = tonumber(ARGV[b + 5])
@@ -149,6 +155,22 @@ for k = 0, nn - 1 do redis.call('XADD', KEYS[3], '*', 'n', ARGV[i + k]) end
 i = i + nn
 local nu = tonumber(ARGV[i]); i = i + 1
 for k = 0, nu - 1 do redis.call('ZREM', KEYS[4], ARGV[i + k]) end
+i = i + nu
+local nf = tonumber(ARGV[i]); i = i + 1
+for k = 0, nf - 1 do
+  local f, v = ARGV[i + 2 * k], ARGV[i + 2 * k + 1]
+  if v == '' then redis.call('HDEL', KEYS[2], f) else redis.call('HSET', KEYS[2], f, v) end
+end
+i = i + 2 * nf
+local nh = tonumber(ARGV[i]); i = i + 1
+for k = 0, nh - 1 do
+  redis.call('LPUSH', KEYS[7], ARGV[i + k])
+  redis.call('LPUSH', KEYS[8], ARGV[i + k])
+end
+if nh > 0 then
+  redis.call('LTRIM', KEYS[7], 0, 99)
+  redis.call('LTRIM', KEYS[8], 0, 499)
+end
 return 1
 `)
 
@@ -160,7 +182,8 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	if c.EventKey != "" {
 		seen, seenTTL = r.seenKey(c.QueueID, c.EventKey), int(SeenFor/time.Second)
 	}
-	keys = append(keys, seen, r.queueKey(c.QueueID), r.outboxKey(), r.dueKey(), r.openKey(), r.namesKey())
+	keys = append(keys, seen, r.queueKey(c.QueueID), r.outboxKey(), r.dueKey(), r.openKey(), r.namesKey(),
+		r.historyKey(c.QueueID), r.historyKey(""))
 	args := make([]any, 0, 6+2*len(c.Latest)+7*len(c.Alerts)+len(c.Notifications)+len(c.Undue))
 	args = append(args, seenTTL, c.QueueID, c.QueueName, len(c.Latest))
 	for k, v := range c.Latest {
@@ -203,6 +226,27 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	args = append(args, len(c.Undue))
 	for _, id := range c.Undue {
 		args = append(args, id)
+	}
+	var fields []any
+	if sn := c.Snooze; sn != nil {
+		until := ""
+		if !sn.Until.IsZero() {
+			until = strconv.FormatInt(sn.Until.UnixMilli(), 10)
+		}
+		fields = append(fields, "snooze_until", until, "snooze_by", sn.By)
+	}
+	if c.Route != nil {
+		fields = append(fields, "route", *c.Route)
+	}
+	args = append(args, len(fields)/2)
+	args = append(args, fields...)
+	args = append(args, len(c.History))
+	for _, h := range c.History {
+		data, err := json.Marshal(h)
+		if err != nil {
+			return fmt.Errorf("encode history: %w", err)
+		}
+		args = append(args, data)
 	}
 	res, err := commitScript.Run(ctx, r.rdb, keys, args...).Int()
 	switch {

@@ -170,3 +170,92 @@ func (r *Redis) Queues(ctx context.Context) ([]app.QueueInfo, error) {
 	})
 	return out, nil
 }
+
+// OpenAlerts lists the pending, firing and acknowledged alerts.
+func (r *Redis) OpenAlerts(ctx context.Context) ([]app.Alert, error) {
+	ids, err := r.rdb.SMembers(ctx, r.openKey()).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	pipe := r.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, 0, len(ids))
+	for _, id := range ids {
+		k, err := r.alertKey(id)
+		if err != nil {
+			continue
+		}
+		cmds = append(cmds, pipe.HMGet(ctx, k, "v", "data"))
+	}
+	if len(cmds) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable(err)
+		}
+	}
+	out := make([]app.Alert, 0, len(cmds))
+	for _, c := range cmds {
+		if va, ok, err := decodeAlert(c.Val()); err == nil && ok && (va.Alert.State.Open() || va.Alert.State == app.StatePending) {
+			out = append(out, va.Alert)
+		}
+	}
+	slices.SortFunc(out, func(a, b app.Alert) int { return a.FiredAt.Compare(b.FiredAt) })
+	return out, nil
+}
+
+// QueueStates returns the stored state of each queue (app.DefaultQueue
+// holds the all-queues snooze).
+func (r *Redis) QueueStates(ctx context.Context, ids []string) ([]app.Queue, error) {
+	pipe := r.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, r.queueKey(id))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, unavailable(err)
+		}
+	}
+	out := make([]app.Queue, len(ids))
+	for i, c := range cmds {
+		out[i] = decodeQueue(ids[i], c.Val())
+	}
+	return out, nil
+}
+
+// AppendHistory records an entry (bounded: 100 per queue, 500 in all).
+func (r *Redis) AppendHistory(ctx context.Context, h app.HistoryEntry) error {
+	data, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode history: %w", err)
+	}
+	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for k, n := range map[string]int64{r.historyKey(h.QueueID): 99, r.historyKey(""): 499} {
+			p.LPush(ctx, k, data)
+			p.LTrim(ctx, k, 0, n)
+		}
+		return nil
+	})
+	return unavailable(err)
+}
+
+// History returns up to limit entries, newest first, for queueID or ("") all.
+func (r *Redis) History(ctx context.Context, queueID string, limit int) ([]app.HistoryEntry, error) {
+	raw, err := r.rdb.LRange(ctx, r.historyKey(queueID), 0, int64(limit)-1).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]app.HistoryEntry, 0, len(raw))
+	for _, s := range raw {
+		var h app.HistoryEntry
+		if json.Unmarshal([]byte(s), &h) == nil {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// MarkOnce records key for ttl and reports whether it was new; Slack event
+// retries (same event_id) use it to be processed once.
+func (r *Redis) MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	ok, err := r.rdb.SetNX(ctx, r.prefix+"once:"+key, "1", ttl).Result()
+	return ok, unavailable(err)
+}

@@ -137,6 +137,14 @@ func (r *Redis) thresholdQueuesKey() string    { return r.prefix + "threshold-qu
 func (r *Redis) directoryKey() string          { return r.prefix + "directory" }
 func (r *Redis) leaseKey(name string) string   { return r.prefix + "lease:" + name }
 
+// historyKey is one queue's history, or with "" everyone's.
+func (r *Redis) historyKey(q string) string {
+	if q == "" {
+		return r.prefix + "history"
+	}
+	return r.prefix + "{" + q + "}:history"
+}
+
 func (r *Redis) alertKey(alertID string) (string, error) {
 	q, _, _ := strings.Cut(alertID, "/")
 	if err := app.ValidateQueueID(q); err != nil {

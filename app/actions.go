@@ -1,0 +1,334 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ErrStale means an action no longer applies: the alert was already
+// acknowledged or resolved, or the click came from an older episode's
+// message. Nothing was changed; the error text says why.
+var ErrStale = errors.New("nothing to do")
+
+// ErrForbidden means the user may not run an admin command.
+var ErrForbidden = errors.New("not allowed")
+
+// Actor is who did something and from where ("button", "command",
+// "home"), for the history.
+type Actor struct {
+	UserID string
+	Via    string
+}
+
+// Snooze mutes posting for one queue (or AllQueues) until Until.
+type Snooze struct {
+	QueueID string    `json:"queue_id"`
+	Until   time.Time `json:"until"`
+	By      string    `json:"by,omitempty"`
+}
+
+// AllQueues is the queue ID of a snooze that mutes every queue.
+const AllQueues = "all"
+
+// HistoryEntry records one supervisor action for /sla history (DESIGN §5).
+type HistoryEntry struct {
+	At      time.Time `json:"at"`
+	QueueID string    `json:"queue_id"`
+	Action  string    `json:"action"` // ack, snooze, unsnooze, resolve, set, unset, route
+	By      string    `json:"by"`
+	Via     string    `json:"via"`
+	// Detail says what changed, old → new.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Records is the part of the store behind supervisors' commands: rules,
+// routes, listings and the audit history.
+type Records interface {
+	SetThreshold(ctx context.Context, t Threshold) error
+	DeleteThreshold(ctx context.Context, queueID string, m Metric) ([]Threshold, error)
+	Thresholds(ctx context.Context) ([]Threshold, error)
+	// OpenAlerts lists pending, firing and acknowledged alerts.
+	OpenAlerts(ctx context.Context) ([]Alert, error)
+	// KnownQueues maps queue IDs seen in events or the directory to names.
+	KnownQueues(ctx context.Context) (map[string]string, error)
+	// QueueStates returns what is stored of each queue (snooze, route, name).
+	QueueStates(ctx context.Context, ids []string) ([]Queue, error)
+	AppendHistory(ctx context.Context, h HistoryEntry) error
+	// History returns the newest entries first, for one queue or ("") all.
+	History(ctx context.Context, queueID string, limit int) ([]HistoryEntry, error)
+}
+
+// Ack acknowledges an alert's current episode; episode 0 means whichever
+// is current (from /sla ack). Acknowledging stops reminders.
+func (e *Engine) Ack(ctx context.Context, alertID string, episode int, by Actor) (Alert, error) {
+	return e.act(ctx, alertID, episode, func(a *Alert, now time.Time) ([]Notification, HistoryEntry, error) {
+		switch {
+		case a.State == StateAcknowledged:
+			return nil, HistoryEntry{}, fmt.Errorf("%w: already acknowledged by <@%s>", ErrStale, a.AckedBy)
+		case a.State != StateFiring:
+			return nil, HistoryEntry{}, fmt.Errorf("%w: the alert is %s", ErrStale, stateWord(a.State))
+		}
+		a.State, a.AckedBy, a.AckedAt = StateAcknowledged, by.UserID, now
+		h := HistoryEntry{Action: "ack", Detail: fmt.Sprintf("%s %s", a.Metric.Label(), a.Metric.FormatValue(a.Value))}
+		return e.messageUpdate(a, now), h, nil
+	}, by)
+}
+
+// Resolve closes an alert's episode by hand. If the queue still breaches,
+// its next observation opens a new episode; Snooze is the way to mute it.
+func (e *Engine) Resolve(ctx context.Context, alertID string, episode int, by Actor) (Alert, error) {
+	return e.act(ctx, alertID, episode, func(a *Alert, now time.Time) ([]Notification, HistoryEntry, error) {
+		if !a.State.Open() {
+			return nil, HistoryEntry{}, fmt.Errorf("%w: the alert is %s", ErrStale, stateWord(a.State))
+		}
+		a.ResolvedBy = by.UserID
+		h := HistoryEntry{Action: "resolve", Detail: fmt.Sprintf("%s %s", a.Metric.Label(), a.Metric.FormatValue(a.Value))}
+		return e.resolve(a, now, nil), h, nil
+	}, by)
+}
+
+func stateWord(s State) string {
+	switch s {
+	case StatePending:
+		return "not firing yet"
+	case StateResolved, "":
+		return "already resolved"
+	}
+	return string(s)
+}
+
+// messageUpdate is the update that shows an action on the alert's message
+// at once (actions are not coalesced).
+func (e *Engine) messageUpdate(a *Alert, now time.Time) []Notification {
+	if a.NotifiedAt.IsZero() {
+		return nil // never posted (muted): nothing to update
+	}
+	a.NotifiedAt, a.Dirty = now, false
+	return []Notification{{Kind: KindUpdate, Channel: a.Channel, Alert: *a, At: now}}
+}
+
+type actFunc func(a *Alert, now time.Time) ([]Notification, HistoryEntry, error)
+
+// act applies a supervisor action to one alert with compare-and-set, so a
+// double click or two replicas handling two clicks change it once.
+func (e *Engine) act(ctx context.Context, alertID string, episode int, f actFunc, by Actor) (Alert, error) {
+	queueID, _, _, err := ParseAlertID(alertID)
+	if err != nil {
+		return Alert{}, err
+	}
+	for range maxAttempts {
+		snap, err := e.store.Load(ctx, queueID, "", []string{alertID})
+		if err != nil {
+			return Alert{}, fmt.Errorf("load alert %s: %w", alertID, err)
+		}
+		va, ok := snap.Alerts[alertID]
+		if !ok {
+			return Alert{}, fmt.Errorf("%w: the alert no longer exists", ErrStale)
+		}
+		a := va.Alert
+		if episode != 0 && a.Episode != episode {
+			return a, fmt.Errorf("%w: this message is from an earlier breach; use the newest alert", ErrStale)
+		}
+		now := e.clock.Now()
+		notes, h, err := f(&a, now)
+		if err != nil {
+			return a, err
+		}
+		h.At, h.QueueID, h.By, h.Via = now, queueID, by.UserID, by.Via
+		c := Change{QueueID: queueID, Notifications: notes, History: []HistoryEntry{h},
+			Alerts: []AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap)}}}
+		err = e.store.Commit(ctx, c)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return Alert{}, fmt.Errorf("%s alert %s: %w", h.Action, alertID, err)
+		}
+		e.log.Info("alert "+h.Action, "queue_id", queueID, "alert_id", alertID, "user_id", by.UserID, "via", by.Via)
+		return a, nil
+	}
+	return Alert{}, fmt.Errorf("alert %s: %w", alertID, ErrConflict)
+}
+
+// AckQueue acknowledges every firing alert of a queue (/sla ack <queue>).
+func (e *Engine) AckQueue(ctx context.Context, queueID string, by Actor) ([]Alert, error) {
+	open, err := e.records().OpenAlerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var acked []Alert
+	for _, a := range open {
+		if a.QueueID != queueID || a.State != StateFiring {
+			continue
+		}
+		got, err := e.Ack(ctx, a.ID, 0, by)
+		if errors.Is(err, ErrStale) {
+			continue
+		}
+		if err != nil {
+			return acked, err
+		}
+		acked = append(acked, got)
+	}
+	if len(acked) == 0 {
+		return nil, fmt.Errorf("%w: no firing alert on that queue", ErrStale)
+	}
+	return acked, nil
+}
+
+// Snooze mutes a queue (or AllQueues) until now+d: its open alerts show
+// "snoozed" and nothing new is posted. A breach still going on when the
+// snooze ends is posted afresh. A new snooze replaces the old one.
+func (e *Engine) Snooze(ctx context.Context, queueID string, d time.Duration, by Actor) (time.Time, error) {
+	if d <= 0 || d > 7*24*time.Hour {
+		return time.Time{}, fmt.Errorf("%w: snooze for between 1 minute and 7 days", ErrBadThreshold)
+	}
+	until := e.clock.Now().Add(d).Truncate(time.Second)
+	return until, e.setSnooze(ctx, queueID, until, by, "snooze", "until "+until.UTC().Format("15:04 MST")+" ("+FormatDuration(d)+")")
+}
+
+// Unsnooze ends a queue's snooze (or the all-queues snooze) at once.
+func (e *Engine) Unsnooze(ctx context.Context, queueID string, by Actor) error {
+	return e.setSnooze(ctx, queueID, time.Time{}, by, "unsnooze", "")
+}
+
+func (e *Engine) setSnooze(ctx context.Context, queueID string, until time.Time, by Actor, action, detail string) error {
+	now := e.clock.Now()
+	storeID := queueID
+	if queueID == AllQueues {
+		storeID = DefaultQueue
+	}
+	if action == "unsnooze" {
+		qs, err := e.records().QueueStates(ctx, []string{storeID})
+		if err != nil {
+			return err
+		}
+		if len(qs) == 0 || !qs[0].SnoozedUntil.After(now) {
+			return fmt.Errorf("%w: that queue is not snoozed", ErrStale)
+		}
+	}
+	sn := &Snooze{QueueID: queueID, Until: until, By: by.UserID}
+	h := HistoryEntry{At: now, QueueID: queueID, Action: action, By: by.UserID, Via: by.Via, Detail: detail}
+	if err := e.store.Commit(ctx, Change{QueueID: storeID, Snooze: sn, History: []HistoryEntry{h}}); err != nil {
+		return fmt.Errorf("%s %s: %w", action, queueID, err)
+	}
+	e.log.Info("queue "+action, "queue_id", queueID, "user_id", by.UserID, "until", until)
+	// Show the snooze on open messages, or resume them: each alert is
+	// re-evaluated against the new snooze by the time-driven pass.
+	open, err := e.records().OpenAlerts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range open {
+		if queueID == AllQueues || a.QueueID == queueID {
+			if err := e.applySnooze(ctx, a.ID); err != nil && !errors.Is(err, ErrStale) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// applySnooze brings one open alert in line with its queue's snooze.
+func (e *Engine) applySnooze(ctx context.Context, alertID string) error {
+	queueID, _, _, _ := ParseAlertID(alertID)
+	for range maxAttempts {
+		snap, err := e.store.Load(ctx, queueID, "", []string{alertID})
+		if err != nil {
+			return err
+		}
+		va, ok := snap.Alerts[alertID]
+		if !ok || !va.Alert.State.Open() {
+			return nil
+		}
+		a, now := va.Alert, e.clock.Now()
+		until := snap.snoozedUntil()
+		var notes []Notification
+		switch {
+		case now.Before(until) && !a.Muted:
+			a.Muted = true
+			a.SnoozedUntil = until
+			notes = e.messageUpdate(&a, now)
+		case now.Before(until):
+			a.SnoozedUntil = until
+			notes = e.messageUpdate(&a, now)
+		case a.Muted:
+			notes = e.unmute(&a, now, nil)
+		default:
+			return nil
+		}
+		err = e.store.Commit(ctx, Change{QueueID: queueID, Notifications: notes,
+			Alerts: []AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap)}}})
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return ErrConflict
+}
+
+// SetThreshold stores a rule and records who changed what.
+func (e *Engine) SetThreshold(ctx context.Context, t Threshold, by Actor) (old *Threshold, err error) {
+	if v := t.Value; v < 0 || v != v {
+		return nil, fmt.Errorf("%w: value must be a non-negative number", ErrBadThreshold)
+	}
+	rec := e.records()
+	all, err := rec.Thresholds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(all, func(x Threshold) bool { return x.QueueID == t.QueueID && x.Metric == t.Metric }); i >= 0 {
+		old = &all[i]
+	}
+	t.SetBy, t.SetAt = by.UserID, e.clock.Now()
+	if err := rec.SetThreshold(ctx, t); err != nil {
+		return nil, err
+	}
+	detail := t.String()
+	if old != nil {
+		detail = old.String() + " → " + detail
+	}
+	return old, rec.AppendHistory(ctx, HistoryEntry{At: t.SetAt, QueueID: t.QueueID, Action: "set", By: by.UserID, Via: by.Via, Detail: detail})
+}
+
+// UnsetThreshold removes a queue's rule for metric ("" for all of them).
+func (e *Engine) UnsetThreshold(ctx context.Context, queueID string, m Metric, by Actor) ([]Threshold, error) {
+	rec := e.records()
+	removed, err := rec.DeleteThreshold(ctx, queueID, m)
+	if err != nil {
+		return nil, err
+	}
+	if len(removed) == 0 {
+		return nil, fmt.Errorf("%w: no such threshold", ErrStale)
+	}
+	parts := make([]string, len(removed))
+	for i, t := range removed {
+		parts[i] = t.String()
+	}
+	return removed, rec.AppendHistory(ctx, HistoryEntry{At: e.clock.Now(), QueueID: queueID, Action: "unset",
+		By: by.UserID, Via: by.Via, Detail: strings.Join(parts, ", ") + " → none"})
+}
+
+// Route sends a queue's future alerts to channel ("" for the default).
+func (e *Engine) Route(ctx context.Context, queueID, channel string, by Actor) error {
+	qs, err := e.records().QueueStates(ctx, []string{queueID})
+	if err != nil {
+		return err
+	}
+	old := "default channel"
+	if len(qs) > 0 && qs[0].Route != "" {
+		old = "<#" + qs[0].Route + ">"
+	}
+	to := "default channel"
+	if channel != "" {
+		to = "<#" + channel + ">"
+	}
+	h := HistoryEntry{At: e.clock.Now(), QueueID: queueID, Action: "route", By: by.UserID, Via: by.Via, Detail: old + " → " + to}
+	return e.store.Commit(ctx, Change{QueueID: queueID, Route: &channel, History: []HistoryEntry{h}})
+}
+
+// records is the store's Records side; every store slabot wires has it.
+func (e *Engine) records() Records { return e.store }
