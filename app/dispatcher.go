@@ -79,6 +79,9 @@ type DispatcherOptions struct {
 	CallTimeout time.Duration
 	// MaxBackoff caps the exponential retry delay.
 	MaxBackoff time.Duration
+	// IdleWait is the longest a dispatcher blocks reading the outbox when
+	// it has nothing to do; it also bounds how long a shutdown waits.
+	IdleWait time.Duration
 	// WaitForPost is how long an update or reply waits for its episode's
 	// post to be delivered before it is dropped.
 	WaitForPost time.Duration
@@ -126,6 +129,9 @@ func NewDispatcher(outbox Outbox, notifier Notifier, clock Clock, opts Dispatche
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = time.Minute
 	}
+	if opts.IdleWait <= 0 {
+		opts.IdleWait = time.Second
+	}
 	if opts.WaitForPost <= 0 {
 		opts.WaitForPost = 15 * time.Minute
 	}
@@ -155,7 +161,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			d.deliver(ctx, h)
 			continue
 		}
-		wait := 2 * time.Second
+		wait := d.opts.IdleWait
 		if w, ok := d.nextWake(now); ok && w < wait {
 			wait = max(w, time.Millisecond)
 		}

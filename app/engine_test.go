@@ -1,0 +1,325 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/store"
+	"github.com/slabot/slabot/store/redistest"
+)
+
+// clock is a hand-set clock shared by engines under test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+const queue = "2f6f2d4e-8c1a-4a53-b9a4-0c5d7e8f9a10"
+
+// harness is an engine on a real Redis, with helpers to feed it and read
+// what it would send to Slack.
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	store  *store.Redis
+	clock  *clock
+	engine *app.Engine
+	seq    int
+}
+
+func newHarness(t *testing.T, opts app.EngineOptions) *harness {
+	t.Helper()
+	st, err := store.New(context.Background(), redistest.URL(t), store.Options{Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := newClock()
+	if opts.Channel == "" {
+		opts.Channel = "C1"
+	}
+	return &harness{t: t, ctx: context.Background(), store: st, clock: c, engine: app.NewEngine(st, c, opts)}
+}
+
+func (h *harness) set(queueID string, m app.Metric, v float64, d time.Duration) {
+	h.t.Helper()
+	if err := h.store.SetThreshold(h.ctx, app.Threshold{QueueID: queueID, Metric: m, Value: v, For: d}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// observe ingests one observation as a new event and returns its outcome.
+func (h *harness) observe(media string, m app.Metric, v float64) app.Outcome {
+	h.t.Helper()
+	h.seq++
+	out, err := h.engine.Ingest(h.ctx, app.Event{Key: fmt.Sprintf("ev-%d", h.seq), QueueID: queue, QueueName: "Support",
+		Observations: []app.Observation{{QueueID: queue, MediaType: media, Metric: m, Value: v}}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+func (h *harness) tick() {
+	h.t.Helper()
+	if err := h.engine.Tick(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// sent drains the outbox and returns the notifications as "kind:state#episode".
+func (h *harness) sent() []string {
+	h.t.Helper()
+	dels, err := h.store.Receive(h.ctx, "test", 1000, time.Millisecond)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, d := range dels {
+		n := d.Notification
+		s := fmt.Sprintf("%s:%s#%d", n.Kind, n.Alert.State, n.Alert.Episode)
+		if n.Reason != "" {
+			s += ":" + n.Reason
+		}
+		out = append(out, s)
+		if err := h.store.Done(h.ctx, d.ID); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func equal(got, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDirections(t *testing.T) {
+	tests := []struct {
+		metric    app.Metric
+		threshold float64
+		value     float64
+		fires     bool
+	}{
+		{app.LongestWait, 300, 301, true},
+		{app.LongestWait, 300, 300, false},
+		{app.Waiting, 10, 11, true},
+		{app.Waiting, 10, 3, false},
+		{app.ServiceLevel, 80, 79.5, true},
+		{app.ServiceLevel, 80, 80, false},
+		{app.Agents, 3, 2, true},
+		{app.Agents, 3, 5, false},
+		{app.AbandonRate, 5, 12.5, true},
+		{app.AbandonRate, 5, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %v vs %v", tt.metric, tt.value, tt.threshold), func(t *testing.T) {
+			h := newHarness(t, app.EngineOptions{})
+			h.set(queue, tt.metric, tt.threshold, 0)
+			h.observe("voice", tt.metric, tt.value)
+			got := h.sent()
+			var want []string
+			if tt.fires {
+				want = []string{"post:firing#1"}
+			}
+			if !equal(got, want) {
+				t.Errorf("sent %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestThresholdFallback(t *testing.T) {
+	builtin := &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: 300}
+	tests := []struct {
+		name  string
+		setup func(h *harness)
+		value float64
+		want  []string
+	}{
+		{"built-in default fires", func(*harness) {}, 301, []string{"post:firing#1"}},
+		{"stored default overrides built-in", func(h *harness) { h.set(app.DefaultQueue, app.LongestWait, 600, 0) }, 301, nil},
+		{"queue overrides default", func(h *harness) {
+			h.set(app.DefaultQueue, app.LongestWait, 600, 0)
+			h.set(queue, app.LongestWait, 60, 0)
+		}, 61, []string{"post:firing#1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, app.EngineOptions{BuiltinDefault: builtin})
+			tt.setup(h)
+			h.observe("voice", app.LongestWait, tt.value)
+			if got := h.sent(); !equal(got, tt.want) {
+				t.Errorf("sent %v, want %v", got, tt.want)
+			}
+		})
+	}
+	t.Run("no threshold at all", func(t *testing.T) {
+		h := newHarness(t, app.EngineOptions{})
+		h.observe("voice", app.LongestWait, 1e6)
+		if got := h.sent(); len(got) != 0 {
+			t.Errorf("sent %v without any threshold", got)
+		}
+	})
+}
+
+func TestForDuration(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{})
+	h.set(queue, app.Waiting, 10, 2*time.Minute)
+
+	h.observe("voice", app.Waiting, 15)
+	h.clock.Advance(time.Minute)
+	h.tick()
+	if got := h.sent(); len(got) != 0 {
+		t.Fatalf("fired before its for-duration: %v", got)
+	}
+	// Genesys sends nothing new: the time-driven pass fires it.
+	h.clock.Advance(time.Minute)
+	h.tick()
+	if got, want := h.sent(), []string{"post:firing#1"}; !equal(got, want) {
+		t.Fatalf("after for-duration sent %v, want %v", got, want)
+	}
+
+	t.Run("recovering while pending posts nothing", func(t *testing.T) {
+		h := newHarness(t, app.EngineOptions{})
+		h.set(queue, app.Waiting, 10, 2*time.Minute)
+		h.observe("voice", app.Waiting, 15)
+		h.clock.Advance(time.Minute)
+		h.observe("voice", app.Waiting, 2)
+		h.clock.Advance(5 * time.Minute)
+		h.tick()
+		if got := h.sent(); len(got) != 0 {
+			t.Errorf("sent %v for a breach that never lasted", got)
+		}
+	})
+}
+
+func TestResolveAndNewEpisode(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{})
+	h.set(queue, app.Waiting, 10, 0)
+	h.observe("voice", app.Waiting, 15)
+	h.observe("voice", app.Waiting, 18)
+	h.clock.Advance(time.Minute)
+	h.observe("voice", app.Waiting, 4)
+	h.observe("voice", app.Waiting, 3)
+	h.observe("voice", app.Waiting, 12)
+	want := []string{"post:firing#1", "update:resolved#1", "reply:resolved#1:resolved", "post:firing#2"}
+	if got := h.sent(); !equal(got, want) {
+		t.Errorf("sent %v, want %v", got, want)
+	}
+}
+
+func TestUpdateCoalescing(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{})
+	h.set(queue, app.Waiting, 10, 0)
+	h.observe("voice", app.Waiting, 11)
+	for i := range 5 {
+		h.clock.Advance(5 * time.Second)
+		h.observe("voice", app.Waiting, float64(12+i))
+	}
+	if got, want := h.sent(), []string{"post:firing#1"}; !equal(got, want) {
+		t.Fatalf("within 30 s sent %v, want %v", got, want)
+	}
+	// 25 s after the post: the coalesced update goes out at 30 s, once.
+	h.clock.Advance(4 * time.Second)
+	h.tick()
+	if got := h.sent(); len(got) != 0 {
+		t.Fatalf("updated before 30 s: %v", got)
+	}
+	h.clock.Advance(time.Second)
+	h.tick()
+	h.tick()
+	if got, want := h.sent(), []string{"update:firing#1"}; !equal(got, want) {
+		t.Fatalf("at 30 s sent %v, want %v", got, want)
+	}
+	h.clock.Advance(time.Minute)
+	h.tick()
+	if got := h.sent(); len(got) != 0 {
+		t.Errorf("no new value, yet sent %v", got)
+	}
+	h.observe("voice", app.Waiting, 30)
+	if got, want := h.sent(), []string{"update:firing#1"}; !equal(got, want) {
+		t.Errorf("new value after 30 s sent %v, want %v", got, want)
+	}
+}
+
+func TestDuplicateEvent(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{})
+	h.set(queue, app.Waiting, 10, 0)
+	ev := app.Event{Key: "same", QueueID: queue, Observations: []app.Observation{{QueueID: queue, Metric: app.Waiting, Value: 50}}}
+	for i, want := range []app.Outcome{app.Processed, app.Duplicate, app.Duplicate} {
+		got, err := h.engine.Ingest(h.ctx, ev)
+		if err != nil || got != want {
+			t.Errorf("ingest %d = %v, %v; want %v", i, got, err, want)
+		}
+	}
+	if got := h.sent(); len(got) != 1 {
+		t.Errorf("sent %v, want one post", got)
+	}
+}
+
+// Two replicas fed different events showing the same breach at the same
+// moment post exactly one message.
+func TestTwoEnginesRace(t *testing.T) {
+	for round := range 20 {
+		h := newHarness(t, app.EngineOptions{})
+		h.set(queue, app.Waiting, 10, 0)
+		other := app.NewEngine(h.store, h.clock, app.EngineOptions{Channel: "C1"})
+		var wg sync.WaitGroup
+		for i, e := range []*app.Engine{h.engine, other, h.engine, other} {
+			wg.Go(func() {
+				_, err := e.Ingest(h.ctx, app.Event{Key: fmt.Sprintf("r%d-%d", round, i), QueueID: queue,
+					Observations: []app.Observation{{QueueID: queue, MediaType: "voice", Metric: app.Waiting, Value: float64(20 + i)}}})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := h.sent(); !equal(got, []string{"post:firing#1"}) {
+			t.Fatalf("round %d: sent %v, want exactly one post", round, got)
+		}
+	}
+}
+
+func TestUnavailableStore(t *testing.T) {
+	srv := redistest.Start(t)
+	st, err := store.New(context.Background(), srv.URL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := app.NewEngine(st, newClock(), app.EngineOptions{})
+	srv.Stop()
+	_, err = e.Ingest(context.Background(), app.Event{Key: "k", QueueID: queue,
+		Observations: []app.Observation{{QueueID: queue, Metric: app.Waiting, Value: 1}}})
+	if !errors.Is(err, app.ErrUnavailable) {
+		t.Errorf("err = %v, want ErrUnavailable", err)
+	}
+}
