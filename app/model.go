@@ -131,8 +131,8 @@ type Alert struct {
 	Muted bool `json:"muted,omitempty"`
 	// SnoozedUntil is when the queue's snooze ends, for the message.
 	SnoozedUntil time.Time `json:"snoozed_until,omitzero"`
-	AckedBy string    `json:"acked_by,omitempty"`
-	AckedAt time.Time `json:"acked_at,omitzero"`
+	AckedBy      string    `json:"acked_by,omitempty"`
+	AckedAt      time.Time `json:"acked_at,omitzero"`
 	// ResolvedBy is the Slack user who resolved the alert by hand, if any.
 	ResolvedBy string `json:"resolved_by,omitempty"`
 	// Context for the message: the queue's latest waiting count and agents

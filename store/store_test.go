@@ -54,8 +54,8 @@ func TestCommitAndLoad(t *testing.T) {
 		ctx := context.Background()
 		a := firing(1)
 		c := app.Change{QueueID: q, EventKey: "ev-1", QueueName: "Support",
-			Latest: map[string]float64{app.LatestKey("voice", app.Waiting): 17},
-			Alerts: []app.AlertWrite{{Alert: a, Version: 0, Due: time.UnixMilli(5000)}},
+			Latest:        map[string]float64{app.LatestKey("voice", app.Waiting): 17},
+			Alerts:        []app.AlertWrite{{Alert: a, Version: 0, Due: time.UnixMilli(5000)}},
 			Notifications: []app.Notification{{Kind: app.KindPost, Channel: "C1", Alert: a}}}
 		if err := s.Commit(ctx, c); err != nil {
 			t.Fatal(err)
@@ -306,4 +306,3 @@ func TestBadURL(t *testing.T) {
 		t.Errorf("error leaks the password: %s", got)
 	}
 }
-
