@@ -63,6 +63,8 @@ func New(d Deps) http.Handler {
 	if d.Observer == nil {
 		d.Observer = nopObserver{}
 	}
+	// Release mode: debug mode only prints routes and warnings to stdout.
+	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(recovery(d.Logger), requestLog(d.Logger))
 	routes(r, d)
