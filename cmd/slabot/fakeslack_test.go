@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// slackCall is one Web API call the fake received and answered with ok.
+type slackCall struct {
+	Method, Channel, TS, ThreadTS, Text, Blocks, User string
+}
+
+// fakeSlack is an httptest Slack Web API that records calls. Its hook may
+// answer a call itself (rate limits, errors, hangs) by returning true.
+type fakeSlack struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls []slackCall
+	seq   int
+	hook  func(w http.ResponseWriter, r *http.Request, method string, n int) bool
+	count map[string]int
+}
+
+func newFakeSlack(t *testing.T) *fakeSlack {
+	t.Helper()
+	f := &fakeSlack{count: make(map[string]int)}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeSlack) setHook(h func(w http.ResponseWriter, r *http.Request, method string, n int) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hook = h
+}
+
+func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+	method := strings.TrimPrefix(r.URL.Path, "/")
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer xoxb-test" && r.PostForm.Get("token") != "xoxb-test" {
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
+		return
+	}
+	f.mu.Lock()
+	f.count[method]++
+	n, hook := f.count[method], f.hook
+	f.mu.Unlock()
+	if hook != nil && hook(w, r, method, n) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	ts := fmt.Sprintf("1700000000.%06d", f.seq)
+	c := slackCall{Method: method, Channel: r.PostForm.Get("channel"), TS: r.PostForm.Get("ts"),
+		ThreadTS: r.PostForm.Get("thread_ts"), Text: r.PostForm.Get("text"), Blocks: r.PostForm.Get("blocks"),
+		User: r.PostForm.Get("user_id")}
+	f.calls = append(f.calls, c)
+	w.Header().Set("Content-Type", "application/json")
+	switch method {
+	case "chat.update":
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS})
+	case "auth.test":
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "team": "Example", "user": "slabot", "team_id": "T0001", "user_id": "U0BOT"})
+	case "conversations.info":
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": map[string]any{"id": c.Channel, "name": "sla-alerts", "is_member": true}})
+	default:
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": ts})
+	}
+}
+
+func (f *fakeSlack) recorded() []slackCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]slackCall(nil), f.calls...)
+}
+
+// waitCalls polls until pred holds for the recorded calls, or fails.
+func (f *fakeSlack) waitCalls(t *testing.T, what string, pred func([]slackCall) bool) []slackCall {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if calls := f.recorded(); pred(calls) {
+			return calls
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; calls: %+v", what, f.recorded())
+	return nil
+}
+
+func count(calls []slackCall, method string) int {
+	n := 0
+	for _, c := range calls {
+		if c.Method == method {
+			n++
+		}
+	}
+	return n
+}
