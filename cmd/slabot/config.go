@@ -22,6 +22,9 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }
 // String keeps secrets out of fmt output.
 func (s Secret) String() string { return s.redacted() }
 
+// MarshalText keeps secrets out of JSON and any other encoding.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.redacted()), nil }
+
 func (s Secret) redacted() string {
 	if s == "" {
 		return ""

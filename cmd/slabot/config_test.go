@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	prod := map[string]string{"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_CHANNEL_ID": "C123", "GENESYS_WEBHOOK_TOKEN": "t"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		m := make(map[string]string)
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		wantErr []string // every variable the error must name
+		check   func(t *testing.T, c Config)
+	}{
+		{"zero config is local mode", map[string]string{}, nil, func(t *testing.T, c Config) {
+			if !c.Local() || c.Port != 3000 || c.DefaultLongestWait != 300*time.Second || c.RemindAfter != 15*time.Minute {
+				t.Errorf("defaults wrong: %+v", c)
+			}
+		}},
+		{"production complete", prod, nil, func(t *testing.T, c Config) {
+			if c.Local() {
+				t.Error("token set but local")
+			}
+		}},
+		{"production names every missing variable", map[string]string{"SLACK_BOT_TOKEN": "xoxb-1"},
+			[]string{"SLACK_SIGNING_SECRET", "SLACK_CHANNEL_ID", "GENESYS_WEBHOOK_TOKEN"}, nil},
+		{"polling only needs no webhook auth", with(prod, "GENESYS_WEBHOOK_TOKEN", "", "GENESYS_CLIENT_ID", "id", "GENESYS_CLIENT_SECRET", "sec"), nil, nil},
+		{"half the client credentials", map[string]string{"GENESYS_CLIENT_ID": "id"}, []string{"GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET"}, nil},
+		{"bad values all named", map[string]string{"PORT": "http", "REDIS_URL": "mysql://x", "LOG_LEVEL": "loud",
+			"REMIND_AFTER": "soon", "GENESYS_POLL_INTERVAL": "1s", "SLA_ADMINS": "steve", "SLACK_CHANNEL_ID": "#alerts",
+			"REDIS_TLS_INSECURE": "maybe", "SLA_DEFAULT_LONGEST_WAIT": "-5"},
+			[]string{"PORT", "REDIS_URL", "LOG_LEVEL", "REMIND_AFTER", "GENESYS_POLL_INTERVAL", "SLA_ADMINS", "SLACK_CHANNEL_ID", "REDIS_TLS_INSECURE", "SLA_DEFAULT_LONGEST_WAIT"}, nil},
+		{"default threshold off", map[string]string{"SLA_DEFAULT_LONGEST_WAIT": "off"}, nil, func(t *testing.T, c Config) {
+			if c.DefaultLongestWait != 0 {
+				t.Errorf("DefaultLongestWait = %v", c.DefaultLongestWait)
+			}
+		}},
+		{"default threshold changed", map[string]string{"SLA_DEFAULT_LONGEST_WAIT": "10m"}, nil, func(t *testing.T, c Config) {
+			if c.DefaultLongestWait != 10*time.Minute {
+				t.Errorf("DefaultLongestWait = %v", c.DefaultLongestWait)
+			}
+		}},
+		{"lists", map[string]string{"SLA_ADMINS": "U1, W2", "GENESYS_QUEUES": "Support, Billing EU"}, nil, func(t *testing.T, c Config) {
+			if fmt.Sprint(c.SLAAdmins) != "[U1 W2]" || fmt.Sprint(c.GenesysQueues) != "[Support Billing EU]" {
+				t.Errorf("lists = %v %v", c.SLAAdmins, c.GenesysQueues)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(env(tt.vars))
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				if tt.check != nil {
+					tt.check(t, c)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, name := range tt.wantErr {
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("error does not name %s:\n%v", name, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	c, err := loadConfig(env(map[string]string{"SLACK_BOT_TOKEN": "xoxb-SECRET1", "SLACK_SIGNING_SECRET": "SECRET2",
+		"SLACK_CHANNEL_ID": "C1", "GENESYS_WEBHOOK_TOKEN": "SECRET3", "GENESYS_WEBHOOK_SECRET": "SECRET4",
+		"REDIS_URL": "redis://:SECRET5@localhost:6379"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "cfg", c, "token", c.SlackBotToken)
+	fmt.Fprintf(&buf, "%v %+v %s", c, c, c.WebhookSecret)
+	if strings.Contains(buf.String(), "SECRET") {
+		t.Errorf("a secret was printed: %s", buf.String())
+	}
+}
