@@ -72,7 +72,7 @@ func (e *Engine) Ack(ctx context.Context, alertID string, episode int, by Actor)
 		case a.State != StateFiring:
 			return nil, HistoryEntry{}, fmt.Errorf("%w: the alert is %s", ErrStale, stateWord(a.State))
 		}
-		a.State, a.AckedBy, a.AckedAt = StateAcknowledged, by.UserID, now
+		a.State, a.AckedBy, a.AckedAt, a.RemindAt = StateAcknowledged, by.UserID, now, time.Time{}
 		h := HistoryEntry{Action: "ack", Detail: fmt.Sprintf("%s %s", a.Metric.Label(), a.Metric.FormatValue(a.Value))}
 		return e.messageUpdate(a, now), h, nil
 	}, by)

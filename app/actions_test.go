@@ -141,3 +141,35 @@ func TestRouteAndThresholdHistory(t *testing.T) {
 		t.Errorf("history actions = %v", actions)
 	}
 }
+
+func TestReminders(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{RemindAfter: 15 * time.Minute})
+	id := firingAlert(t, h)
+	h.clock.Advance(14 * time.Minute)
+	h.tick()
+	if got := h.sent(); len(got) != 0 {
+		t.Fatalf("reminded early: %v", got)
+	}
+	for i := range 2 {
+		h.clock.Advance(time.Minute)
+		h.tick()
+		h.tick() // a second pass (another replica) must not remind twice
+		if got := h.sent(); !equal(got, []string{"reply:firing#1:reminder"}) {
+			t.Fatalf("reminder %d: sent %v", i+1, got)
+		}
+		h.clock.Advance(14 * time.Minute)
+		h.tick()
+		if got := h.sent(); len(got) != 0 {
+			t.Fatalf("reminded between intervals: %v", got)
+		}
+	}
+	if _, err := h.engine.Ack(h.ctx, id, 1, steve); err != nil {
+		t.Fatal(err)
+	}
+	h.sent()
+	h.clock.Advance(2 * time.Hour)
+	h.tick()
+	if got := h.sent(); len(got) != 0 {
+		t.Errorf("reminded after ack: %v", got)
+	}
+}

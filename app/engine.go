@@ -106,6 +106,9 @@ type EngineOptions struct {
 	Channel string
 	// UpdateEvery bounds how often a breaching alert's message is updated.
 	UpdateEvery time.Duration
+	// RemindAfter is the reminder interval for unacknowledged alerts
+	// (REMIND_AFTER); zero turns reminders off.
+	RemindAfter time.Duration
 	// BuiltinDefault applies to queues with no threshold of that metric and
 	// no stored default (DESIGN §4: default longest_wait 300s).
 	BuiltinDefault *Threshold
@@ -316,7 +319,17 @@ func (e *Engine) fire(a *Alert, q Queue, now time.Time, out []Notification) []No
 		return out
 	}
 	a.NotifiedAt, a.Dirty = now, false
+	a.RemindAt = e.firstReminder(now)
 	return append(out, Notification{Kind: KindPost, Channel: a.Channel, Alert: *a, At: now})
+}
+
+// firstReminder is when a just-posted alert is first reminded of; zero
+// when reminders are off.
+func (e *Engine) firstReminder(now time.Time) time.Time {
+	if e.opts.RemindAfter <= 0 {
+		return time.Time{}
+	}
+	return now.Add(e.opts.RemindAfter)
 }
 
 // unmute ends a snooze for a still-breaching alert: a fresh message (a new
@@ -329,6 +342,7 @@ func (e *Engine) unmute(a *Alert, now time.Time, out []Notification) []Notificat
 	if a.State == StateAcknowledged {
 		a.State = StateFiring
 	}
+	a.RemindAt = e.firstReminder(now)
 	return append(out, Notification{Kind: KindPost, Channel: a.Channel, Alert: *a, At: now})
 }
 
@@ -364,15 +378,37 @@ func (e *Engine) due(a Alert, snap Snapshot) time.Time {
 		return a.PendingSince.Add(th.For)
 	case a.State.Open() && a.Muted:
 		return snap.snoozedUntil()
-	case a.State.Open() && a.Dirty && !a.NotifiedAt.IsZero():
-		return a.NotifiedAt.Add(e.opts.UpdateEvery)
 	}
-	return time.Time{}
+	var next time.Time
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if a.State.Open() && a.Dirty && !a.NotifiedAt.IsZero() {
+		earliest(a.NotifiedAt.Add(e.opts.UpdateEvery))
+	}
+	if a.State == StateFiring {
+		earliest(a.RemindAt)
+	}
+	return next
+}
+
+// remind posts a reminder in the thread of an unacknowledged alert that is
+// due one, and schedules the next (DESIGN §5).
+func (e *Engine) remind(a *Alert, now time.Time, out []Notification) []Notification {
+	if a.State != StateFiring || a.Muted || a.RemindAt.IsZero() || now.Before(a.RemindAt) {
+		return out
+	}
+	a.RemindAt = now.Add(e.opts.RemindAfter)
+	a.Reminders++
+	return append(out, Notification{Kind: KindReply, Channel: a.Channel, Alert: *a, Reason: "reminder", At: now})
 }
 
 // Tick runs the time-driven half of DESIGN §5 for every alert that is due:
 // pending alerts whose for-duration has elapsed fire even if Genesys sends
-// nothing new, and coalesced updates go out. A lost race means another
+// nothing new, snoozes that ended post their breaches afresh, reminders and
+// coalesced updates go out. A lost race means another
 // replica did the work; the alert is simply skipped.
 func (e *Engine) Tick(ctx context.Context) error {
 	now := e.clock.Now()
@@ -416,9 +452,12 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	case a.State.Open() && a.Muted && !now.Before(q.SnoozedUntil):
 		setContext(a, q)
 		notes = e.unmute(a, now, notes)
-	case a.State.Open() && a.Dirty:
-		setContext(a, snap.Queue)
-		notes = e.refresh(a, now, notes)
+	case a.State.Open():
+		setContext(a, q)
+		if a.Dirty {
+			notes = e.refresh(a, now, notes)
+		}
+		notes = e.remind(a, now, notes)
 	}
 	c := Change{QueueID: queueID, Notifications: notes,
 		Alerts: []AlertWrite{{Alert: *a, Version: w.version, Due: e.due(*a, snap)}}}

@@ -125,7 +125,10 @@ type Alert struct {
 	// NotifiedAt is when the last post or update was enqueued; Dirty says
 	// the value changed since, so a coalesced update is owed.
 	NotifiedAt time.Time `json:"notified_at,omitzero"`
-	Dirty      bool      `json:"dirty,omitempty"`
+	// RemindAt is when the next reminder is due while unacknowledged.
+	RemindAt  time.Time `json:"remind_at,omitzero"`
+	Reminders int       `json:"reminders,omitempty"`
+	Dirty     bool      `json:"dirty,omitempty"`
 	// Muted is set while the queue is snoozed: the breach is tracked but
 	// nothing is posted.
 	Muted bool `json:"muted,omitempty"`

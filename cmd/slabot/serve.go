@@ -79,7 +79,8 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	if cfg.DefaultLongestWait > 0 {
 		builtin = &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: cfg.DefaultLongestWait.Seconds(), SetBy: "built-in"}
 	}
-	s.engine = app.NewEngine(st, clock, app.EngineOptions{Channel: cfg.SlackChannelID, BuiltinDefault: builtin, Logger: log})
+	s.engine = app.NewEngine(st, clock, app.EngineOptions{Channel: cfg.SlackChannelID, BuiltinDefault: builtin,
+		RemindAfter: cfg.RemindAfter, Logger: log})
 	s.dispatcher = app.NewDispatcher(st, notifier, clock, app.DispatcherOptions{Consumer: s.holder, Pace: pace, Logger: log})
 
 	if cfg.Polling() {
