@@ -37,6 +37,11 @@ type Announcer interface {
 	Announce(ctx context.Context, text string) error
 }
 
+// CycleObserver is told how each polling cycle went.
+type CycleObserver interface {
+	PollCycle(err error, at time.Time)
+}
+
 // PollerDeps are the poller's collaborators.
 type PollerDeps struct {
 	Ingester  Ingester
@@ -66,7 +71,10 @@ type PollerOptions struct {
 	// (DESIGN §4: default longest_wait 300s) that the Directory does not
 	// list, so every queue is watched as if a `default` threshold existed.
 	BuiltinDefault bool
-	Clock          app.Clock
+	// Observer, when set, is told the result of every cycle this replica
+	// polled (metrics).
+	Observer CycleObserver
+	Clock    app.Clock
 	Logger         *slog.Logger
 }
 
@@ -179,7 +187,11 @@ func (p *Poller) Cycle(ctx context.Context) error {
 	// next holder's.
 	pctx, cancel := context.WithTimeout(ctx, 2*p.interval())
 	defer cancel()
-	if err := p.poll(pctx); err != nil {
+	err = p.poll(pctx)
+	if p.opts.Observer != nil {
+		p.opts.Observer.PollCycle(err, p.opts.Clock.Now())
+	}
+	if err != nil {
 		p.failed(ctx, err)
 		return err
 	}

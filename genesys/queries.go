@@ -31,7 +31,6 @@ const (
 // float32, which loses precision on large sums and ratios).
 type stats struct {
 	Count       *float64 `json:"count"`
-	Sum         *float64 `json:"sum"`
 	Ratio       *float64 `json:"ratio"`
 	Numerator   *float64 `json:"numerator"`
 	Denominator *float64 `json:"denominator"`

@@ -51,6 +51,10 @@ func (p *Poller) recovered(ctx context.Context) {
 }
 
 func (p *Poller) announce(ctx context.Context, text string) bool {
+	if p.deps.Announcer == nil {
+		p.log.Warn("genesys staleness notice (no announcer configured)", "text", text)
+		return true
+	}
 	// Post even when the cycle's own context has run out: the warning
 	// matters most when calls are timing out.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), announceTimeout)
