@@ -75,7 +75,7 @@ type PollerOptions struct {
 	// polled (metrics).
 	Observer CycleObserver
 	Clock    app.Clock
-	Logger         *slog.Logger
+	Logger   *slog.Logger
 }
 
 // LeaseName is the lease that elects the polling replica.
