@@ -148,6 +148,7 @@ func (e *Engine) act(ctx context.Context, alertID string, episode int, f actFunc
 		if err != nil {
 			return Alert{}, fmt.Errorf("%s alert %s: %w", h.Action, alertID, err)
 		}
+		e.count(h.Action)
 		e.log.Info("alert "+h.Action, "queue_id", queueID, "alert_id", alertID, "user_id", by.UserID, "via", by.Via)
 		return a, nil
 	}
@@ -216,6 +217,7 @@ func (e *Engine) setSnooze(ctx context.Context, queueID string, until time.Time,
 	if err := e.store.Commit(ctx, Change{QueueID: storeID, Snooze: sn, History: []HistoryEntry{h}}); err != nil {
 		return fmt.Errorf("%s %s: %w", action, queueID, err)
 	}
+	e.count(action)
 	e.log.Info("queue "+action, "queue_id", queueID, "user_id", by.UserID, "until", until)
 	// Show the snooze on open messages, or resume them: each alert is
 	// re-evaluated against the new snooze by the time-driven pass.

@@ -112,7 +112,15 @@ type EngineOptions struct {
 	// BuiltinDefault applies to queues with no threshold of that metric and
 	// no stored default (DESIGN §4: default longest_wait 300s).
 	BuiltinDefault *Threshold
-	Logger         *slog.Logger
+	// Observer, when set, counts transitions (metrics).
+	Observer TransitionObserver
+	Logger   *slog.Logger
+}
+
+// TransitionObserver is told each alert transition: "fired", "updated",
+// "resolved", "reminded", "acknowledged", "snoozed"…
+type TransitionObserver interface {
+	Transition(kind string)
 }
 
 // Engine evaluates observations against thresholds and records the
@@ -468,6 +476,24 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	return nil
 }
 
+func transitionKind(n Notification) string {
+	switch {
+	case n.Kind == KindPost:
+		return "fired"
+	case n.Kind == KindReply && n.Reason == "reminder":
+		return "reminded"
+	case n.Kind == KindReply:
+		return "resolved"
+	}
+	return "updated"
+}
+
+func (e *Engine) count(kind string) {
+	if e.opts.Observer != nil {
+		e.opts.Observer.Transition(kind)
+	}
+}
+
 // Run calls Tick every interval until ctx is done, then returns. Each pass
 // is bounded by the interval so a stuck store cannot pile passes up.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) {
@@ -489,6 +515,7 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) {
 
 func (e *Engine) logTransitions(c Change) {
 	for _, n := range c.Notifications {
+		e.count(transitionKind(n))
 		if n.Kind == KindPost || n.Reason == "resolved" {
 			e.log.Info("alert "+string(n.Alert.State), "queue_id", n.Alert.QueueID, "alert_id", n.Alert.ID,
 				"channel_id", n.Channel, "metric", n.Alert.Metric, "value", n.Alert.Value, "threshold", n.Alert.Threshold)

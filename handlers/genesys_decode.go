@@ -68,12 +68,24 @@ func decodeWebhook(body []byte) ([]webhookEvent, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", app.ErrBadEvent, err)
 		}
+		// One Unmarshal of the whole array is the fast path. If it fails,
+		// decoding each element alone tolerates type mismatches in fields a
+		// format does not read and names the index of a real error.
+		wires := make([]wireEvent, 0, len(elems))
+		if json.Unmarshal(body, &wires) != nil || len(wires) != len(elems) {
+			wires = nil
+		}
 		events := make([]webhookEvent, len(elems))
 		for i, raw := range elems {
-			if raw[0] != '{' {
+			switch {
+			case raw[0] != '{':
 				return nil, fmt.Errorf("%w: event %d: not a JSON object", app.ErrBadEvent, i)
+			case wires != nil:
+				events[i], err = wires[i].event(raw)
+			default:
+				events[i], err = decodeEvent(raw)
 			}
-			if events[i], err = decodeEvent(raw); err != nil {
+			if err != nil {
 				return nil, fmt.Errorf("%w: event %d: %w", app.ErrBadEvent, i, err)
 			}
 		}
@@ -90,19 +102,31 @@ func decodeWebhook(body []byte) ([]webhookEvent, error) {
 func splitArray(b []byte) ([][]byte, error) {
 	var elems [][]byte
 	for i := 1; ; i++ { // b[i-1] is '[' or ','
-		start, depth, inString := i, 0, false
-		for ; i < len(b) && (inString || depth > 0 || (b[i] != ',' && b[i] != ']')); i++ {
+		start, depth := i, 0
+	scan:
+		for ; i < len(b); i++ {
 			switch c := b[i]; {
-			case inString && c == '\\':
-				i++
-			case inString:
-				inString = c != '"'
-			case c == '"':
-				inString = true
+			case c == '"': // jump to the quote that is not escaped
+				for i++; i < len(b); i++ {
+					j := bytes.IndexByte(b[i:], '"')
+					if j < 0 {
+						return nil, errors.New("unterminated array")
+					}
+					i += j
+					k := i
+					for b[k-1] == '\\' {
+						k--
+					}
+					if (i-k)%2 == 0 {
+						break
+					}
+				}
 			case c == '{' || c == '[':
 				depth++
-			case (c == '}' || c == ']') && depth > 0:
+			case depth > 0 && (c == '}' || c == ']'):
 				depth--
+			case depth == 0 && (c == ',' || c == ']'):
+				break scan
 			}
 		}
 		if i >= len(b) {
@@ -182,26 +206,19 @@ type wireStatMetric struct {
 // float64 field it tells absent from null or a string, which encoding/json
 // would skip silently or report without the event's array index.
 type wireNumber struct {
-	v     float64
-	state uint8 // numAbsent, numOK or numInvalid
+	v       float64
+	present bool // the key was there, with any value
+	number  bool // and that value was a number
 }
-
-const (
-	numAbsent = iota
-	numOK
-	numInvalid
-)
 
 // UnmarshalJSON records the number, or that the value was not one. It never
 // fails, so one bad value cannot hide the rest of the event.
 func (n *wireNumber) UnmarshalJSON(b []byte) error {
+	*n = wireNumber{present: true}
 	if c := b[0]; c == '-' || (c >= '0' && c <= '9') {
-		// Out of range parses as ±Inf, which value rejects.
-		n.v, _ = strconv.ParseFloat(string(b), 64)
-		n.state = numOK
-		return nil
+		n.v, _ = strconv.ParseFloat(string(b), 64) // out of range gives ±Inf
+		n.number = true
 	}
-	n.state = numInvalid
 	return nil
 }
 
@@ -209,9 +226,9 @@ func (n *wireNumber) UnmarshalJSON(b []byte) error {
 // naming field.
 func (n wireNumber) value(field string) (v float64, ok bool, err error) {
 	switch {
-	case n.state == numAbsent:
+	case !n.present:
 		return 0, false, nil
-	case n.state == numInvalid:
+	case !n.number:
 		return 0, false, fmt.Errorf("%s: not a number", field)
 	case math.IsInf(n.v, 0):
 		return 0, false, fmt.Errorf("%s: not a finite number", field)
@@ -233,32 +250,23 @@ func decodeEvent(raw []byte) (webhookEvent, error) {
 			return webhookEvent{}, err
 		}
 	}
+	return w.event(raw)
+}
+
+// event converts a decoded event; raw is the event as sent.
+func (w *wireEvent) event(raw []byte) (webhookEvent, error) {
 	switch {
 	case w.EventType == metricEventType:
 		return w.Data.event(w.ID, raw)
 	case w.TopicName != "":
-		return notificationEvent(formatNotification, &w.wireNotification, "", w.Metadata.CorrelationID, raw)
+		return w.wireNotification.event(formatNotification, "", w.Metadata.CorrelationID, raw)
 	case w.DetailType != "" && w.Detail != nil:
 		if !isGenesysSource(w.Source) {
 			return webhookEvent{Format: formatEventBridge, Ignored: true}, nil
 		}
-		return notificationEvent(formatEventBridge, w.Detail, "detail.", w.ID, raw)
+		return w.Detail.event(formatEventBridge, "detail.", w.ID, raw)
 	}
 	return webhookEvent{Format: formatUnknown, Ignored: true}, nil
-}
-
-// notificationEvent converts the envelope n of an event in format; id is
-// the event's own key, if any, and raw the event as sent.
-func notificationEvent(format string, n *wireNotification, path, id string, raw []byte) (webhookEvent, error) {
-	ev, ok, err := n.event(path)
-	if err != nil {
-		return webhookEvent{}, err
-	}
-	if !ok {
-		return webhookEvent{Format: format, Ignored: true}, nil
-	}
-	ev.Key = keyOr(id, raw)
-	return webhookEvent{Format: format, Event: ev}, nil
 }
 
 // isGenesysSource reports whether an EventBridge source is a Genesys Cloud
@@ -409,39 +417,41 @@ func topicQueue(topic string) (queueID string, ok bool) {
 	return topic[len(topicPrefix) : len(topic)-len(topicSuffix)], true
 }
 
-// event converts a notification envelope (path prefixes its field names in
-// errors). ok is false when slabot evaluates nothing in it: another topic,
-// or only metrics it does not read.
-func (n *wireNotification) event(path string) (ev app.Event, ok bool, err error) {
+// event converts the notification envelope of an event in format; path
+// prefixes field names in errors, id is the event's own key if any, and raw
+// the event as sent. Slabot evaluates only the observations topic, and
+// ignores an envelope holding only metrics it does not read.
+func (n *wireNotification) event(format, path, id string, raw []byte) (webhookEvent, error) {
 	queueID, ok := topicQueue(n.TopicName)
 	if !ok {
-		return app.Event{}, false, nil
+		return webhookEvent{Format: format, Ignored: true}, nil
 	}
 	b := n.EventBody
 	if b == nil {
-		return app.Event{}, false, fmt.Errorf("%seventBody: missing", path)
+		return webhookEvent{}, fmt.Errorf("%seventBody: missing", path)
 	}
 	field := "topicName"
 	if b.Group.QueueID != "" {
 		queueID, field = b.Group.QueueID, "eventBody.group.queueId"
 	}
 	if app.ValidateQueueID(queueID) != nil {
-		return app.Event{}, false, fmt.Errorf("%s%s: %.64q is not a valid queue id", path, field, queueID)
+		return webhookEvent{}, fmt.Errorf("%s%s: %.64q is not a valid queue id", path, field, queueID)
 	}
 	media := b.Group.MediaType
 	if !validMediaType(media) {
-		return app.Event{}, false, fmt.Errorf("%seventBody.group.mediaType: %.64q is not a media type", path, media)
+		return webhookEvent{}, fmt.Errorf("%seventBody.group.mediaType: %.64q is not a media type", path, media)
 	}
 	var obs []app.Observation
 	for i := range b.Data {
+		var err error
 		if obs, err = appendObservations(obs, b.Data[i].Metrics, queueID, media); err != nil {
-			return app.Event{}, false, fmt.Errorf("%seventBody.data[%d].%w", path, i, err)
+			return webhookEvent{}, fmt.Errorf("%seventBody.data[%d].%w", path, i, err)
 		}
 	}
 	if len(obs) == 0 {
-		return app.Event{}, false, nil
+		return webhookEvent{Format: format, Ignored: true}, nil
 	}
-	return app.Event{QueueID: queueID, Observations: obs}, true, nil
+	return webhookEvent{Format: format, Event: app.Event{Key: keyOr(id, raw), QueueID: queueID, Observations: obs}}, nil
 }
 
 // validMediaType keeps media types to the tokens Genesys uses (voice,

@@ -259,3 +259,9 @@ func (r *Redis) MarkOnce(ctx context.Context, key string, ttl time.Duration) (bo
 	ok, err := r.rdb.SetNX(ctx, r.prefix+"once:"+key, "1", ttl).Result()
 	return ok, unavailable(err)
 }
+
+// OpenAlertCount counts pending, firing and acknowledged alerts.
+func (r *Redis) OpenAlertCount(ctx context.Context) (int64, error) {
+	n, err := r.rdb.SCard(ctx, r.openKey()).Result()
+	return n, unavailable(err)
+}

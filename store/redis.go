@@ -10,12 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/slabot/slabot/app"
 )
@@ -39,7 +39,9 @@ type Options struct {
 	Prefix string
 	// TLSInsecure accepts self-signed certificates (Heroku Redis).
 	TLSInsecure bool
-	Logger      *slog.Logger
+	// OnError, when set, is called for every failed Redis command (metrics).
+	OnError func()
+	Logger  *slog.Logger
 }
 
 // New connects to the Redis at url (redis:// or rediss://) and prepares
@@ -54,6 +56,8 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	}
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
 	o.MaxRetries = 1
+	o.MaintNotificationsConfig = noMaintNotifications()
+	o.DisableIdentity = true // CLIENT SETINFO is Redis 7.2+; older servers answer it with an error
 	return open(ctx, redis.NewClient(o), opts)
 }
 
@@ -66,7 +70,8 @@ func NewEmbedded(ctx context.Context, opts Options) (*Redis, error) {
 	if err := m.Start(); err != nil {
 		return nil, fmt.Errorf("start embedded redis: %w", err)
 	}
-	r, err := open(ctx, redis.NewClient(&redis.Options{Addr: m.Addr()}), opts)
+	r, err := open(ctx, redis.NewClient(&redis.Options{Addr: m.Addr(),
+		MaintNotificationsConfig: noMaintNotifications(), DisableIdentity: true}), opts)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -83,6 +88,9 @@ func open(ctx context.Context, rdb *redis.Client, opts Options) (*Redis, error) 
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Redis{rdb: rdb, prefix: opts.Prefix, log: opts.Logger}
+	if opts.OnError != nil {
+		rdb.AddHook(errorHook(opts.OnError))
+	}
 	if err := r.ensureGroup(ctx); err != nil {
 		_ = rdb.Close()
 		return nil, err
@@ -105,6 +113,13 @@ func (r *Redis) Ping(ctx context.Context) error {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// noMaintNotifications turns off go-redis's CLIENT MAINT_NOTIFICATIONS
+// handshake: it is for managed clusters' failover notices, and open-source
+// Redis answers it with an error on every new connection.
+func noMaintNotifications() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
 
 // unavailable marks an error as the store being unreachable, so the HTTP
@@ -153,7 +168,36 @@ func (r *Redis) alertKey(alertID string) (string, error) {
 	return r.prefix + "{" + q + "}:alert:" + alertID, nil
 }
 
-func isNetErr(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, redis.ErrClosed)
+// errorHook calls its func for every command that fails for a reason other
+// than a missing key.
+type errorHook func()
+
+func (h errorHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h errorHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if countable(err) {
+			h()
+		}
+		return err
+	}
+}
+
+func (h errorHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if countable(err) {
+			h()
+		}
+		return err
+	}
+}
+
+// countable tells real failures from the replies Redis uses as answers:
+// a missing key, a script not cached yet (go-redis then sends it), an
+// outbox group that already exists.
+func countable(err error) bool {
+	return err != nil && !errors.Is(err, redis.Nil) &&
+		!redis.HasErrorPrefix(err, "NOSCRIPT") && !redis.HasErrorPrefix(err, "BUSYGROUP")
 }

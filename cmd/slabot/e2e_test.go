@@ -119,6 +119,31 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 	// The next breach is a new episode: a new message.
 	e.send("longest_wait", 700)
 	e.slack.waitCalls(t, "a new episode", func(c []slackCall) bool { return count(c, "chat.postMessage") == 3 })
+
+	resp, err := http.Get(e.web.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`slabot_webhook_events_total{format="metric",outcome="processed"} 5`,
+		`slabot_webhook_request_duration_seconds_count{code="200"} 5`,
+		`slabot_alert_transitions_total{transition="fired"} 2`,
+		`slabot_alert_transitions_total{transition="resolved"} 1`,
+		`slabot_slack_calls_total{method="chat.update",result="ok"} 1`,
+		`slabot_open_alerts 1`,
+		"slabot_outbox_depth 0",
+		"slabot_outbox_oldest_age_seconds",
+		`slabot_poll_cycles_total{result="ok"} 0`,
+		"slabot_poll_last_success_timestamp_seconds",
+		"slabot_redis_errors_total 0",
+		"slabot_slack_delivery_delay_seconds_bucket",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 func TestEndToEndRateLimitedOnce(t *testing.T) {

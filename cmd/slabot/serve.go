@@ -19,6 +19,7 @@ import (
 	"github.com/slabot/slabot/app"
 	"github.com/slabot/slabot/genesys"
 	"github.com/slabot/slabot/handlers"
+	"github.com/slabot/slabot/metrics"
 	"github.com/slabot/slabot/slackapi"
 	"github.com/slabot/slabot/store"
 )
@@ -37,6 +38,7 @@ type service struct {
 	poller     *genesys.Poller
 	handler    http.Handler
 	holder     string
+	metrics    *metrics.Metrics
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
@@ -57,11 +59,13 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("GENESYS_REGION: %w", err)
 	}
-	st, err := openStore(ctx, cfg, log)
+	m := metrics.New(nil)
+	st, err := openStore(ctx, cfg, m.RedisError, log)
 	if err != nil {
 		return nil, err
 	}
-	s := &service{cfg: cfg, log: log, store: st, holder: replicaID()}
+	m = m.WithGauges(st)
+	s := &service{cfg: cfg, log: log, store: st, holder: replicaID(), metrics: m}
 	clock := app.SystemClock{}
 
 	var notifier app.Notifier
@@ -80,8 +84,9 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		builtin = &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: cfg.DefaultLongestWait.Seconds(), SetBy: "built-in"}
 	}
 	s.engine = app.NewEngine(st, clock, app.EngineOptions{Channel: cfg.SlackChannelID, BuiltinDefault: builtin,
-		RemindAfter: cfg.RemindAfter, Logger: log})
-	s.dispatcher = app.NewDispatcher(st, notifier, clock, app.DispatcherOptions{Consumer: s.holder, Pace: pace, Logger: log})
+		RemindAfter: cfg.RemindAfter, Observer: m, Logger: log})
+	s.dispatcher = app.NewDispatcher(st, notifier, clock, app.DispatcherOptions{Consumer: s.holder, Pace: pace,
+		Observer: m, Logger: log})
 
 	if cfg.Polling() {
 		client := genesys.NewClient(region, cfg.GenesysClientID, string(cfg.GenesysClientSecret), genesys.ClientOptions{Logger: log})
@@ -89,7 +94,7 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 			Ingester: s.engine, Directory: st, Lease: st,
 			Announcer: announcer{store: st, channel: cfg.SlackChannelID},
 		}, genesys.PollerOptions{Interval: cfg.PollInterval, Queues: cfg.GenesysQueues, Holder: s.holder,
-			BuiltinDefault: builtin != nil, Logger: log})
+			BuiltinDefault: builtin != nil, Observer: m, Logger: log})
 	}
 
 	s.handler = handlers.New(handlers.Deps{
@@ -97,17 +102,19 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Store:    st,
 		Webhook: handlers.WebhookAuth{Secret: string(cfg.WebhookSecret), Token: string(cfg.WebhookToken),
 			AllowUnsigned: cfg.Local()},
-		Logger: log,
+		Observer: m,
+		Metrics:  m.Handler(),
+		Logger:   log,
 	})
 	return s, nil
 }
 
-func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*store.Redis, error) {
+func openStore(ctx context.Context, cfg Config, onError func(), log *slog.Logger) (*store.Redis, error) {
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using an EMBEDDED IN-MEMORY Redis. All thresholds, alerts and snoozes are LOST when slabot stops, and replicas do not share state. Set REDIS_URL in production.")
-		return store.NewEmbedded(ctx, store.Options{Logger: log})
+		return store.NewEmbedded(ctx, store.Options{OnError: onError, Logger: log})
 	}
-	st, err := store.New(ctx, string(cfg.RedisURL), store.Options{TLSInsecure: cfg.RedisTLSInsecure, Logger: log})
+	st, err := store.New(ctx, string(cfg.RedisURL), store.Options{TLSInsecure: cfg.RedisTLSInsecure, OnError: onError, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("connect to REDIS_URL: %w", err)
 	}
