@@ -1,3 +1,5 @@
+// +heroku goVersion go1.26
+// +heroku install ./cmd/...
 module github.com/slabot/slabot
 
 go 1.26.8

@@ -21,6 +21,9 @@ type Outbox interface {
 	Reclaim(ctx context.Context, consumer string, minIdle time.Duration, max int) ([]Delivery, error)
 	// Keep tells the group consumer still holds ids, so they are not reclaimed.
 	Keep(ctx context.Context, consumer string, ids []string) error
+	// Release gives ids up at once, so any dispatcher may reclaim them
+	// without waiting for them to go idle.
+	Release(ctx context.Context, consumer string, ids []string) error
 	// Done removes a delivered (or abandoned) entry.
 	Done(ctx context.Context, id string) error
 	// MessageTS returns the Slack ts of an alert episode's message: "" when
@@ -147,9 +150,10 @@ func NewDispatcher(outbox Outbox, notifier Notifier, clock Clock, opts Dispatche
 const maxHeld = 512
 
 // Run delivers until ctx is done. It returns after finishing the call in
-// progress; entries it still holds stay pending in the stream and are
-// reclaimed by the next dispatcher, so nothing is lost.
+// progress and releasing the entries it still holds, which stay pending in
+// the stream for the next dispatcher to reclaim at once, so nothing is lost.
 func (d *Dispatcher) Run(ctx context.Context) {
+	defer d.release(ctx)
 	var lastClaim time.Time
 	for ctx.Err() == nil {
 		now := d.clock.Now()
@@ -179,6 +183,26 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}
 		d.hold(dels)
 	}
+}
+
+// release hands held entries back on shutdown. If it fails (Redis down),
+// they are reclaimed after ClaimIdle instead.
+func (d *Dispatcher) release(ctx context.Context) {
+	if len(d.held) == 0 {
+		return
+	}
+	ids := make([]string, len(d.held))
+	for i, h := range d.held {
+		ids[i] = h.ID
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := d.outbox.Release(rctx, d.opts.Consumer, ids); err != nil {
+		d.log.Warn("could not release held outbox entries; they will be reclaimed after the claim timeout", "err", err, "count", len(ids))
+		return
+	}
+	d.log.Info("released held outbox entries for other replicas", "count", len(ids))
+	d.held = nil
 }
 
 // maintain reclaims entries abandoned by dead dispatchers and keeps the

@@ -101,6 +101,23 @@ func (r *Redis) Keep(ctx context.Context, consumer string, ids []string) error {
 	return nil
 }
 
+// Release marks ids long idle, so the next Reclaim by any consumer takes
+// them at once (XCLAIM … IDLE).
+func (r *Redis) Release(ctx context.Context, consumer string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{"XCLAIM", r.outboxKey(), outboxGroup, consumer, 0}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(args, "IDLE", time.Hour.Milliseconds(), "JUSTID")
+	if err := r.rdb.Do(ctx, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return unavailable(err)
+	}
+	return nil
+}
+
 // Done acknowledges and deletes an entry, in one transaction.
 func (r *Redis) Done(ctx context.Context, id string) error {
 	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {

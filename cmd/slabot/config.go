@@ -49,6 +49,9 @@ type Config struct {
 	// DefaultLongestWait is the built-in default threshold; zero when off.
 	DefaultLongestWait time.Duration
 	RemindAfter        time.Duration
+	// SlackPostInterval is the minimum gap between new messages in one
+	// channel (Slack allows about one per second).
+	SlackPostInterval time.Duration
 
 	WebhookSecret Secret
 	WebhookToken  Secret
@@ -140,6 +143,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		c.DefaultLongestWait = d
 	}
 	c.RemindAfter = durationVar(get("REMIND_AFTER"), 15*time.Minute, time.Minute, "REMIND_AFTER", bad)
+	c.SlackPostInterval = durationVar(get("SLACK_POST_INTERVAL"), time.Second, time.Millisecond, "SLACK_POST_INTERVAL", bad)
 	c.PollInterval = durationVar(get("GENESYS_POLL_INTERVAL"), 10*time.Second, 2*time.Second, "GENESYS_POLL_INTERVAL", bad)
 
 	if v := get("LOG_LEVEL"); v != "" {
@@ -174,7 +178,7 @@ func durationVar(v string, def, least time.Duration, name string, bad func(strin
 	}
 	d, err := app.ParseDuration(v)
 	if err != nil || d < least {
-		bad(name, fmt.Sprintf("a duration of at least %s, such as %s", app.FormatDuration(least), app.FormatDuration(def)))
+		bad(name, fmt.Sprintf("a duration of at least %s, such as %s", least, app.FormatDuration(def)))
 		return def
 	}
 	return d

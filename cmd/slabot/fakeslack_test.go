@@ -95,7 +95,12 @@ func (f *fakeSlack) waitCalls(t *testing.T, what string, pred func([]slackCall) 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("timed out waiting for %s; calls: %+v", what, f.recorded())
+	calls := f.recorded()
+	byMethod := make(map[string]int)
+	for _, c := range calls {
+		byMethod[c.Method]++
+	}
+	t.Fatalf("timed out waiting for %s; calls by method: %v", what, byMethod)
 	return nil
 }
 
