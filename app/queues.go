@@ -29,6 +29,7 @@ type UnknownQueueError struct {
 	Ambiguous []string
 }
 
+// Error says what was not found and what might have been meant.
 func (e *UnknownQueueError) Error() string {
 	arg := clipRunes(e.Arg, 80)
 	switch {

@@ -13,11 +13,46 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/slackapi"
 )
 
 // Ingester evaluates webhook events; *app.Engine implements it.
 type Ingester interface {
 	Ingest(ctx context.Context, ev app.Event) (app.Outcome, error)
+}
+
+// Actions are what supervisors do from Slack; *app.Engine implements it.
+// Each is atomic in the store and enqueues its own message updates.
+type Actions interface {
+	Ack(ctx context.Context, alertID string, episode int, by app.Actor) (app.Alert, error)
+	Resolve(ctx context.Context, alertID string, episode int, by app.Actor) (app.Alert, error)
+	AckQueue(ctx context.Context, queueID string, by app.Actor) ([]app.Alert, error)
+	Snooze(ctx context.Context, queueID string, d time.Duration, by app.Actor) (time.Time, error)
+	Unsnooze(ctx context.Context, queueID string, by app.Actor) error
+	SetThreshold(ctx context.Context, t app.Threshold, by app.Actor) (*app.Threshold, error)
+	UnsetThreshold(ctx context.Context, queueID string, m app.Metric, by app.Actor) ([]app.Threshold, error)
+	Route(ctx context.Context, queueID, channel string, by app.Actor) error
+}
+
+// Records is the read side of app.Records that /sla and the App Home show.
+type Records interface {
+	Thresholds(ctx context.Context) ([]app.Threshold, error)
+	OpenAlerts(ctx context.Context) ([]app.Alert, error)
+	KnownQueues(ctx context.Context) (map[string]string, error)
+	QueueStates(ctx context.Context, ids []string) ([]app.Queue, error)
+	History(ctx context.Context, queueID string, limit int) ([]app.HistoryEntry, error)
+}
+
+// OnceMarker records a key for ttl and reports whether it was new; Slack
+// event retries use it to be processed once.
+type OnceMarker interface {
+	MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// HomePublisher shows a user the App Home; *slackapi.Client publishes it,
+// *slackapi.Console prints it.
+type HomePublisher interface {
+	PublishHome(ctx context.Context, userID string, h slackapi.Home) error
 }
 
 // Pinger reports whether the state store is reachable.
@@ -50,6 +85,30 @@ type Deps struct {
 	// Metrics serves GET /metrics when set.
 	Metrics http.Handler
 	Logger  *slog.Logger
+
+	// The Slack routes (/slack/commands, /slack/interactions,
+	// /slack/events) are served when Actions and Records are set.
+	Slack SlackAuth
+	// Actions changes alerts, snoozes, thresholds and routes (*app.Engine).
+	Actions Actions
+	// Records lists what supervisors ask about (*store.Redis).
+	Records Records
+	// Once de-duplicates Events API retries (*store.Redis).
+	Once OnceMarker
+	// Home publishes the App Home (*slackapi.Client, or *slackapi.Console
+	// in local mode); App Home events are ignored when nil.
+	Home HomePublisher
+	// Admins are the Slack user IDs allowed to run /sla set, unset and
+	// route (SLA_ADMINS); empty lets everyone.
+	Admins []string
+	// BuiltinDefault is the engine's built-in default threshold, shown by
+	// /sla list and the App Home; nil when SLA_DEFAULT_LONGEST_WAIT=off.
+	BuiltinDefault *app.Threshold
+	// SlackHTTPClient posts ephemeral replies to interactions'
+	// response_url; default: a client with a 5 s timeout.
+	SlackHTTPClient *http.Client
+	// Clock tells the time for listings; default app.SystemClock.
+	Clock app.Clock
 }
 
 // MaxBody bounds every request body (DESIGN §2.1).
@@ -57,18 +116,32 @@ const MaxBody = 1 << 20
 
 // New returns slabot's HTTP handler with every route of routes.go.
 func New(d Deps) http.Handler {
+	h, _ := newServer(d)
+	return h
+}
+
+// newServer builds the handler and returns, for tests, the runner of the
+// work the Slack handlers do after answering.
+func newServer(d Deps) (*gin.Engine, *background) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Observer == nil {
 		d.Observer = nopObserver{}
 	}
+	if d.Clock == nil {
+		d.Clock = app.SystemClock{}
+	}
+	if d.SlackHTTPClient == nil {
+		d.SlackHTTPClient = &http.Client{Timeout: 5 * time.Second}
+	}
 	// Release mode: debug mode only prints routes and warnings to stdout.
 	gin.SetMode(gin.ReleaseMode)
+	bg := newBackground(d.Logger)
 	r := gin.New()
 	r.Use(recovery(d.Logger), requestLog(d.Logger))
-	routes(r, d)
-	return r
+	routes(r, d, bg)
+	return r, bg
 }
 
 type nopObserver struct{}

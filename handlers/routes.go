@@ -9,13 +9,23 @@ const (
 	PathHealth  = "/healthz"
 	PathReady   = "/readyz"
 	PathMetrics = "/metrics"
+
+	PathSlackCommands     = "/slack/commands"
+	PathSlackInteractions = "/slack/interactions"
+	PathSlackEvents       = "/slack/events"
 )
 
-func routes(r *gin.Engine, d Deps) {
+func routes(r *gin.Engine, d Deps, bg *background) {
 	r.GET(PathHealth, health())
 	r.GET(PathReady, ready(d.Store))
 	r.POST(PathWebhook, webhook(d.Ingester, d.Webhook, d.Observer, d.Logger))
 	if d.Metrics != nil {
 		r.GET(PathMetrics, gin.WrapH(d.Metrics))
+	}
+	if d.Actions != nil && d.Records != nil {
+		verified := verifySlack(d.Slack, d.Logger)
+		r.POST(PathSlackCommands, verified, slashCommand(d))
+		r.POST(PathSlackInteractions, verified, interaction(d, bg))
+		r.POST(PathSlackEvents, verified, events(d, bg))
 	}
 }

@@ -242,6 +242,9 @@ func actions(a app.Alert) *slack.ActionBlock {
 		plain("Resolve"), plain("Cancel")).WithStyle(slack.StyleDanger)
 	elems = append(elems, slack.NewButtonBlockElement(ActionResolve, value, plain("Resolve")).
 		WithStyle(slack.StyleDanger).WithConfirm(confirm))
+	if a.Muted {
+		elems = append(elems, slack.NewButtonBlockElement(ActionUnsnooze, value, plain("Unsnooze queue")))
+	}
 	return slack.NewActionBlock(BlockActions, elems...)
 }
 

@@ -93,7 +93,7 @@ func TestAlertMessageStates(t *testing.T) {
 			name: "snoozed", alert: muted,
 			fallback: "SLA breach (snoozed): Support — Longest wait 6m 12s (threshold 5m)",
 			want:     []string{":zzz:", "(snoozed)", "Snoozed: no reminders or new alerts"},
-			actions:  []string{ActionAck, ActionResolve, ActionSnooze},
+			actions:  []string{ActionAck, ActionResolve, ActionSnooze, ActionUnsnooze},
 		},
 		{
 			name: "without context or name", alert: bare,

@@ -68,15 +68,20 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	s := &service{cfg: cfg, log: log, store: st, holder: replicaID(), metrics: m}
 	clock := app.SystemClock{}
 
-	var notifier app.Notifier
-	pace := time.Second
+	var (
+		notifier app.Notifier
+		home     handlers.HomePublisher
+	)
+	pace := cfg.SlackPostInterval
 	if cfg.Local() {
-		log.Warn("SLACK_BOT_TOKEN is not set: Slack messages are printed to the console, and unsigned webhooks are accepted")
-		notifier = slackapi.NewConsole(stdout, slackapi.ConsoleOptions{Mention: cfg.SlackMention, AppsURL: region.Apps, Logger: log})
+		log.Warn("SLACK_BOT_TOKEN is not set: Slack messages are printed to the console, and unsigned webhooks and Slack requests are accepted")
+		console := slackapi.NewConsole(stdout, slackapi.ConsoleOptions{Mention: cfg.SlackMention, AppsURL: region.Apps, Logger: log})
+		notifier, home = console, console
 		pace = time.Millisecond
 	} else {
-		notifier = slackapi.New(string(cfg.SlackBotToken), slackapi.Options{
+		client := slackapi.New(string(cfg.SlackBotToken), slackapi.Options{
 			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Logger: log})
+		notifier, home = client, client
 	}
 
 	var builtin *app.Threshold
@@ -102,9 +107,17 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		Store:    st,
 		Webhook: handlers.WebhookAuth{Secret: string(cfg.WebhookSecret), Token: string(cfg.WebhookToken),
 			AllowUnsigned: cfg.Local()},
-		Observer: m,
-		Metrics:  m.Handler(),
-		Logger:   log,
+		Slack: handlers.SlackAuth{SigningSecret: string(cfg.SlackSigningSecret), TeamID: cfg.SlackTeamID,
+			AllowUnsigned: cfg.Local()},
+		Actions:        s.engine,
+		Records:        st,
+		Once:           st,
+		Home:           home,
+		Admins:         cfg.SLAAdmins,
+		BuiltinDefault: builtin,
+		Observer:       m,
+		Metrics:        m.Handler(),
+		Logger:         log,
 	})
 	return s, nil
 }

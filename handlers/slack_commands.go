@@ -1,0 +1,411 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/slack-go/slack"
+
+	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/slackapi"
+)
+
+// slashCommand handles POST /slack/commands: /sla, answered in the response
+// within Slack's 3 s, ephemerally (DESIGN §3).
+func slashCommand(d Deps) gin.HandlerFunc {
+	type response struct {
+		ResponseType string `json:"response_type"`
+		Text         string `json:"text"`
+	}
+	x := &commands{d: d}
+	return func(c *gin.Context) {
+		sc, err := slack.SlashCommandParse(c.Request)
+		if err != nil {
+			c.AbortWithStatusJSON(http.StatusBadRequest, errorBody("malformed slash command"))
+			return
+		}
+		var text string
+		switch {
+		case !teamAllowed(d.Slack, sc.TeamID):
+			d.Logger.Warn("slack command from another workspace refused", "team_id", sc.TeamID)
+			text = "This slabot serves another Slack workspace; nothing was changed."
+		case !validUserID(sc.UserID):
+			text = "Slack did not say who you are, so nothing was changed."
+		default:
+			ctx, cancel := context.WithTimeout(c.Request.Context(), slackDeadline)
+			defer cancel()
+			text = x.run(ctx, sc)
+		}
+		c.JSON(http.StatusOK, response{ResponseType: "ephemeral", Text: clipText(text)})
+	}
+}
+
+// commands runs /sla subcommands: parse, check permission, resolve the
+// queue, call the app, render.
+type commands struct{ d Deps }
+
+func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
+	cmd, err := parseCommand(sc.Text)
+	x.d.Logger.Info("slack command", "user_id", sc.UserID, "subcommand", cmd.verb, "ok", err == nil)
+	if adminOnly(cmd.verb) && !x.isAdmin(sc.UserID) {
+		return x.refusal()
+	}
+	var ue *usageError
+	if errors.As(err, &ue) && ue.verb == "" {
+		return capitalize(safeMrkdwn(ue.reason)) + ".\n\n" + helpText()
+	}
+	if err != nil {
+		return userMessage(err, usageOf(cmd.verb), x.d.Logger)
+	}
+	by := app.Actor{UserID: sc.UserID, Via: "command"}
+	var out string
+	switch cmd.verb {
+	case verbHelp:
+		return helpText()
+	case verbSet:
+		out, err = x.set(ctx, cmd, by)
+	case verbUnset:
+		out, err = x.unset(ctx, cmd, by)
+	case verbList:
+		out, err = x.list(ctx)
+	case verbStatus:
+		out, err = x.status(ctx)
+	case verbSnooze:
+		out, err = x.snooze(ctx, cmd, by)
+	case verbUnsnooze:
+		out, err = x.unsnooze(ctx, cmd, by)
+	case verbAck:
+		out, err = x.ack(ctx, cmd, by)
+	case verbRoute:
+		out, err = x.route(ctx, cmd, sc, by)
+	case verbHistory:
+		out, err = x.history(ctx, cmd)
+	}
+	if err != nil {
+		return userMessage(err, usageOf(cmd.verb), x.d.Logger)
+	}
+	return out
+}
+
+func adminOnly(verb string) bool { return verb == verbSet || verb == verbUnset || verb == verbRoute }
+
+func (x *commands) isAdmin(user string) bool {
+	return len(x.d.Admins) == 0 || slices.Contains(x.d.Admins, user)
+}
+
+func (x *commands) refusal() string {
+	s := "Only SLA admins may change thresholds and routes (`set`, `unset`, `route`); nothing was changed."
+	var who []string
+	for _, id := range x.d.Admins {
+		if validUserID(id) && len(who) < 5 {
+			who = append(who, slackapi.UserMention(id))
+		}
+	}
+	if len(who) > 0 {
+		s += " Ask " + strings.Join(who, ", ") + "."
+	}
+	return s
+}
+
+// resolve turns a queue argument into a queue. The keywords default (the
+// fallback rule) and all (every queue) apply only where allowed.
+func resolveQueueArg(verb string, q queueArg, known map[string]string) (app.QueueRef, error) {
+	allowDefault := verb == verbSet || verb == verbUnset || verb == verbHistory
+	allowAll := verb == verbSnooze || verb == verbUnsnooze || verb == verbHistory
+	switch {
+	case q.keyword(app.DefaultQueue) && allowDefault:
+		return app.QueueRef{ID: app.DefaultQueue, Known: true}, nil
+	case q.keyword(app.AllQueues) && allowAll:
+		return app.QueueRef{ID: app.AllQueues, Known: true}, nil
+	case q.keyword(app.DefaultQueue) && allowAll:
+		return app.QueueRef{}, usagef(verb, "default is the fallback rule, not a queue; use all for every queue")
+	case q.keyword(app.DefaultQueue):
+		return app.QueueRef{}, usagef(verb, "default is the fallback rule, not a queue; name one queue")
+	case q.keyword(app.AllQueues) && allowDefault:
+		return app.QueueRef{}, usagef(verb, "use default for the rule of every queue without its own")
+	case q.keyword(app.AllQueues):
+		return app.QueueRef{}, usagef(verb, "name one queue")
+	}
+	return app.ResolveQueue(known, q.text)
+}
+
+func (x *commands) known(ctx context.Context) (map[string]string, error) {
+	known, err := x.d.Records.KnownQueues(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("known queues: %w", err)
+	}
+	return known, nil
+}
+
+// unseen notes that a queue was given by an ID no event has named yet.
+func unseen(ref app.QueueRef) string {
+	if ref.Known {
+		return ""
+	}
+	return "\nNo Genesys event has named queue `" + ref.ID + "` yet; this applies as soon as one does."
+}
+
+func (x *commands) set(ctx context.Context, cmd command, by app.Actor) (string, error) {
+	known, err := x.known(ctx)
+	if err != nil {
+		return "", err
+	}
+	ref, err := resolveQueueArg(verbSet, cmd.queue, known)
+	if err != nil {
+		return "", err
+	}
+	t := app.Threshold{QueueID: ref.ID, Metric: cmd.metric, Value: cmd.value, For: cmd.forDur}
+	old, err := x.d.Actions.SetThreshold(ctx, t, by)
+	if err != nil {
+		return "", err
+	}
+	t.SetBy = ""
+	s := "Threshold set: " + slackapi.ThresholdLine(t, known) + "."
+	if old != nil {
+		o := *old
+		o.SetBy = ""
+		s += "\nIt was: " + slackapi.ThresholdLine(o, known) + "."
+	}
+	return s + unseen(ref), nil
+}
+
+func (x *commands) unset(ctx context.Context, cmd command, by app.Actor) (string, error) {
+	known, err := x.known(ctx)
+	if err != nil {
+		return "", err
+	}
+	ref, err := resolveQueueArg(verbUnset, cmd.queue, known)
+	if err != nil {
+		return "", err
+	}
+	removed, err := x.d.Actions.UnsetThreshold(ctx, ref.ID, cmd.metric, by)
+	builtin := x.d.BuiltinDefault
+	coversBuiltin := ref.ID == app.DefaultQueue && builtin != nil && (cmd.metric == "" || cmd.metric == builtin.Metric)
+	if errors.Is(err, app.ErrStale) && coversBuiltin {
+		return "", fmt.Errorf("%w: the built-in default (%s %s) comes from SLA_DEFAULT_LONGEST_WAIT; set it to off to remove it, or override it with /sla set default %s <value>",
+			err, builtin.Metric, builtin.Metric.FormatValue(builtin.Value), builtin.Metric)
+	}
+	if err != nil {
+		return "", err
+	}
+	lines := []string{"Removed:"}
+	for _, t := range removed {
+		t.SetBy = ""
+		lines = append(lines, "• "+slackapi.ThresholdLine(t, known))
+	}
+	if coversBuiltin && slices.ContainsFunc(removed, func(t app.Threshold) bool { return t.Metric == builtin.Metric }) {
+		lines = append(lines, "The built-in default applies again: "+slackapi.ThresholdLine(*builtin, known)+".")
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+func (x *commands) snooze(ctx context.Context, cmd command, by app.Actor) (string, error) {
+	known, err := x.known(ctx)
+	if err != nil {
+		return "", err
+	}
+	ref, err := resolveQueueArg(verbSnooze, cmd.queue, known)
+	if err != nil {
+		return "", err
+	}
+	until, err := x.d.Actions.Snooze(ctx, ref.ID, cmd.dur, by)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Snoozed %s until %s (%s): open alerts show as snoozed and nothing new is posted. "+
+		"A breach still going on when the snooze ends is posted afresh.%s",
+		slackapi.QueueLabel(ref.ID, known), slackapi.SlackTime(until), app.FormatDuration(cmd.dur), unseen(ref)), nil
+}
+
+func (x *commands) unsnooze(ctx context.Context, cmd command, by app.Actor) (string, error) {
+	known, err := x.known(ctx)
+	if err != nil {
+		return "", err
+	}
+	ref, err := resolveQueueArg(verbUnsnooze, cmd.queue, known)
+	if err != nil {
+		return "", err
+	}
+	if err := x.d.Actions.Unsnooze(ctx, ref.ID, by); err != nil {
+		return "", err
+	}
+	return "Unsnoozed " + slackapi.QueueLabel(ref.ID, known) + ": alerts post again, and a breach still going on is posted afresh.", nil
+}
+
+func (x *commands) ack(ctx context.Context, cmd command, by app.Actor) (string, error) {
+	known, err := x.known(ctx)
+	if err != nil {
+		return "", err
+	}
+	ref, err := resolveQueueArg(verbAck, cmd.queue, known)
+	if err != nil {
+		return "", err
+	}
+	acked, err := x.d.Actions.AckQueue(ctx, ref.ID, by)
+	if err != nil {
+		return "", err
+	}
+	parts := make([]string, len(acked))
+	for i, a := range acked {
+		parts[i] = a.Metric.Label() + " " + a.Metric.FormatValue(a.Value)
+	}
+	noun := "alert"
+	if len(acked) != 1 {
+		noun = "alerts"
+	}
+	return fmt.Sprintf("Acknowledged %d %s on %s (%s); reminders stop for this breach.",
+		len(acked), noun, slackapi.QueueLabel(ref.ID, known), strings.Join(parts, ", ")), nil
+}
+
+func (x *commands) route(ctx context.Context, cmd command, sc slack.SlashCommand, by app.Actor) (string, error) {
+	channel, err := routeTarget(cmd.channel, sc)
+	if err != nil {
+		return "", err
+	}
+	known, err := x.known(ctx)
+	if err != nil {
+		return "", err
+	}
+	ref, err := resolveQueueArg(verbRoute, cmd.queue, known)
+	if err != nil {
+		return "", err
+	}
+	if err := x.d.Actions.Route(ctx, ref.ID, channel, by); err != nil {
+		return "", err
+	}
+	label := slackapi.QueueLabel(ref.ID, known)
+	if channel == "" {
+		return "Alerts of " + label + " now go to the default channel (SLACK_CHANNEL_ID)." + unseen(ref), nil
+	}
+	return "Alerts of " + label + " now go to <#" + channel + ">. Alerts already open stay where they are. " +
+		"In a private channel, invite the bot first: `/invite @slabot`." + unseen(ref), nil
+}
+
+// routeTarget is the channel ID a route names ("" for the default). A bare
+// #name carries no ID (the command is set up with escaping off), and
+// looking names up would need another scope, so only the channel the
+// command is typed in can be named that way.
+func routeTarget(ch channelArg, sc slack.SlashCommand) (string, error) {
+	switch {
+	case ch.clear:
+		return "", nil
+	case ch.id != "":
+		return ch.id, nil
+	case ch.here || strings.EqualFold(ch.name, sc.ChannelName):
+		if !validChannelID(sc.ChannelID) {
+			return "", usagef(verbRoute, "alerts go to channels, not to direct messages; run this in the channel")
+		}
+		return sc.ChannelID, nil
+	}
+	return "", usagef(verbRoute, "Slack sent '#%s' as plain text, without its channel ID. Run `/sla route <queue> here` in that channel, "+
+		"or give the channel ID (channel details → About, at the bottom: C…)", clipArg(ch.name))
+}
+
+func (x *commands) history(ctx context.Context, cmd command) (string, error) {
+	known, err := x.known(ctx)
+	if err != nil {
+		return "", err
+	}
+	queueID := ""
+	if cmd.queue.text != "" {
+		ref, err := resolveQueueArg(verbHistory, cmd.queue, known)
+		if err != nil {
+			return "", err
+		}
+		if ref.ID != app.AllQueues {
+			queueID = ref.ID
+		}
+	}
+	entries, err := x.d.Records.History(ctx, queueID, maxHistory)
+	if err != nil {
+		return "", fmt.Errorf("history: %w", err)
+	}
+	title := "*History*"
+	if queueID != "" {
+		title = "*History of " + strings.Trim(slackapi.QueueLabel(queueID, known), "*") + "*"
+	}
+	if len(entries) == 0 {
+		return title + "\nNothing recorded yet.", nil
+	}
+	lines := []string{title + " (newest first)"}
+	for _, h := range entries {
+		lines = append(lines, historyLine(h, known))
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
+// maxHistory is how many entries /sla history shows.
+const maxHistory = 20
+
+var historyVerbs = map[string]string{
+	"ack": "acknowledged", "resolve": "resolved", "snooze": "snoozed", "unsnooze": "unsnoozed",
+	"set": "set a threshold on", "unset": "removed a threshold of", "route": "routed",
+}
+
+func historyLine(h app.HistoryEntry, known map[string]string) string {
+	verb, ok := historyVerbs[h.Action]
+	if !ok {
+		verb = slackapi.Escape(clipArg(h.Action))
+	}
+	s := fmt.Sprintf("• %s %s %s %s", slackapi.SlackTime(h.At), slackapi.UserMention(h.By), verb, slackapi.QueueLabel(h.QueueID, known))
+	if h.Via != "" {
+		s += " (" + slackapi.Escape(clipArg(h.Via)) + ")"
+	}
+	if h.Detail != "" {
+		// Threshold details name the queue by ID; the line names it already.
+		detail := strings.ReplaceAll(h.Detail, h.QueueID+" ", "")
+		if r := []rune(detail); len(r) > 200 {
+			detail = string(r[:199]) + "…"
+		}
+		s += ": " + safeMrkdwn(detail)
+	}
+	return s
+}
+
+// maxReply keeps an answer well inside what Slack shows of a message.
+const maxReply = 3900
+
+func clipText(s string) string {
+	r := []rune(s)
+	if len(r) <= maxReply {
+		return s
+	}
+	cut := string(r[:maxReply])
+	if i := strings.LastIndexByte(cut, '\n'); i > 0 {
+		cut = cut[:i]
+	}
+	return cut + "\n…(cut short)"
+}
+
+// validUserID accepts Slack user IDs (U… or W… for Enterprise Grid).
+func validUserID(id string) bool {
+	if len(id) < 2 || len(id) > 32 || (id[0] != 'U' && id[0] != 'W') {
+		return false
+	}
+	for _, r := range id {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func helpText() string {
+	lines := []string{"*/sla: queue SLA alerts from Slack*"}
+	for _, u := range usages {
+		lines = append(lines, "• `"+slackapi.Escape(u.usage)+"` — e.g. "+slackapi.Escape(u.example))
+	}
+	lines = append(lines,
+		"*Queues*: a name (any case; \"quote names with spaces\"), a queue ID, or `default` for the rule of every queue without its own.",
+		"*Metrics*: `longest_wait` (`wait`), `waiting` (`queue`), `service_level` (`sl`), `agents` (`on_queue`), `abandon_rate` (`abandon`).",
+		"*Values*: durations `5m`, `300s` or `300`; percentages `80` or `80%`; counts `10`. `for 2m` waits that long before alerting.",
+		"*Note*: Genesys notifications carry counts, not wait times. A notification-only deployment (no Genesys API credentials) "+
+			"cannot alert on `longest_wait`; use `waiting`, `service_level`, `agents` or `abandon_rate`, or enable polling.",
+		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes the alert. The App Home tab shows it all.")
+	return strings.Join(lines, "\n")
+}

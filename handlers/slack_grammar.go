@@ -1,0 +1,374 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/slabot/slabot/app"
+)
+
+// The /sla grammar (DESIGN §3). Parsing is pure: it turns the command text
+// into a command or a usage error, and never looks anything up.
+
+// Subcommands, by canonical name.
+const (
+	verbHelp     = "help"
+	verbSet      = "set"
+	verbUnset    = "unset"
+	verbList     = "list"
+	verbStatus   = "status"
+	verbSnooze   = "snooze"
+	verbUnsnooze = "unsnooze"
+	verbAck      = "ack"
+	verbRoute    = "route"
+	verbHistory  = "history"
+)
+
+// verbAliases maps what supervisors type to canonical subcommands.
+var verbAliases = map[string]string{
+	"help": verbHelp, "?": verbHelp, "-h": verbHelp, "--help": verbHelp,
+	"set":   verbSet,
+	"unset": verbUnset, "rm": verbUnset, "remove": verbUnset, "delete": verbUnset,
+	"list": verbList, "ls": verbList, "thresholds": verbList,
+	"status": verbStatus, "alerts": verbStatus,
+	"snooze": verbSnooze, "mute": verbSnooze,
+	"unsnooze": verbUnsnooze, "unmute": verbUnsnooze,
+	"ack": verbAck, "acknowledge": verbAck,
+	"route":   verbRoute,
+	"history": verbHistory, "log": verbHistory,
+}
+
+// usages are the usage lines, in help order, with an example each.
+var usages = []struct{ verb, usage, example string }{
+	{verbSet, "/sla set <queue> <metric> <value> [for <duration>]", `/sla set Support wait 5m · /sla set "Billing EU" sl 80% for 10m · /sla set default waiting 10`},
+	{verbUnset, "/sla unset <queue> [<metric>]", `/sla unset Support wait`},
+	{verbList, "/sla list", `/sla list (thresholds, snoozes and routes)`},
+	{verbStatus, "/sla status", `/sla status (open alerts and their state)`},
+	{verbSnooze, "/sla snooze <queue>|all <duration>", `/sla snooze "Billing EU" 30m`},
+	{verbUnsnooze, "/sla unsnooze <queue>|all", `/sla unsnooze all`},
+	{verbAck, "/sla ack <queue>", `/sla ack Support`},
+	{verbRoute, "/sla route <queue> #channel|here|default", `/sla route Support here · /sla route Support <#C0123ABCD>`},
+	{verbHistory, "/sla history [<queue>]", `/sla history Support`},
+	{verbHelp, "/sla help", `/sla help`},
+}
+
+func usageOf(verb string) string {
+	for _, u := range usages {
+		if u.verb == verb {
+			return u.usage
+		}
+	}
+	return "/sla help"
+}
+
+// usageError is unparsable text: the answer is the subcommand's usage line
+// and the reason; nothing changes.
+type usageError struct {
+	verb   string // canonical subcommand; "" when the subcommand is unknown
+	reason string
+}
+
+func (e *usageError) Error() string { return e.reason }
+
+func usagef(verb, format string, args ...any) *usageError {
+	return &usageError{verb: verb, reason: fmt.Sprintf(format, args...)}
+}
+
+// token is one word of the command text.
+type token struct {
+	text string // unquoted, with Slack's &amp; &lt; &gt; decoded
+	// quoted is set for "…" (or “…”) tokens: never a keyword.
+	quoted bool
+	// ref is set for Slack's <…> references (<#C123|name>, <@U123>).
+	ref bool
+}
+
+// keyword reports whether t is the unquoted keyword k, in any case.
+func (t token) keyword(k string) bool { return !t.quoted && !t.ref && strings.EqualFold(t.text, k) }
+
+var slackEntities = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+func isOpenQuote(r rune) bool  { return r == '"' || r == '“' || r == '”' || r == '„' }
+func isCloseQuote(r rune) bool { return r == '"' || r == '“' || r == '”' }
+
+// maxTokens bounds the work one command can cause.
+const maxTokens = 64
+
+// tokenize splits the command text on white space. Double quotes, straight
+// or typographic (macOS and phones turn " into “ ”), group words; Slack's
+// <…> references stay whole.
+func tokenize(s string) ([]token, error) {
+	var toks []token
+	rs := []rune(s)
+	for i := 0; i < len(rs); {
+		if len(toks) >= maxTokens {
+			return nil, errors.New("too many words")
+		}
+		r := rs[i]
+		switch {
+		case unicode.IsSpace(r):
+			i++
+			continue
+		case isOpenQuote(r):
+			j := i + 1
+			for j < len(rs) && !isCloseQuote(rs[j]) {
+				j++
+			}
+			if j == len(rs) {
+				return nil, errors.New("a quote is not closed")
+			}
+			toks = append(toks, token{text: slackEntities.Replace(string(rs[i+1 : j])), quoted: true})
+			i = j + 1
+		case r == '<':
+			j := i + 1
+			for j < len(rs) && rs[j] != '>' && !unicode.IsSpace(rs[j]) {
+				j++
+			}
+			if j < len(rs) && rs[j] == '>' {
+				toks = append(toks, token{text: string(rs[i+1 : j]), ref: true})
+				i = j + 1
+				continue
+			}
+			fallthrough
+		default:
+			j := i
+			for j < len(rs) && !unicode.IsSpace(rs[j]) {
+				j++
+			}
+			toks = append(toks, token{text: slackEntities.Replace(string(rs[i:j]))})
+			i = j
+		}
+	}
+	return toks, nil
+}
+
+// queueArg is a queue as typed. Unquoted words may make up a name with
+// spaces where the grammar leaves no doubt (set, snooze, ack…).
+type queueArg struct {
+	text   string
+	quoted bool
+}
+
+func (q queueArg) keyword(k string) bool { return !q.quoted && strings.EqualFold(q.text, k) }
+
+// channelArg is the target of /sla route.
+type channelArg struct {
+	id    string // a channel ID
+	name  string // a bare #name, resolvable only as the current channel
+	here  bool   // "here": the channel the command was typed in
+	clear bool   // "default": back to SLACK_CHANNEL_ID
+}
+
+// command is a parsed /sla command.
+type command struct {
+	verb    string
+	queue   queueArg
+	metric  app.Metric
+	value   float64
+	forDur  time.Duration
+	dur     time.Duration
+	channel channelArg
+}
+
+// parseCommand parses the text after /sla. On error the command still
+// carries its verb, so the caller can check permissions before showing
+// the usage.
+func parseCommand(text string) (command, error) {
+	toks, err := tokenize(text)
+	if len(toks) == 0 && err == nil {
+		return command{verb: verbHelp}, nil
+	}
+	if err != nil {
+		verb := ""
+		if f := strings.Fields(text); len(f) > 0 {
+			verb = verbAliases[strings.ToLower(f[0])]
+		}
+		return command{verb: verb}, &usageError{verb: verb, reason: err.Error()}
+	}
+	verb, ok := verbAliases[strings.ToLower(toks[0].text)]
+	if !ok || toks[0].quoted || toks[0].ref {
+		return command{}, usagef("", "unknown subcommand '%s'", clipArg(toks[0].text))
+	}
+	c := command{verb: verb}
+	args := toks[1:]
+	switch verb {
+	case verbHelp:
+		return c, nil
+	case verbList, verbStatus:
+		if len(args) > 0 {
+			return c, usagef(verb, "%s takes no arguments", verb)
+		}
+		return c, nil
+	case verbSet:
+		return c, c.parseSet(args)
+	case verbUnset:
+		return c, c.parseUnset(args)
+	case verbSnooze:
+		if len(args) < 2 {
+			return c, usagef(verb, "give a queue (or all) and a duration")
+		}
+		d, err := app.ParseDuration(args[len(args)-1].text)
+		if err != nil {
+			return c, &usageError{verb: verb, reason: reasonOf(err)}
+		}
+		c.dur = d
+		c.queue, err = joinQueue(verb, args[:len(args)-1])
+		return c, err
+	case verbUnsnooze, verbAck:
+		c.queue, err = joinQueue(verb, args)
+		return c, err
+	case verbHistory:
+		if len(args) > 0 {
+			c.queue, err = joinQueue(verb, args)
+		}
+		return c, err
+	case verbRoute:
+		if len(args) < 2 {
+			return c, usagef(verb, "give a queue and a channel")
+		}
+		if c.channel, err = parseChannel(args[len(args)-1]); err != nil {
+			return c, err
+		}
+		c.queue, err = joinQueue(verb, args[:len(args)-1])
+		return c, err
+	}
+	return c, usagef("", "unknown subcommand '%s'", clipArg(toks[0].text))
+}
+
+// parseSet reads <queue> <metric> <value> [for <duration>], right to left,
+// so that an unquoted name with spaces still parses.
+func (c *command) parseSet(args []token) error {
+	if n := len(args); n > 0 && args[n-1].keyword("for") {
+		return usagef(verbSet, "give a duration after for, e.g. for 2m")
+	}
+	if n := len(args); n >= 2 && args[n-2].keyword("for") {
+		d, err := app.ParseDuration(args[n-1].text)
+		if err != nil {
+			return &usageError{verb: verbSet, reason: "for " + reasonOf(err)}
+		}
+		c.forDur = d
+		args = args[:n-2]
+	}
+	n := len(args)
+	if n < 3 {
+		return usagef(verbSet, "give a queue, a metric and a value")
+	}
+	m, err := app.ParseMetric(args[n-2].text)
+	if err != nil {
+		return &usageError{verb: verbSet, reason: reasonOf(err)}
+	}
+	v, err := m.ParseValue(args[n-1].text)
+	if err != nil {
+		return &usageError{verb: verbSet, reason: reasonOf(err)}
+	}
+	c.metric, c.value = m, v
+	c.queue, err = joinQueue(verbSet, args[:n-2])
+	return err
+}
+
+// parseUnset reads <queue> [<metric>]. A name with spaces must be quoted
+// here: "Support Queue" would otherwise read as Support's waiting rule.
+func (c *command) parseUnset(args []token) error {
+	switch len(args) {
+	case 0:
+		return usagef(verbUnset, "give a queue")
+	case 1:
+		c.queue = queueArg{text: args[0].text, quoted: args[0].quoted}
+		return validQueueText(verbUnset, c.queue)
+	case 2:
+		m, err := app.ParseMetric(args[1].text)
+		if err != nil {
+			return usagef(verbUnset, "'%s' is not a metric; quote queue names with spaces, e.g. /sla unset \"Billing EU\"", clipArg(args[1].text))
+		}
+		c.metric = m
+		c.queue = queueArg{text: args[0].text, quoted: args[0].quoted}
+		return validQueueText(verbUnset, c.queue)
+	}
+	return usagef(verbUnset, "too many words; quote queue names with spaces, e.g. /sla unset \"Billing EU\" wait")
+}
+
+// joinQueue makes one queue argument of args: a single (maybe quoted)
+// token, or unquoted words joined by spaces.
+func joinQueue(verb string, args []token) (queueArg, error) {
+	switch {
+	case len(args) == 0:
+		return queueArg{}, usagef(verb, "give a queue")
+	case len(args) == 1:
+		q := queueArg{text: args[0].text, quoted: args[0].quoted}
+		return q, validQueueText(verb, q)
+	}
+	words := make([]string, len(args))
+	for i, a := range args {
+		if a.quoted || a.ref {
+			return queueArg{}, usagef(verb, "put the whole queue name in quotes, e.g. \"Billing EU\"")
+		}
+		words[i] = a.text
+	}
+	q := queueArg{text: strings.Join(words, " ")}
+	return q, validQueueText(verb, q)
+}
+
+func validQueueText(verb string, q queueArg) error {
+	if strings.TrimSpace(q.text) == "" {
+		return usagef(verb, "the queue name is empty")
+	}
+	return nil
+}
+
+// parseChannel reads a route target: Slack's <#C123|name> or <#C123>, a
+// raw channel ID, #name, here, or default.
+func parseChannel(t token) (channelArg, error) {
+	switch {
+	case t.ref:
+		id, ok := strings.CutPrefix(t.text, "#")
+		id, _, _ = strings.Cut(id, "|")
+		if !ok || !validChannelID(id) {
+			return channelArg{}, usagef(verbRoute, "'%s' is not a channel", clipArg(t.text))
+		}
+		return channelArg{id: id}, nil
+	case t.keyword("here") || t.keyword("this"):
+		return channelArg{here: true}, nil
+	case t.keyword("default") || t.keyword("none") || t.keyword("off"):
+		return channelArg{clear: true}, nil
+	case !t.quoted && strings.HasPrefix(t.text, "#") && len(t.text) > 1:
+		return channelArg{name: strings.ToLower(t.text[1:])}, nil
+	case !t.quoted && validChannelID(t.text):
+		return channelArg{id: t.text}, nil
+	}
+	return channelArg{}, usagef(verbRoute, "'%s' is not a channel; use #channel, a channel ID (C…), here or default", clipArg(t.text))
+}
+
+// validChannelID accepts public (C…) and private (G…) channel IDs; alerts
+// never go to direct messages.
+func validChannelID(id string) bool {
+	if len(id) < 9 || len(id) > 20 || (id[0] != 'C' && id[0] != 'G') {
+		return false
+	}
+	for _, r := range id {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// reasonOf is an app error's text without the "bad threshold: " prefix,
+// which says nothing to a supervisor.
+func reasonOf(err error) string {
+	s := err.Error()
+	if rest, ok := strings.CutPrefix(s, app.ErrBadThreshold.Error()+": "); ok {
+		return rest
+	}
+	return s
+}
+
+// clipArg shortens user input quoted back in an answer.
+func clipArg(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		return string(r[:59]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,177 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/gin-gonic/gin"
+	"github.com/slack-go/slack"
+
+	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/slackapi"
+)
+
+// interaction handles POST /slack/interactions: clicks on an alert message
+// or in the App Home (DESIGN §3, §5). The state change happens before the
+// answer, atomically in the store, and the engine enqueues the update of
+// the clicked message itself. A click that changes nothing (a double
+// click, a stale message) is explained to the clicking user alone, after
+// the answer: ephemerally through response_url for a message, in a
+// re-published App Home for the App Home.
+func interaction(d Deps, bg *background) gin.HandlerFunc {
+	x := &clicks{d: d, bg: bg}
+	return func(c *gin.Context) {
+		ic, err := slack.InteractionCallbackParse(c.Request)
+		if err != nil {
+			c.AbortWithStatusJSON(http.StatusBadRequest, errorBody("malformed interaction payload"))
+			return
+		}
+		if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
+			c.Status(http.StatusOK) // nothing slabot offers: no modals, no shortcuts
+			return
+		}
+		fromHome := ic.View.Type == slack.VTHomeTab || ic.Container.Type == "view"
+		via := "button"
+		if fromHome {
+			via = "home"
+		}
+		var (
+			notice  string
+			changed bool
+		)
+		switch {
+		case !teamAllowed(d.Slack, ic.Team.ID):
+			d.Logger.Warn("slack interaction from another workspace refused", "team_id", ic.Team.ID)
+			notice = "This slabot serves another Slack workspace; nothing was changed."
+			fromHome = false // never publish into a workspace slabot does not serve
+		case !validUserID(ic.User.ID):
+			notice = "Slack did not say who you are, so nothing was changed."
+		default:
+			ctx, cancel := context.WithTimeout(c.Request.Context(), slackDeadline)
+			notice, changed = x.act(ctx, ic.ActionCallback.BlockActions[0], app.Actor{UserID: ic.User.ID, Via: via})
+			cancel()
+		}
+		c.Status(http.StatusOK)
+		x.feedback(ic.User.ID, ic.ResponseURL, fromHome, notice, changed)
+	}
+}
+
+// clicks performs button actions.
+type clicks struct {
+	d  Deps
+	bg *background
+}
+
+// act performs one block action. It returns what to tell the user (mrkdwn)
+// and whether the click changed anything.
+func (x *clicks) act(ctx context.Context, ba *slack.BlockAction, by app.Actor) (string, bool) {
+	fail := func(err error) (string, bool) { return userMessage(err, "", x.d.Logger), false }
+	switch ba.ActionID {
+	case slackapi.ActionAck, slackapi.ActionResolve:
+		id, episode, err := slackapi.ParseAlertValue(ba.Value)
+		if err != nil {
+			return fail(err)
+		}
+		do, done := x.d.Actions.Ack, "Acknowledged"
+		if ba.ActionID == slackapi.ActionResolve {
+			do, done = x.d.Actions.Resolve, "Resolved"
+		}
+		a, err := do(ctx, id, episode, by)
+		if err != nil {
+			return fail(err)
+		}
+		return fmt.Sprintf("%s %s: %s.", done, alertLabel(a), a.Metric.Label()), true
+	case slackapi.ActionSnooze:
+		// A select has no value of its own: the block names the alert.
+		id, episode, err := slackapi.ParseAlertValue(ba.BlockID)
+		if err != nil {
+			return fail(err)
+		}
+		choice := ba.SelectedOption.Value
+		if !slices.Contains(slackapi.SnoozeChoices(), choice) {
+			return "That snooze length is not one slabot offers; nothing was changed.", false
+		}
+		dur, err := app.ParseDuration(choice)
+		if err != nil {
+			return fail(err)
+		}
+		a, err := x.current(ctx, id, episode)
+		if err != nil {
+			return fail(err)
+		}
+		until, err := x.d.Actions.Snooze(ctx, a.QueueID, dur, by)
+		if err != nil {
+			return fail(err)
+		}
+		return "Snoozed " + alertLabel(a) + " until " + slackapi.SlackTime(until) + ".", true
+	case slackapi.ActionUnsnooze:
+		id, _, err := slackapi.ParseAlertValue(ba.Value)
+		if err != nil {
+			return fail(err)
+		}
+		queueID, _, _, _ := app.ParseAlertID(id)
+		return x.unsnooze(ctx, queueID, by)
+	case slackapi.ActionUnsnoozeQueue:
+		if ba.Value != app.AllQueues && app.ValidateQueueID(ba.Value) != nil {
+			return "That button names no queue; nothing was changed.", false
+		}
+		return x.unsnooze(ctx, ba.Value, by)
+	}
+	return "", false // a control slabot does not handle, e.g. a link button
+}
+
+// current is the open alert id if episode is still its current breach: a
+// snooze chosen on an old message must not act on a newer breach unseen.
+func (x *clicks) current(ctx context.Context, id string, episode int) (app.Alert, error) {
+	open, err := x.d.Records.OpenAlerts(ctx)
+	if err != nil {
+		return app.Alert{}, fmt.Errorf("open alerts: %w", err)
+	}
+	i := slices.IndexFunc(open, func(a app.Alert) bool { return a.ID == id })
+	switch {
+	case i < 0 || !open[i].State.Open():
+		return app.Alert{}, fmt.Errorf("%w: the alert is already resolved", app.ErrStale)
+	case open[i].Episode != episode:
+		return app.Alert{}, fmt.Errorf("%w: this message is from an earlier breach; use the newest alert", app.ErrStale)
+	}
+	return open[i], nil
+}
+
+// unsnooze ends the snooze muting queueID: its own, or else the snooze of
+// all queues, which is what mutes it.
+func (x *clicks) unsnooze(ctx context.Context, queueID string, by app.Actor) (string, bool) {
+	err := x.d.Actions.Unsnooze(ctx, queueID, by)
+	if errors.Is(err, app.ErrStale) && queueID != app.AllQueues {
+		if all := x.d.Actions.Unsnooze(ctx, app.AllQueues, by); all == nil {
+			return "Ended the snooze of all queues.", true
+		}
+	}
+	if err != nil {
+		return userMessage(err, "", x.d.Logger), false
+	}
+	names, _ := x.d.Records.KnownQueues(ctx)
+	return "Unsnoozed " + slackapi.QueueLabel(queueID, names) + ".", true
+}
+
+// feedback tells the user, after the answer, what their click did: App
+// Home clicks re-publish the App Home with a notice; message clicks that
+// changed nothing get an ephemeral note (a change shows in the message).
+func (x *clicks) feedback(user, responseURL string, fromHome bool, notice string, changed bool) {
+	switch {
+	case fromHome && x.d.Home != nil && validUserID(user):
+		x.bg.Go("publish app home", func(ctx context.Context) { publishHome(ctx, x.d, user, notice) })
+	case !fromHome && !changed && notice != "" && responseURL != "":
+		x.bg.Go("ephemeral reply", func(ctx context.Context) {
+			if err := postEphemeral(ctx, x.d.SlackHTTPClient, responseURL, notice); err != nil {
+				x.d.Logger.Warn("ephemeral reply failed", "user_id", user, "err", err)
+			}
+		})
+	}
+}
+
+func alertLabel(a app.Alert) string {
+	return slackapi.QueueLabel(a.QueueID, map[string]string{a.QueueID: a.QueueName})
+}
