@@ -117,6 +117,16 @@ func postEphemeral(ctx context.Context, client *http.Client, responseURL, text s
 // userMessage is the one place app errors become what a supervisor reads
 // in Slack (mrkdwn, escaped). usage is the subcommand's usage line, shown
 // with input errors; "" for buttons.
+// sentence capitalizes s and ends it with a full stop unless it already
+// ends with punctuation ("did you mean 'Support'?").
+func sentence(s string) string {
+	s = capitalize(s)
+	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "!") {
+		return s
+	}
+	return s + "."
+}
+
 func userMessage(err error, usage string, log *slog.Logger) string {
 	withUsage := func(reason string) string {
 		if usage == "" {
@@ -129,13 +139,13 @@ func userMessage(err error, usage string, log *slog.Logger) string {
 	case errors.As(err, &ue):
 		return withUsage(ue.reason)
 	case errors.Is(err, app.ErrStale):
-		return capitalize(safeMrkdwn(err.Error())) + "."
+		return sentence(safeMrkdwn(err.Error()))
 	case errors.Is(err, app.ErrForbidden):
 		return "You are not allowed to do that."
 	case errors.Is(err, app.ErrBadThreshold), errors.Is(err, app.ErrUnknownMetric):
 		return withUsage(reasonOf(err))
 	case errors.Is(err, app.ErrUnknownQueue):
-		return capitalize(safeMrkdwn(err.Error())) + "."
+		return sentence(safeMrkdwn(err.Error()))
 	case errors.Is(err, app.ErrNotFound):
 		return "That button names no alert slabot knows; use the newest alert message."
 	case errors.Is(err, app.ErrUnavailable):

@@ -72,6 +72,15 @@ func (c Config) Local() bool { return c.SlackBotToken == "" }
 // Polling reports whether Genesys API credentials are set.
 func (c Config) Polling() bool { return c.GenesysClientID != "" && c.GenesysClientSecret != "" }
 
+// configVariables lists every variable loadConfig reads; deploy files
+// describe each (a test checks app.json).
+var configVariables = []string{
+	"PORT", "REDIS_URL", "REDIS_TLS_INSECURE", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CHANNEL_ID",
+	"SLACK_API_URL", "SLACK_TEAM_ID", "SLACK_MENTION", "SLACK_POST_INTERVAL", "SLA_ADMINS", "SLA_DEFAULT_LONGEST_WAIT",
+	"REMIND_AFTER", "GENESYS_WEBHOOK_SECRET", "GENESYS_WEBHOOK_TOKEN", "GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET",
+	"GENESYS_REGION", "GENESYS_POLL_INTERVAL", "GENESYS_QUEUES", "LOG_LEVEL",
+}
+
 // loadConfig reads and validates the environment. Its error names every
 // missing or invalid variable at once, so an operator fixes them in one go.
 func loadConfig(getenv func(string) string) (Config, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,28 @@ func TestSecretsNeverPrint(t *testing.T) {
 	fmt.Fprintf(&buf, "%v %+v %s", c, c, c.WebhookSecret)
 	if strings.Contains(buf.String(), "SECRET") {
 		t.Errorf("a secret was printed: %s", buf.String())
+	}
+}
+
+// configVariables must list every variable loadConfig reads, since deploy
+// files are checked against it.
+func TestConfigVariablesComplete(t *testing.T) {
+	var read []string
+	_, err := loadConfig(func(k string) string {
+		read = append(read, k)
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range read {
+		if !slices.Contains(configVariables, v) {
+			t.Errorf("loadConfig reads %s, which configVariables does not list", v)
+		}
+	}
+	for _, v := range configVariables {
+		if !slices.Contains(read, v) {
+			t.Errorf("configVariables lists %s, which loadConfig never reads", v)
+		}
 	}
 }
