@@ -95,6 +95,8 @@ func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (st
 		fmt.Fprintf(&b, "── Slack: message %s in %s updated\n", ts, channel)
 	case app.KindReply:
 		fmt.Fprintf(&b, "── Slack: thread reply to %s in %s (ts %s)\n", ts, channel, newTS)
+	case app.KindAnnounce:
+		fmt.Fprintf(&b, "── Slack: announcement in %s (ts %s)\n", channel, newTS)
 	}
 	if len(blocks) == 0 {
 		writeIndented(&b, text)
@@ -172,13 +174,19 @@ func elementLabel(e slack.BlockElement) string {
 	return "[" + string(e.ElementType()) + "]"
 }
 
+// slackDate matches Slack's date token, shown by its fallback text.
+var slackDate = regexp.MustCompile(`<!date\^\d+\^[^|>]*\|([^>]+)>`)
+
 // mrkdwnLink matches a link as genesysLink writes it.
 var mrkdwnLink = regexp.MustCompile(`<(https?://[^|>]+)\|([^>]+)>`)
 
-// unescape turns mrkdwn into terminal text: links read "label: URL" and
+// Unescape turns mrkdwn into terminal text: links read "label: URL" and
 // entities become the characters they stand for. Mention markup stays
 // visible as written.
+func Unescape(s string) string { return unescape(s) }
+
 func unescape(s string) string {
+	s = slackDate.ReplaceAllString(s, "$1")
 	s = mrkdwnLink.ReplaceAllString(s, "$2: $1")
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
 }

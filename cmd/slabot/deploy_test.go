@@ -47,7 +47,7 @@ func TestDeployFilesNameEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := build(context.Background(), cfg, io.Discard, slog.New(slog.DiscardHandler))
+	svc, err := build(context.Background(), cfg, wiring{stdout: io.Discard, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

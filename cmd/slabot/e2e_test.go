@@ -47,7 +47,7 @@ func newE2E(t *testing.T, extra map[string]string, background bool) *e2e {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := build(ctx, cfg, io.Discard, slog.New(slog.DiscardHandler))
+	svc, err := build(ctx, cfg, wiring{stdout: io.Discard, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestLocalModeRunsWithNoConfiguration(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	svc, err := build(ctx, cfg, out, slog.New(slog.DiscardHandler))
+	svc, err := build(ctx, cfg, wiring{stdout: out, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,10 @@ func main() {
 	}
 }
 
-const usage = `usage: slabot [serve|setup|version]
+const usage = `usage: slabot [serve|setup|demo|version]
   serve    run the service (default)
   setup    check Slack and Genesys credentials, list queues, print the Slack manifest
+  demo     a one-minute scripted story of the product, no credentials needed (-json adds Block Kit)
   version  print the version`
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		}
 		return setup(ctx, cfg, getenv("PUBLIC_URL"), stdout)
+	case "demo":
+		return demo(ctx, args, stdout)
 	case "version", "-v", "--version":
 		fmt.Fprintln(stdout, "slabot", version)
 		return nil

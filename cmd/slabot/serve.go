@@ -53,8 +53,18 @@ func replicaID() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// build wires slabot from cfg. stdout receives console messages in local mode.
-func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) (*service, error) {
+// wiring is what build takes from its caller rather than the environment.
+type wiring struct {
+	stdout io.Writer // console messages in local mode
+	log    *slog.Logger
+	clock  app.Clock // default app.SystemClock; the demo drives its own
+	// wrap, when set, wraps the Slack notifier (the demo prints Block Kit).
+	wrap func(app.Notifier) app.Notifier
+}
+
+// build wires slabot from cfg.
+func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
+	stdout, log := w.stdout, w.log
 	region, err := genesys.ResolveRegion(cfg.GenesysRegion)
 	if err != nil {
 		return nil, fmt.Errorf("GENESYS_REGION: %w", err)
@@ -66,7 +76,10 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 	}
 	m = m.WithGauges(st)
 	s := &service{cfg: cfg, log: log, store: st, holder: replicaID(), metrics: m}
-	clock := app.SystemClock{}
+	var clock app.Clock = app.SystemClock{}
+	if w.clock != nil {
+		clock = w.clock
+	}
 
 	var (
 		notifier app.Notifier
@@ -82,6 +95,9 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		client := slackapi.New(string(cfg.SlackBotToken), slackapi.Options{
 			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Logger: log})
 		notifier, home = client, client
+	}
+	if w.wrap != nil {
+		notifier = w.wrap(notifier)
 	}
 
 	var builtin *app.Threshold
@@ -117,6 +133,7 @@ func build(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) 
 		BuiltinDefault: builtin,
 		Observer:       m,
 		Metrics:        m.Handler(),
+		Clock:          clock,
 		Logger:         log,
 	})
 	return s, nil
@@ -152,7 +169,7 @@ func (s *service) start(ctx context.Context) (wait func()) {
 func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	gin.SetMode(gin.ReleaseMode)
 	log := newLogger(stdout, cfg.LogLevel)
-	svc, err := build(ctx, cfg, stdout, log)
+	svc, err := build(ctx, cfg, wiring{stdout: stdout, log: log})
 	if err != nil {
 		return err
 	}
