@@ -25,11 +25,13 @@ type fakeSlack struct {
 	seq   int
 	hook  func(w http.ResponseWriter, r *http.Request, method string, n int) bool
 	count map[string]int
+	// token is the bot token the fake accepts.
+	token string
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
 	t.Helper()
-	f := &fakeSlack{count: make(map[string]int)}
+	f := &fakeSlack{count: make(map[string]int), token: "xoxb-test"}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -47,7 +49,10 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	if r.Header.Get("Authorization") != "Bearer xoxb-test" && r.PostForm.Get("token") != "xoxb-test" {
+	f.mu.Lock()
+	token := f.token
+	f.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+token && r.PostForm.Get("token") != token {
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
