@@ -155,12 +155,50 @@ func openStore(ctx context.Context, cfg Config, onError func(), log *slog.Logger
 // waits for them to finish.
 func (s *service) start(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
-	wg.Go(func() { s.engine.Run(ctx, time.Second) })
+	wg.Go(func() { runLeased(ctx, s.store, "engine-tick", s.holder, time.Second, s.engine.Tick, s.log) })
 	wg.Go(func() { s.dispatcher.Run(ctx) })
 	if s.poller != nil {
 		wg.Go(func() { s.poller.Run(ctx) })
 	}
 	return wg.Wait
+}
+
+// leaser takes and gives up named leases (*store.Redis).
+type leaser interface {
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+}
+
+// runLeased calls fn every interval while this replica holds the named
+// lease, so time-driven work (pending alerts firing, reminders, snooze
+// expiry) runs on one replica at a time; the lease moves to another replica
+// within five intervals of this one stopping. Its effects are compare-and-set
+// anyway, so a brief overlap during a hand-over changes nothing twice. It
+// returns when ctx is done, after releasing the lease.
+func runLeased(ctx context.Context, l leaser, name, holder string, interval time.Duration, fn func(context.Context) error, log *slog.Logger) {
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = l.ReleaseLease(rctx, name, holder)
+	}()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		tctx, cancel := context.WithTimeout(ctx, 5*interval)
+		held, err := l.AcquireLease(tctx, name, holder, 5*interval)
+		if err == nil && held {
+			err = fn(tctx)
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			log.Warn("background work failed", "lease", name, "err", err)
+		}
+	}
 }
 
 // serve runs slabot until ctx is done, then shuts down gracefully: it stops
