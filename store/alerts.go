@@ -210,8 +210,8 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 			ttl = int(resolvedFor / time.Second)
 		}
 		prune := ""
-		if w.Alert.Episode > 2 {
-			prune = tsField(w.Alert.Episode - 2)
+		if w.Alert.Episode > keepMessages {
+			prune = tsField(w.Alert.Episode - keepMessages)
 		}
 		args = append(args, w.Alert.ID, w.Version, data, due, isOpen, ttl, prune)
 	}
@@ -259,6 +259,11 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	}
 	return nil
 }
+
+// keepMessages is how many episodes' message ts an alert keeps. A queue
+// that flaps faster than Slack's pacing builds a backlog of updates and
+// resolutions for old episodes; their message ts must outlive it.
+const keepMessages = 100
 
 func tsField(episode int) string { return "ts:" + strconv.Itoa(episode) }
 
