@@ -120,7 +120,7 @@ func (e *Engine) act(ctx context.Context, alertID string, episode int, f actFunc
 	if err != nil {
 		return Alert{}, err
 	}
-	for range maxAttempts {
+	for attempt := range maxAttempts {
 		snap, err := e.store.Load(ctx, queueID, "", []string{alertID})
 		if err != nil {
 			return Alert{}, fmt.Errorf("load alert %s: %w", alertID, err)
@@ -140,9 +140,10 @@ func (e *Engine) act(ctx context.Context, alertID string, episode int, f actFunc
 		}
 		h.At, h.QueueID, h.By, h.Via = now, queueID, by.UserID, by.Via
 		c := Change{QueueID: queueID, Notifications: notes, History: []HistoryEntry{h},
-			Alerts: []AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap)}}}
-		err = e.store.Commit(ctx, c)
+			Alerts: []AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap, now)}}}
+		_, _, err = e.commitChange(ctx, c, snap, now)
 		if errors.Is(err, ErrConflict) {
+			backoff(ctx, attempt)
 			continue
 		}
 		if err != nil {
@@ -185,48 +186,61 @@ func (e *Engine) AckQueue(ctx context.Context, queueID string, by Actor) ([]Aler
 // "snoozed" and nothing new is posted. A breach still going on when the
 // snooze ends is posted afresh. A new snooze replaces the old one.
 func (e *Engine) Snooze(ctx context.Context, queueID string, d time.Duration, by Actor) (time.Time, error) {
-	if d <= 0 || d > 7*24*time.Hour {
-		return time.Time{}, fmt.Errorf("%w: snooze for between 1 minute and 7 days", ErrBadThreshold)
+	if err := validSnooze(d); err != nil {
+		return time.Time{}, err
 	}
 	until := e.clock.Now().Add(d).Truncate(time.Second)
-	return until, e.setSnooze(ctx, queueID, until, by, "snooze", "until "+until.UTC().Format("15:04 MST")+" ("+FormatDuration(d)+")")
+	return until, e.setSnoozes(ctx, []string{queueID}, until, by, "snooze", "until "+until.UTC().Format("15:04 MST")+" ("+FormatDuration(d)+")")
+}
+
+func validSnooze(d time.Duration) error {
+	if d <= 0 || d > 7*24*time.Hour {
+		return fmt.Errorf("%w: snooze for between 1 minute and 7 days", ErrBadThreshold)
+	}
+	return nil
 }
 
 // Unsnooze ends a queue's snooze (or the all-queues snooze) at once.
 func (e *Engine) Unsnooze(ctx context.Context, queueID string, by Actor) error {
-	return e.setSnooze(ctx, queueID, time.Time{}, by, "unsnooze", "")
-}
-
-func (e *Engine) setSnooze(ctx context.Context, queueID string, until time.Time, by Actor, action, detail string) error {
-	now := e.clock.Now()
 	storeID := queueID
 	if queueID == AllQueues {
 		storeID = DefaultQueue
 	}
-	if action == "unsnooze" {
-		qs, err := e.records().QueueStates(ctx, []string{storeID})
-		if err != nil {
-			return err
-		}
-		if len(qs) == 0 || !qs[0].SnoozedUntil.After(now) {
-			return fmt.Errorf("%w: that queue is not snoozed", ErrStale)
-		}
+	qs, err := e.records().QueueStates(ctx, []string{storeID})
+	if err != nil {
+		return err
 	}
-	sn := &Snooze{QueueID: queueID, Until: until, By: by.UserID}
-	h := HistoryEntry{At: now, QueueID: queueID, Action: action, By: by.UserID, Via: by.Via, Detail: detail}
-	if err := e.store.Commit(ctx, Change{QueueID: storeID, Snooze: sn, History: []HistoryEntry{h}}); err != nil {
-		return fmt.Errorf("%s %s: %w", action, queueID, err)
+	if len(qs) == 0 || !qs[0].SnoozedUntil.After(e.clock.Now()) {
+		return fmt.Errorf("%w: that queue is not snoozed", ErrStale)
 	}
-	e.count(action)
-	e.log.Info("queue "+action, "queue_id", queueID, "user_id", by.UserID, "until", until)
-	// Show the snooze on open messages, or resume them: each alert is
-	// re-evaluated against the new snooze by the time-driven pass.
+	return e.setSnoozes(ctx, []string{queueID}, time.Time{}, by, "unsnooze", "")
+}
+
+// setSnoozes replaces the snooze of each queue (or AllQueues) with one
+// until then (zero: none), then brings their open alerts in line.
+func (e *Engine) setSnoozes(ctx context.Context, queueIDs []string, until time.Time, by Actor, action, detail string) error {
+	now := e.clock.Now()
+	all := false
+	for _, queueID := range queueIDs {
+		storeID := queueID
+		if queueID == AllQueues {
+			storeID, all = DefaultQueue, true
+		}
+		sn := &Snooze{QueueID: queueID, Until: until, By: by.UserID}
+		h := HistoryEntry{At: now, QueueID: queueID, Action: action, By: by.UserID, Via: by.Via, Detail: detail}
+		if err := e.store.Commit(ctx, Change{QueueID: storeID, Snooze: sn, History: []HistoryEntry{h}}); err != nil {
+			return fmt.Errorf("%s %s: %w", action, queueID, err)
+		}
+		e.count(action)
+		e.log.Info("queue "+action, "queue_id", queueID, "user_id", by.UserID, "until", until)
+	}
+	// Show the snooze on open messages, or resume them.
 	open, err := e.records().OpenAlerts(ctx)
 	if err != nil {
 		return err
 	}
 	for _, a := range open {
-		if queueID == AllQueues || a.QueueID == queueID {
+		if all || slices.Contains(queueIDs, a.QueueID) {
 			if err := e.applySnooze(ctx, a.ID); err != nil && !errors.Is(err, ErrStale) {
 				return err
 			}
@@ -238,7 +252,7 @@ func (e *Engine) setSnooze(ctx context.Context, queueID string, until time.Time,
 // applySnooze brings one open alert in line with its queue's snooze.
 func (e *Engine) applySnooze(ctx context.Context, alertID string) error {
 	queueID, _, _, _ := ParseAlertID(alertID)
-	for range maxAttempts {
+	for attempt := range maxAttempts {
 		snap, err := e.store.Load(ctx, queueID, "", []string{alertID})
 		if err != nil {
 			return err
@@ -259,23 +273,26 @@ func (e *Engine) applySnooze(ctx context.Context, alertID string) error {
 			a.SnoozedUntil = until
 			notes = e.messageUpdate(&a, now)
 		case a.Muted:
-			notes = e.unmute(&a, now, nil)
+			th, ok := e.threshold(snap, a.Metric)
+			notes = e.snoozeEnded(&a, th, ok, now, nil)
 		default:
 			return nil
 		}
-		err = e.store.Commit(ctx, Change{QueueID: queueID, Notifications: notes,
-			Alerts: []AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap)}}})
+		c := Change{QueueID: queueID, Notifications: notes,
+			Alerts: []AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap, now)}}}
+		_, _, err = e.commitChange(ctx, c, snap, now)
 		if !errors.Is(err, ErrConflict) {
 			return err
 		}
+		backoff(ctx, attempt)
 	}
 	return ErrConflict
 }
 
 // SetThreshold stores a rule and records who changed what.
 func (e *Engine) SetThreshold(ctx context.Context, t Threshold, by Actor) (old *Threshold, err error) {
-	if v := t.Value; v < 0 || v != v {
-		return nil, fmt.Errorf("%w: value must be a non-negative number", ErrBadThreshold)
+	if err := t.Validate(); err != nil {
+		return nil, err
 	}
 	rec := e.records()
 	all, err := rec.Thresholds(ctx)

@@ -273,7 +273,7 @@ func (d *Dispatcher) nextWake(now time.Time) (time.Duration, bool) {
 
 // paced reports whether a kind creates a new message (chat.postMessage),
 // which Slack limits to about one per second per channel.
-func paced(k NotificationKind) bool { return k != KindUpdate }
+func paced(k NotificationKind) bool { return k != KindUpdate && k != KindDigestUpdate }
 
 func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 	n := h.Notification
@@ -284,22 +284,23 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 	log := d.log.With("alert_id", n.Alert.ID, "channel_id", n.Channel, "kind", n.Kind, "episode", n.Alert.Episode)
 
 	var ts string
+	msgID, episode := n.MessageRef()
 	if n.Kind != KindAnnounce {
 		var err error
-		if ts, err = d.outbox.MessageTS(cctx, n.Alert.ID, n.Alert.Episode); err != nil {
+		if ts, err = d.outbox.MessageTS(cctx, msgID, episode); err != nil {
 			d.retry(h, err, log)
 			return
 		}
 	}
 	switch {
 	case n.Kind == KindAnnounce:
-	case n.Kind == KindPost && ts != "":
+	case n.Kind.opensMessage() && ts != "":
 		d.finish(cctx, h, log) // already posted: a replay after a crash
 		return
-	case n.Kind != KindPost && ts == NoMessage:
+	case !n.Kind.opensMessage() && ts == NoMessage:
 		d.finish(cctx, h, log)
 		return
-	case n.Kind != KindPost && ts == "":
+	case !n.Kind.opensMessage() && ts == "":
 		if d.clock.Now().Sub(n.At) > d.opts.WaitForPost {
 			log.Warn("dropping notification: its alert message was never posted")
 			d.finish(cctx, h, log)
@@ -321,8 +322,8 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 		if errors.As(err, &de) && !de.Retry {
 			d.observe(n, "permanent")
 			log.Error("slack rejected notification; not retrying", "err", err, "fix", de.Fix)
-			if n.Kind == KindPost {
-				if err := d.outbox.SetMessageTS(cctx, n.Alert.ID, n.Alert.Episode, NoMessage); err != nil {
+			if n.Kind.opensMessage() {
+				if err := d.outbox.SetMessageTS(cctx, msgID, episode, NoMessage); err != nil {
 					d.retry(h, err, log)
 					return
 				}
@@ -334,7 +335,7 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 		return
 	}
 	d.observe(n, "ok")
-	if n.Kind == KindPost && n.Alert.ID != "" {
+	if n.Kind.opensMessage() && msgID != "" {
 		d.record(cctx, h, newTS, log)
 		return
 	}
@@ -345,7 +346,8 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 // failure the entry is kept with the ts in hand: the retry records it
 // instead of posting a duplicate.
 func (d *Dispatcher) record(ctx context.Context, h *heldDelivery, ts string, log *slog.Logger) {
-	if err := d.outbox.SetMessageTS(ctx, h.Notification.Alert.ID, h.Notification.Alert.Episode, ts); err != nil {
+	msgID, episode := h.Notification.MessageRef()
+	if err := d.outbox.SetMessageTS(ctx, msgID, episode, ts); err != nil {
 		h.sentTS = ts
 		d.retry(h, err, log)
 		return

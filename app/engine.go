@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 )
 
@@ -16,8 +17,17 @@ type Store interface {
 	Records
 	Load(ctx context.Context, queueID, eventKey string, alertIDs []string) (Snapshot, error)
 	Commit(ctx context.Context, c Change) error
-	// Due returns the IDs of alerts whose time-driven evaluation is due.
+	// Due returns the IDs of alerts (and digests) whose time-driven
+	// evaluation is due.
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// MetricHistory returns a queue's history of metric m over the 7 days
+	// up to now, one series per media type.
+	MetricHistory(ctx context.Context, queueID string, m Metric, now time.Time) ([]Series, error)
+	// Storms loads the storm records of channels, the digests named, and
+	// each loaded channel's latest digest, without their members.
+	Storms(ctx context.Context, channels, digestIDs []string) (map[string]VersionedStorm, map[string]VersionedDigest, error)
+	// DigestMembers loads a digest's members, in no particular order.
+	DigestMembers(ctx context.Context, digestID string) ([]DigestMember, error)
 }
 
 // Snapshot is what the engine needs to evaluate one queue's observations.
@@ -30,6 +40,18 @@ type Snapshot struct {
 	Alerts     map[string]VersionedAlert
 	// AllSnoozedUntil is the end of a snooze of every queue (/sla snooze all).
 	AllSnoozedUntil time.Time
+	// DefaultHours are the default queue's business hours, for queues
+	// without their own.
+	DefaultHours *Hours
+}
+
+// hours are the business hours that apply to the snapshot's queue: its
+// own, else the default queue's; nil means always open.
+func (s Snapshot) hours() *Hours {
+	if h := s.Queue.Hours; h != nil && h.Set() {
+		return h
+	}
+	return s.DefaultHours
 }
 
 // snoozedUntil is when posting resumes for the snapshot's queue.
@@ -47,6 +69,8 @@ type Queue struct {
 	Route        string // channel for this queue's alerts; empty means the default
 	SnoozedUntil time.Time
 	SnoozedBy    string
+	// Hours are the queue's own business hours (nil: the default's).
+	Hours *Hours
 	// Latest holds the last value of each metric, keyed by LatestKey.
 	Latest map[string]float64
 }
@@ -66,8 +90,13 @@ type Change struct {
 	QueueID  string
 	EventKey string
 	// QueueName is set when the event taught a new name for the queue.
-	QueueName     string
+	QueueName string
+	// Latest are the queue's new latest values; Prior the values they
+	// replace (where known) and At when they were seen, for the queue's
+	// metric history (a minute's first value is kept, for 7 days).
 	Latest        map[string]float64
+	Prior         map[string]float64
+	At            time.Time
 	Alerts        []AlertWrite
 	Notifications []Notification
 	// Undue lists alert IDs to drop from the time-driven index (their
@@ -77,8 +106,33 @@ type Change struct {
 	Snooze *Snooze
 	// Route, when set, replaces the queue's channel ("" clears it).
 	Route *string
+	// Hours, when set, replaces the queue's business hours (unset Hours
+	// remove them, so the default's apply).
+	Hours *Hours
 	// History records who did what, for /sla history.
 	History []HistoryEntry
+	// Storms and Digests replace channel storm records and digests if
+	// their versions still match, like Alerts.
+	Storms  []StormWrite
+	Digests []DigestWrite
+}
+
+// StormWrite replaces a channel's storm record if its stored version still
+// equals Version.
+type StormWrite struct {
+	Storm   Storm
+	Version int64
+}
+
+// DigestWrite replaces a digest (all but its members) if its stored
+// version still equals Version, and writes Members, each replacing the
+// stored member of the same alert episode. Due is when the time-driven
+// pass must next look at it (zero: never).
+type DigestWrite struct {
+	Digest  Digest
+	Version int64
+	Members []DigestMember
+	Due     time.Time
 }
 
 // AlertWrite replaces one alert if its stored version still equals Version.
@@ -99,8 +153,17 @@ const (
 	Duplicate Outcome = "duplicate"
 )
 
+// Storm digest defaults (issue 5): 5 or more alerts posting in one channel
+// within 30 s are a storm. cmd applies them when STORM_THRESHOLD and
+// STORM_WINDOW are unset.
+const (
+	DefaultStormThreshold = 5
+	DefaultStormWindow    = 30 * time.Second
+)
+
 // EngineOptions configures an Engine. The zero value is usable: no default
-// channel, 30 s update coalescing, the built-in default threshold off.
+// channel, 30 s update coalescing, the built-in default threshold, reminders
+// and storm digests off.
 type EngineOptions struct {
 	// Channel receives alerts of queues without a route.
 	Channel string
@@ -109,6 +172,17 @@ type EngineOptions struct {
 	// RemindAfter is the reminder interval for unacknowledged alerts
 	// (REMIND_AFTER); zero turns reminders off.
 	RemindAfter time.Duration
+	// StormThreshold is how many alerts posting in one channel within
+	// StormWindow make a storm, which is collected in one digest message
+	// instead of one message each (STORM_THRESHOLD, by default
+	// DefaultStormThreshold). Below 2 (the zero value) digests are off.
+	StormThreshold int
+	// StormWindow is the storm's time span (STORM_WINDOW); zero means
+	// DefaultStormWindow.
+	StormWindow time.Duration
+	// DigestEvery bounds how often a digest message is updated as its
+	// members change; zero means 5 s.
+	DigestEvery time.Duration
 	// BuiltinDefault applies to queues with no threshold of that metric and
 	// no stored default (DESIGN §4: default longest_wait 300s).
 	BuiltinDefault *Threshold
@@ -125,12 +199,15 @@ type TransitionObserver interface {
 
 // Engine evaluates observations against thresholds and records the
 // resulting alert transitions and notifications. It holds no state of its
-// own, so any number of engines on one store act as one.
+// own, so any number of engines on one store act as one (it only orders
+// its own storm commits, see channelLocks).
 type Engine struct {
 	store Store
 	clock Clock
 	opts  EngineOptions
 	log   *slog.Logger
+	locks *channelLocks
+	zones *zones
 }
 
 // NewEngine returns an engine on store, taking time from clock.
@@ -138,15 +215,52 @@ func NewEngine(store Store, clock Clock, opts EngineOptions) *Engine {
 	if opts.UpdateEvery <= 0 {
 		opts.UpdateEvery = 30 * time.Second
 	}
+	if opts.StormWindow <= 0 {
+		opts.StormWindow = DefaultStormWindow
+	}
+	if opts.DigestEvery <= 0 {
+		opts.DigestEvery = 5 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{store: store, clock: clock, opts: opts, log: opts.Logger}
+	return &Engine{store: store, clock: clock, opts: opts, log: opts.Logger, locks: &channelLocks{},
+		zones: &zones{}}
 }
 
 // maxAttempts bounds compare-and-set retries; losing this many races in a
 // row means something is badly wrong and the caller should retry later.
-const maxAttempts = 8
+// Storms make races likely: every post in a channel updates its storm
+// record, so many queues breaching at once contend for it.
+const maxAttempts = 16
+
+// backoff waits a little before the next compare-and-set attempt, longer
+// and at random after each lost race, so that contenders spread out.
+func backoff(ctx context.Context, attempt int) {
+	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// commit applies the storm rules to c and commits it, then logs and
+// counts its transitions.
+func (e *Engine) commit(ctx context.Context, c Change, snap Snapshot, now time.Time) error {
+	c, diverted, err := e.commitChange(ctx, c, snap, now)
+	if err != nil {
+		return err
+	}
+	e.logTransitions(c)
+	for _, a := range diverted {
+		e.count("fired")
+		e.log.Info("alert firing, in a storm digest", "queue_id", a.QueueID, "alert_id", a.ID, "digest_id", a.Digest,
+			"channel_id", a.Channel, "metric", a.Metric, "value", a.Value, "threshold", a.Threshold)
+	}
+	return nil
+}
 
 // Ingest evaluates one event's observations. It returns once every effect
 // is durably recorded (or nothing is), so a Processed outcome never loses an
@@ -164,7 +278,7 @@ func (e *Engine) Ingest(ctx context.Context, ev Event) (Outcome, error) {
 			ids = append(ids, id)
 		}
 	}
-	for range maxAttempts {
+	for attempt := range maxAttempts {
 		snap, err := e.store.Load(ctx, ev.QueueID, ev.Key, ids)
 		if err != nil {
 			return "", fmt.Errorf("load queue %s: %w", ev.QueueID, err)
@@ -172,15 +286,15 @@ func (e *Engine) Ingest(ctx context.Context, ev Event) (Outcome, error) {
 		if snap.Seen {
 			return Duplicate, nil
 		}
-		c := e.apply(snap, ev, e.clock.Now())
-		err = e.store.Commit(ctx, c)
+		now := e.clock.Now()
+		err = e.commit(ctx, e.apply(snap, ev, now), snap, now)
 		switch {
 		case err == nil:
-			e.logTransitions(c)
 			return Processed, nil
 		case errors.Is(err, ErrDuplicate):
 			return Duplicate, nil
 		case errors.Is(err, ErrConflict):
+			backoff(ctx, attempt)
 			continue
 		default:
 			return "", fmt.Errorf("commit queue %s: %w", ev.QueueID, err)
@@ -216,16 +330,23 @@ func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
 		c.QueueName = ev.QueueName
 		snap.Queue.Name = ev.QueueName
 	}
-	for _, o := range ev.Observations {
-		c.Latest[LatestKey(o.MediaType, o.Metric)] = o.Value
+	obs := e.evaluated(snap, ev.Observations)
+	c.At, c.Prior = now, make(map[string]float64, len(obs))
+	for _, o := range obs {
+		k := LatestKey(o.MediaType, o.Metric)
+		c.Latest[k] = o.Value
+		if v, ok := snap.Queue.Latest[k]; ok {
+			c.Prior[k] = v
+		}
 	}
 	q := snap.Queue
 	q.Latest = mergeLatest(q.Latest, c.Latest)
 	q.SnoozedUntil = snap.snoozedUntil()
+	sched := e.zones.schedule(snap.hours())
 
 	alerts := make(map[string]*working)
 	var order []string
-	for _, o := range ev.Observations {
+	for _, o := range obs {
 		id := AlertID(ev.QueueID, o.MediaType, o.Metric)
 		w, ok := alerts[id]
 		if !ok {
@@ -238,14 +359,28 @@ func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
 			order = append(order, id)
 		}
 		th, hasThreshold := e.threshold(snap, o.Metric)
-		c.Notifications = e.observe(w, q, o.Value, th, hasThreshold, now, c.Notifications)
+		c.Notifications = e.observe(w, q, o.Value, th, hasThreshold, sched, now, c.Notifications)
 	}
 	for _, id := range order {
 		if w := alerts[id]; w.changed {
-			c.Alerts = append(c.Alerts, AlertWrite{Alert: w.alert, Version: w.version, Due: e.due(w.alert, snap)})
+			c.Alerts = append(c.Alerts, AlertWrite{Alert: w.alert, Version: w.version, Due: e.due(w.alert, snap, now)})
 		}
 	}
 	return c
+}
+
+// evaluated drops the observations their rule's volume gate ignores: they
+// change nothing, not even the queue's latest values, so that a later
+// time-driven evaluation never acts on them either.
+func (e *Engine) evaluated(snap Snapshot, obs []Observation) []Observation {
+	out := obs[:0:0]
+	for _, o := range obs {
+		if th, ok := e.threshold(snap, o.Metric); ok && th.Gates(o) {
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 func mergeLatest(old, fresh map[string]float64) map[string]float64 {
@@ -260,7 +395,10 @@ func mergeLatest(old, fresh map[string]float64) map[string]float64 {
 }
 
 // observe applies one value to an alert: the event-driven half of DESIGN §5.
-func (e *Engine) observe(w *working, q Queue, v float64, th Threshold, hasThreshold bool, now time.Time, out []Notification) []Notification {
+func (e *Engine) observe(w *working, q Queue, v float64, th Threshold, hasThreshold bool, sched Schedule, now time.Time, out []Notification) []Notification {
+	if !sched.Open(now) {
+		return e.offHours(w, v, th, hasThreshold, sched, now, out)
+	}
 	a := &w.alert
 	active := a.State == StatePending || a.State.Open()
 	if !active && (!hasThreshold || !th.Breached(v)) {
@@ -275,13 +413,14 @@ func (e *Engine) observe(w *working, q Queue, v float64, th Threshold, hasThresh
 	if !hasThreshold {
 		return e.resolve(a, now, out)
 	}
-	a.Threshold = th.Value
+	a.Threshold, a.Clear = th.Value, th.Clear
 	breach := th.Breached(v)
 	switch {
 	case !active: // a new episode begins
 		a.Episode++
 		a.PendingSince, a.FiredAt, a.ResolvedAt, a.NotifiedAt = now, time.Time{}, time.Time{}, time.Time{}
 		a.AckedBy, a.AckedAt, a.ResolvedBy, a.Dirty, a.Muted, a.Channel = "", time.Time{}, "", false, false, ""
+		a.Digest, a.OffHours, a.RearmAt = "", false, time.Time{}
 		if th.For > 0 {
 			a.State = StatePending
 			return out
@@ -295,230 +434,12 @@ func (e *Engine) observe(w *working, q Queue, v float64, th Threshold, hasThresh
 	case a.State == StatePending:
 		a.State, a.PendingSince = StateResolved, time.Time{} // never fired: nothing to tell
 		return out
-	case breach && a.Muted && !now.Before(q.SnoozedUntil):
-		return e.unmute(a, now, out)
-	case breach:
+	case !th.Holds(v): // back at the clear level (the threshold without a band)
+		return e.resolve(a, now, out)
+	case a.Muted && !now.Before(q.SnoozedUntil):
+		return e.snoozeEnded(a, th, true, now, out)
+	default:
 		a.Dirty = true
 		return e.refresh(a, now, out)
-	default:
-		return e.resolve(a, now, out)
-	}
-}
-
-// setContext copies the queue's latest waiting count and agents on queue
-// into the alert, for the message.
-func setContext(a *Alert, q Queue) {
-	if v, ok := q.Latest[LatestKey(a.MediaType, Waiting)]; ok {
-		a.QueueWaiting = &v
-	}
-	if v, ok := q.Latest[LatestKey("", Agents)]; ok {
-		a.QueueAgents = &v
-	}
-}
-
-func (e *Engine) fire(a *Alert, q Queue, now time.Time, out []Notification) []Notification {
-	a.State, a.FiredAt = StateFiring, now
-	a.Channel = q.Route
-	if a.Channel == "" {
-		a.Channel = e.opts.Channel
-	}
-	if now.Before(q.SnoozedUntil) {
-		a.Muted, a.SnoozedUntil = true, q.SnoozedUntil
-		return out
-	}
-	a.NotifiedAt, a.Dirty = now, false
-	a.RemindAt = e.firstReminder(now)
-	return append(out, Notification{Kind: KindPost, Channel: a.Channel, Alert: *a, At: now})
-}
-
-// firstReminder is when a just-posted alert is first reminded of; zero
-// when reminders are off.
-func (e *Engine) firstReminder(now time.Time) time.Time {
-	if e.opts.RemindAfter <= 0 {
-		return time.Time{}
-	}
-	return now.Add(e.opts.RemindAfter)
-}
-
-// unmute ends a snooze for a still-breaching alert: a fresh message (a new
-// episode) so the breach is seen again at the bottom of the channel.
-func (e *Engine) unmute(a *Alert, now time.Time, out []Notification) []Notification {
-	a.Muted, a.Dirty, a.SnoozedUntil = false, false, time.Time{}
-	a.Episode++
-	a.NotifiedAt = now
-	a.AckedBy, a.AckedAt = "", time.Time{}
-	if a.State == StateAcknowledged {
-		a.State = StateFiring
-	}
-	a.RemindAt = e.firstReminder(now)
-	return append(out, Notification{Kind: KindPost, Channel: a.Channel, Alert: *a, At: now})
-}
-
-// refresh enqueues an update of a breaching alert's message unless one was
-// enqueued less than UpdateEvery ago; the time-driven pass sends the
-// coalesced update when that interval is up.
-func (e *Engine) refresh(a *Alert, now time.Time, out []Notification) []Notification {
-	if a.Muted || a.NotifiedAt.IsZero() || now.Sub(a.NotifiedAt) < e.opts.UpdateEvery {
-		return out
-	}
-	a.NotifiedAt, a.Dirty = now, false
-	return append(out, Notification{Kind: KindUpdate, Channel: a.Channel, Alert: *a, At: now})
-}
-
-func (e *Engine) resolve(a *Alert, now time.Time, out []Notification) []Notification {
-	posted := a.State.Open() && !a.NotifiedAt.IsZero()
-	a.State, a.ResolvedAt, a.Dirty = StateResolved, now, false
-	if !posted {
-		return out
-	}
-	return append(out,
-		Notification{Kind: KindUpdate, Channel: a.Channel, Alert: *a, At: now},
-		Notification{Kind: KindReply, Channel: a.Channel, Alert: *a, Reason: "resolved", At: now})
-}
-
-// due is when the time-driven pass must next look at a: a pending alert
-// when its for-duration ends, a posted alert with an unsent value when its
-// coalescing interval ends.
-func (e *Engine) due(a Alert, snap Snapshot) time.Time {
-	switch {
-	case a.State == StatePending:
-		th, _ := e.threshold(snap, a.Metric)
-		return a.PendingSince.Add(th.For)
-	case a.State.Open() && a.Muted:
-		return snap.snoozedUntil()
-	}
-	var next time.Time
-	earliest := func(t time.Time) {
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
-	if a.State.Open() && a.Dirty && !a.NotifiedAt.IsZero() {
-		earliest(a.NotifiedAt.Add(e.opts.UpdateEvery))
-	}
-	if a.State == StateFiring {
-		earliest(a.RemindAt)
-	}
-	return next
-}
-
-// remind posts a reminder in the thread of an unacknowledged alert that is
-// due one, and schedules the next (DESIGN §5).
-func (e *Engine) remind(a *Alert, now time.Time, out []Notification) []Notification {
-	if a.State != StateFiring || a.Muted || a.RemindAt.IsZero() || now.Before(a.RemindAt) {
-		return out
-	}
-	a.RemindAt = now.Add(e.opts.RemindAfter)
-	a.Reminders++
-	return append(out, Notification{Kind: KindReply, Channel: a.Channel, Alert: *a, Reason: "reminder", At: now})
-}
-
-// Tick runs the time-driven half of DESIGN §5 for every alert that is due:
-// pending alerts whose for-duration has elapsed fire even if Genesys sends
-// nothing new, snoozes that ended post their breaches afresh, reminders and
-// coalesced updates go out. A lost race means another
-// replica did the work; the alert is simply skipped.
-func (e *Engine) Tick(ctx context.Context) error {
-	now := e.clock.Now()
-	ids, err := e.store.Due(ctx, now, 200)
-	if err != nil {
-		return fmt.Errorf("due alerts: %w", err)
-	}
-	for _, id := range ids {
-		if err := e.advance(ctx, id, now); err != nil && !errors.Is(err, ErrConflict) {
-			return err
-		}
-	}
-	return nil
-}
-
-func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
-	queueID, _, _, err := ParseAlertID(id)
-	if err != nil {
-		return nil // not ours to interpret; the store drops unknown entries
-	}
-	snap, err := e.store.Load(ctx, queueID, "", []string{id})
-	if err != nil {
-		return fmt.Errorf("load alert %s: %w", id, err)
-	}
-	va, ok := snap.Alerts[id]
-	if !ok {
-		return e.store.Commit(ctx, Change{QueueID: queueID, Undue: []string{id}})
-	}
-	w := &working{alert: va.Alert, version: va.Version, changed: true}
-	a := &w.alert
-	var notes []Notification
-	th, hasThreshold := e.threshold(snap, a.Metric)
-	q := snap.Queue
-	q.SnoozedUntil = snap.snoozedUntil()
-	switch {
-	case a.State == StatePending && (!hasThreshold || !th.Breached(a.Value)):
-		a.State, a.PendingSince = StateResolved, time.Time{}
-	case a.State == StatePending && now.Sub(a.PendingSince) >= th.For:
-		setContext(a, q)
-		notes = e.fire(a, q, now, notes)
-	case a.State.Open() && a.Muted && !now.Before(q.SnoozedUntil):
-		setContext(a, q)
-		notes = e.unmute(a, now, notes)
-	case a.State.Open():
-		setContext(a, q)
-		if a.Dirty {
-			notes = e.refresh(a, now, notes)
-		}
-		notes = e.remind(a, now, notes)
-	}
-	c := Change{QueueID: queueID, Notifications: notes,
-		Alerts: []AlertWrite{{Alert: *a, Version: w.version, Due: e.due(*a, snap)}}}
-	if err := e.store.Commit(ctx, c); err != nil {
-		return fmt.Errorf("advance alert %s: %w", id, err)
-	}
-	e.logTransitions(c)
-	return nil
-}
-
-func transitionKind(n Notification) string {
-	switch {
-	case n.Kind == KindPost:
-		return "fired"
-	case n.Kind == KindReply && n.Reason == "reminder":
-		return "reminded"
-	case n.Kind == KindReply:
-		return "resolved"
-	}
-	return "updated"
-}
-
-func (e *Engine) count(kind string) {
-	if e.opts.Observer != nil {
-		e.opts.Observer.Transition(kind)
-	}
-}
-
-// Run calls Tick every interval until ctx is done, then returns. Each pass
-// is bounded by the interval so a stuck store cannot pile passes up.
-func (e *Engine) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			tctx, cancel := context.WithTimeout(ctx, max(interval, time.Second)*5)
-			if err := e.Tick(tctx); err != nil && ctx.Err() == nil {
-				e.log.Warn("time-driven evaluation failed", "err", err)
-			}
-			cancel()
-		}
-	}
-}
-
-func (e *Engine) logTransitions(c Change) {
-	for _, n := range c.Notifications {
-		e.count(transitionKind(n))
-		if n.Kind == KindPost || n.Reason == "resolved" {
-			e.log.Info("alert "+string(n.Alert.State), "queue_id", n.Alert.QueueID, "alert_id", n.Alert.ID,
-				"channel_id", n.Channel, "metric", n.Alert.Metric, "value", n.Alert.Value, "threshold", n.Alert.Threshold)
-		}
 	}
 }

@@ -43,6 +43,7 @@ type harness struct {
 	store  *store.Redis
 	clock  *clock
 	engine *app.Engine
+	mu     sync.Mutex // guards seq for concurrent feeders
 	seq    int
 }
 

@@ -35,6 +35,10 @@ type Observation struct {
 	MediaType string
 	Metric    Metric
 	Value     float64
+	// Volume is how many interactions the value is computed over (offered
+	// in its interval) for rate metrics; 0 means unknown. Thresholds with a
+	// minimum volume ignore observations below it.
+	Volume float64
 }
 
 // Event is what one webhook event or one poll result contributes: the
@@ -67,28 +71,6 @@ func ValidateQueueID(id string) error {
 	return nil
 }
 
-// Threshold is an SLA rule for one queue (or DefaultQueue) and metric.
-type Threshold struct {
-	QueueID string        `json:"queue_id"`
-	Metric  Metric        `json:"metric"`
-	Value   float64       `json:"value"`
-	For     time.Duration `json:"for,omitempty"`
-	SetBy   string        `json:"set_by,omitempty"`
-	SetAt   time.Time     `json:"set_at,omitzero"`
-}
-
-// Breached reports whether v breaches the threshold.
-func (t Threshold) Breached(v float64) bool { return t.Metric.Breached(v, t.Value) }
-
-// String renders the rule as /sla would accept it.
-func (t Threshold) String() string {
-	s := fmt.Sprintf("%s %s %s", t.QueueID, t.Metric, t.Metric.FormatValue(t.Value))
-	if t.For > 0 {
-		s += " for " + FormatDuration(t.For)
-	}
-	return s
-}
-
 // State is an alert's place in its lifecycle (DESIGN §5).
 type State string
 
@@ -114,6 +96,8 @@ type Alert struct {
 	State     State   `json:"state"`
 	Value     float64 `json:"value"`
 	Threshold float64 `json:"threshold"`
+	// Clear is the rule's clear level when it has a hysteresis band.
+	Clear *float64 `json:"clear,omitempty"`
 	// Episode counts breach episodes of this alert; notifications name
 	// the episode they belong to so that a late one never touches the
 	// message of a newer episode.
@@ -132,12 +116,20 @@ type Alert struct {
 	// Muted is set while the queue is snoozed: the breach is tracked but
 	// nothing is posted.
 	Muted bool `json:"muted,omitempty"`
+	// Digest, when set, is the storm digest standing for this episode:
+	// it has no message of its own, and its changes update the digest.
+	Digest string `json:"digest,omitempty"`
 	// SnoozedUntil is when the queue's snooze ends, for the message.
 	SnoozedUntil time.Time `json:"snoozed_until,omitzero"`
 	AckedBy      string    `json:"acked_by,omitempty"`
 	AckedAt      time.Time `json:"acked_at,omitzero"`
 	// ResolvedBy is the Slack user who resolved the alert by hand, if any.
 	ResolvedBy string `json:"resolved_by,omitempty"`
+	// OffHours is set when the episode resolved because the queue's
+	// business hours ended; RearmAt is when they open again and the
+	// queue's latest value is looked at afresh.
+	OffHours bool      `json:"off_hours,omitempty"`
+	RearmAt  time.Time `json:"rearm_at,omitzero"`
 	// Context for the message: the queue's latest waiting count and agents
 	// on queue, when known.
 	QueueWaiting *float64 `json:"queue_waiting,omitempty"`
@@ -187,6 +179,12 @@ const (
 	// KindAnnounce posts Text on its own, not tied to an alert (the
 	// stale-data warning and its all-clear).
 	KindAnnounce NotificationKind = "announce"
+	// KindDigestPost opens a storm digest's message (Notification.Digest).
+	KindDigestPost NotificationKind = "digest_post"
+	// KindDigestUpdate rewrites a digest's message in place.
+	KindDigestUpdate NotificationKind = "digest_update"
+	// KindDigestReply posts in a digest's thread (its end, reminders).
+	KindDigestReply NotificationKind = "digest_reply"
 )
 
 // Notification is one Slack effect of a state change. It is written to the
@@ -200,6 +198,8 @@ type Notification struct {
 	Reason string `json:"reason,omitempty"`
 	// Text is an announcement's mrkdwn text, already escaped.
 	Text string `json:"text,omitempty"`
+	// Digest is a snapshot of the digest, for the digest kinds.
+	Digest *Digest `json:"digest,omitempty"`
 	// At is when the notification was enqueued; used to measure delay.
 	At time.Time `json:"at"`
 }

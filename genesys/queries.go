@@ -284,10 +284,12 @@ func (c *Client) ServiceLevels(ctx context.Context, queueIDs []string, now time.
 				if ratio != nil && len(r.Data) == 1 {
 					v = *ratio
 				}
-				obs = append(obs, app.Observation{QueueID: r.Group.QueueID, MediaType: r.Group.MediaType, Metric: app.ServiceLevel, Value: v * 100})
+				obs = append(obs, app.Observation{QueueID: r.Group.QueueID, MediaType: r.Group.MediaType, Metric: app.ServiceLevel,
+					Value: v * 100, Volume: slDen})
 			}
 			if offered > 0 {
-				obs = append(obs, app.Observation{QueueID: r.Group.QueueID, MediaType: r.Group.MediaType, Metric: app.AbandonRate, Value: abandoned / offered * 100})
+				obs = append(obs, app.Observation{QueueID: r.Group.QueueID, MediaType: r.Group.MediaType, Metric: app.AbandonRate,
+					Value: abandoned / offered * 100, Volume: offered})
 			}
 			if len(obs) == 0 {
 				continue

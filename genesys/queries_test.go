@@ -30,6 +30,16 @@ func obsValue(ev app.Event, media string, m app.Metric) (float64, bool) {
 	return 0, false
 }
 
+// obsVolume is the interval volume of ev's observation of m for media.
+func obsVolume(ev app.Event, media string, m app.Metric) float64 {
+	for _, o := range ev.Observations {
+		if o.MediaType == media && o.Metric == m {
+			return o.Volume
+		}
+	}
+	return -1
+}
+
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestSampleResponses(t *testing.T) {
@@ -276,6 +286,22 @@ func TestServiceLevelsQuery(t *testing.T) {
 	}
 	if got, ok := obsValue(events[1], "email", app.AbandonRate); !ok || got != 0 {
 		t.Errorf("abandon rate = %v (present %v), want 0", got, ok)
+	}
+	// Volumes feed /sla set … min <n>: the service level's denominator,
+	// and the interactions offered for the abandon rate.
+	for _, v := range []struct {
+		ev     app.Event
+		media  string
+		metric app.Metric
+		want   float64
+	}{
+		{events[0], "voice", app.ServiceLevel, 9},
+		{events[0], "voice", app.AbandonRate, 10},
+		{events[1], "email", app.AbandonRate, 4},
+	} {
+		if got := obsVolume(v.ev, v.media, v.metric); got != v.want {
+			t.Errorf("%s %s volume = %v, want %v", v.media, v.metric, got, v.want)
+		}
 	}
 }
 

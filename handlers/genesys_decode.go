@@ -469,6 +469,9 @@ func appendObservations(obs []app.Observation, metrics []wireStatMetric, queueID
 	type total struct {
 		sum  float64
 		seen bool
+		// volume is what a rate is computed over (DESIGN §4): the
+		// service level's denominator, the interactions offered.
+		volume float64
 	}
 	var waiting, agents, abandoned, offered, sl total
 	for j := range metrics {
@@ -490,7 +493,7 @@ func appendObservations(obs []app.Observation, metrics []wireStatMetric, queueID
 			den, hasDen, derr := m.Stats.Denominator.value("stats.denominator")
 			ratio, hasRatio, rerr := m.Stats.Ratio.value("stats.ratio")
 			if err = cmp.Or(derr, rerr); hasDen && hasRatio && den > 0 {
-				sl = total{ratio * 100, true}
+				sl = total{ratio * 100, true, den}
 			}
 		default:
 			continue
@@ -508,7 +511,7 @@ func appendObservations(obs []app.Observation, metrics []wireStatMetric, queueID
 	}
 	abandon := total{seen: abandoned.seen && offered.seen && offered.sum > 0}
 	if abandon.seen {
-		abandon.sum = abandoned.sum / offered.sum * 100
+		abandon.sum, abandon.volume = abandoned.sum/offered.sum*100, offered.sum
 	}
 	for _, o := range [...]struct {
 		metric app.Metric
@@ -520,7 +523,7 @@ func appendObservations(obs []app.Observation, metrics []wireStatMetric, queueID
 		if math.IsInf(o.sum, 0) || math.IsNaN(o.sum) {
 			return nil, fmt.Errorf("metrics: %s out of range", o.metric)
 		}
-		obs = append(obs, app.Observation{QueueID: queueID, MediaType: media, Metric: o.metric, Value: o.sum})
+		obs = append(obs, app.Observation{QueueID: queueID, MediaType: media, Metric: o.metric, Value: o.sum, Volume: o.volume})
 	}
 	return obs, nil
 }

@@ -65,6 +65,13 @@ func observation(queueID, media string, m app.Metric, v float64) app.Observation
 	return app.Observation{QueueID: queueID, MediaType: media, Metric: m, Value: v}
 }
 
+// withVolume sets the interval volume a rate observation is computed
+// over: the service level's denominator, the interactions offered.
+func withVolume(o app.Observation, volume float64) app.Observation {
+	o.Volume = volume
+	return o
+}
+
 func decodedEvent(format, key, queueID, name string, o ...app.Observation) webhookEvent {
 	return webhookEvent{Format: format, Event: app.Event{Key: key, QueueID: queueID, QueueName: name, Observations: o}}
 }
@@ -105,7 +112,7 @@ func TestDecodeWebhook(t *testing.T) {
 		}},
 		{"interval observations", string(readWebhookFixture(t, "webhook-notification-observations-interval.json")), []webhookEvent{
 			decodedEvent(formatNotification, "c3e1a7b2-9d84-4f61-b0e5-2a7c9d1e3f44", sampleQueue, "",
-				observation(sampleQueue, "voice", app.ServiceLevel, 62), observation(sampleQueue, "voice", app.AbandonRate, 12.5)),
+				withVolume(observation(sampleQueue, "voice", app.ServiceLevel, 62), 42), withVolume(observation(sampleQueue, "voice", app.AbandonRate, 12.5), 48)),
 		}},
 		{"users observations summed over qualifiers", string(readWebhookFixture(t, "webhook-notification-observations-users.json")), []webhookEvent{
 			decodedEvent(formatNotification, "0a9f6e2d-1c3b-4d5e-8f7a-6b5c4d3e2f10", sampleQueue, "",
@@ -155,7 +162,7 @@ func TestDecodeWebhook(t *testing.T) {
 			[]webhookEvent{decodedEvent(formatNotification, "corr-2", sampleQueue, "",
 				observation(sampleQueue, "email", app.Waiting, 4), observation(sampleQueue, "email", app.Waiting, 5))}},
 		{"queue id from the topic", observationsEnvelope(`{"mediaType":"callback"}`, `[{"metric":"tAbandon","stats":{"count":1}},{"metric":"nOffered","stats":{"count":8}}]`),
-			[]webhookEvent{decodedEvent(formatNotification, "corr-1", sampleQueue, "", observation(sampleQueue, "callback", app.AbandonRate, 12.5))}},
+			[]webhookEvent{decodedEvent(formatNotification, "corr-1", sampleQueue, "", withVolume(observation(sampleQueue, "callback", app.AbandonRate, 12.5), 8))}},
 		{"unknown metrics only", observationsEnvelope(`{}`, `[{"metric":"oInteracting","stats":{"count":"x"}},{"metric":"tWait","stats":{"sum":1}},{"metric":"oActiveUsers","stats":{"count":3}}]`),
 			[]webhookEvent{ignoredEvent(formatNotification)}},
 		{"stat without count", observationsEnvelope(`{}`, `[{"metric":"oWaiting","stats":{}},{"metric":"oWaiting"}]`),

@@ -52,7 +52,7 @@ type commands struct{ d Deps }
 func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 	cmd, err := parseCommand(sc.Text)
 	x.d.Logger.Info("slack command", "user_id", sc.UserID, "subcommand", cmd.verb, "ok", err == nil)
-	if adminOnly(cmd.verb) && !x.isAdmin(sc.UserID) {
+	if adminOnly(cmd) && !x.isAdmin(sc.UserID) {
 		return x.refusal()
 	}
 	var ue *usageError
@@ -85,6 +85,10 @@ func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 		out, err = x.route(ctx, cmd, sc, by)
 	case verbHistory:
 		out, err = x.history(ctx, cmd)
+	case verbHours:
+		out, err = x.hours(ctx, cmd, by)
+	case verbPreview:
+		out, err = x.preview(ctx, cmd)
 	}
 	if err != nil {
 		return userMessage(err, usageOf(cmd.verb), x.d.Logger)
@@ -92,14 +96,24 @@ func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 	return out
 }
 
-func adminOnly(verb string) bool { return verb == verbSet || verb == verbUnset || verb == verbRoute }
+// adminOnly reports whether a command changes rules (/sla hours with no
+// hours only shows them).
+func adminOnly(cmd command) bool {
+	switch cmd.verb {
+	case verbSet, verbUnset, verbRoute:
+		return true
+	case verbHours:
+		return !cmd.hoursShow
+	}
+	return false
+}
 
 func (x *commands) isAdmin(user string) bool {
 	return len(x.d.Admins) == 0 || slices.Contains(x.d.Admins, user)
 }
 
 func (x *commands) refusal() string {
-	s := "Only SLA admins may change thresholds and routes (`set`, `unset`, `route`); nothing was changed."
+	s := "Only SLA admins may change thresholds, routes and business hours (`set`, `unset`, `route`, `hours`); nothing was changed."
 	var who []string
 	for _, id := range x.d.Admins {
 		if validUserID(id) && len(who) < 5 {
@@ -115,7 +129,7 @@ func (x *commands) refusal() string {
 // resolve turns a queue argument into a queue. The keywords default (the
 // fallback rule) and all (every queue) apply only where allowed.
 func resolveQueueArg(verb string, q queueArg, known map[string]string) (app.QueueRef, error) {
-	allowDefault := verb == verbSet || verb == verbUnset || verb == verbHistory
+	allowDefault := verb == verbSet || verb == verbUnset || verb == verbHistory || verb == verbHours || verb == verbPreview
 	allowAll := verb == verbSnooze || verb == verbUnsnooze || verb == verbHistory
 	switch {
 	case q.keyword(app.DefaultQueue) && allowDefault:
@@ -159,7 +173,7 @@ func (x *commands) set(ctx context.Context, cmd command, by app.Actor) (string, 
 	if err != nil {
 		return "", err
 	}
-	t := app.Threshold{QueueID: ref.ID, Metric: cmd.metric, Value: cmd.value, For: cmd.forDur}
+	t := cmd.threshold(ref.ID)
 	old, err := x.d.Actions.SetThreshold(ctx, t, by)
 	if err != nil {
 		return "", err
@@ -170,6 +184,9 @@ func (x *commands) set(ctx context.Context, cmd command, by app.Actor) (string, 
 		o := *old
 		o.SetBy = ""
 		s += "\nIt was: " + slackapi.ThresholdLine(o, known) + "."
+	}
+	if ref.Known {
+		s += x.setPreview(ctx, t)
 	}
 	return s + unseen(ref), nil
 }
@@ -345,6 +362,7 @@ const maxHistory = 20
 var historyVerbs = map[string]string{
 	"ack": "acknowledged", "resolve": "resolved", "snooze": "snoozed", "unsnooze": "unsnoozed",
 	"set": "set a threshold on", "unset": "removed a threshold of", "route": "routed",
+	"hours": "set the business hours of",
 }
 
 func historyLine(h app.HistoryEntry, known map[string]string) string {
@@ -404,8 +422,14 @@ func helpText() string {
 		"*Queues*: a name (any case; \"quote names with spaces\"), a queue ID, or `default` for the rule of every queue without its own.",
 		"*Metrics*: `longest_wait` (`wait`), `waiting` (`queue`), `service_level` (`sl`), `agents` (`on_queue`), `abandon_rate` (`abandon`).",
 		"*Values*: durations `5m`, `300s` or `300`; percentages `80` or `80%`; counts `10`. `for 2m` waits that long before alerting.",
+		"*Clear*: `clear 3m` resolves an alert only once the value is back at 3m (fires above 5m, clears at 3m), so a value hovering around the threshold alerts once. "+
+			"For `service_level` and `agents` the clear value is above the threshold.",
+		"*Min*: `min 20` on `service_level` or `abandon_rate` ignores intervals with fewer than 20 offered interactions.",
 		"*Note*: Genesys notifications carry counts, not wait times. A notification-only deployment (no Genesys API credentials) "+
 			"cannot alert on `longest_wait`; use `waiting`, `service_level`, `agents` or `abandon_rate`, or enable polling.",
-		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes the alert. The App Home tab shows it all.")
+		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes the alert. The App Home tab shows it all.",
+		"*Business hours*: outside a queue's hours (its own, else `default`'s) no alert fires for it, open alerts resolve quietly, "+
+			"and alerts re-arm at opening time. Days `Mon-Fri`, `Sat,Sun`, `daily`; hours `08:00-18:00` (overnight `22:00-06:00`); an IANA zone such as `Europe/London`.",
+		"*Storms*: when many alerts fire in one channel at once, they are listed in one digest message, kept up to date, with Acknowledge all and Snooze all.")
 	return strings.Join(lines, "\n")
 }

@@ -58,6 +58,26 @@ func TestParseCommand(t *testing.T) {
 		{text: `set "Billing" EU wait 5m`, errVerb: verbSet, errHas: "whole queue name in quotes"},
 		{text: `set "" wait 5m`, errVerb: verbSet, errHas: "queue name is empty"},
 
+		// set: clear band and volume gate, in any order, with for
+		{text: "set Support wait 5m clear 3m", want: command{verb: verbSet, queue: q("Support"), metric: app.LongestWait, value: 300, clear: 180, hasClear: true}},
+		{text: "set Support wait 5m for 1m CLEAR 180", want: command{verb: verbSet, queue: q("Support"), metric: app.LongestWait, value: 300, clear: 180, hasClear: true, forDur: time.Minute}},
+		{text: `set "Billing EU" sl 80% clear 85% min 20 for 10m`, want: command{verb: verbSet, queue: quoted("Billing EU"), metric: app.ServiceLevel, value: 80, clear: 85, hasClear: true, minVolume: 20, forDur: 10 * time.Minute}},
+		{text: "set Billing EU abandon 10 min 20 clear 5", want: command{verb: verbSet, queue: q("Billing EU"), metric: app.AbandonRate, value: 10, clear: 5, hasClear: true, minVolume: 20}},
+		{text: "set Support waiting 10 clear 0", want: command{verb: verbSet, queue: q("Support"), metric: app.Waiting, value: 10, clear: 0, hasClear: true}},
+		{text: "set Support agents 3 clear 5", want: command{verb: verbSet, queue: q("Support"), metric: app.Agents, value: 3, clear: 5, hasClear: true}},
+		{text: "set Support wait 5m clear 10m", errVerb: verbSet, errHas: "longest_wait breaches above its threshold, so it must clear below it: clear 10m is not below 5m"},
+		{text: "set Support sl 80 clear 75", errVerb: verbSet, errHas: "must clear above it: clear 75% is not above 80%"},
+		{text: "set Support sl 80 clear 80", errVerb: verbSet, errHas: "not above"},
+		{text: "set Support waiting 10 min 20", errVerb: verbSet, errHas: "min applies to service_level and abandon_rate only"},
+		{text: "set Support sl 80 min 0", errVerb: verbSet, errHas: "min takes a whole number"},
+		{text: "set Support sl 80 min 2.5", errVerb: verbSet, errHas: "min takes a whole number"},
+		{text: "set Support sl 80 min", errVerb: verbSet, errHas: "give a value after min, e.g. min 20"},
+		{text: "set Support wait 5m clear", errVerb: verbSet, errHas: "give a value after clear"},
+		{text: "set Support wait 5m clear 3m clear 2m", errVerb: verbSet, errHas: "clear is given twice"},
+		{text: "set Support wait 5m clear soon", errVerb: verbSet, errHas: "clear \"soon\" is not a duration"},
+		{text: "set Support sl 80 clear 120", errVerb: verbSet, errHas: "clear 120 is over 100%"},
+		{text: "set Support clear 3m", errVerb: verbSet, errHas: "give a queue, a metric and a value"},
+
 		// unset
 		{text: "unset Support", want: command{verb: verbUnset, queue: q("Support")}},
 		{text: "rm Support wait", want: command{verb: verbUnset, queue: q("Support"), metric: app.LongestWait}},
@@ -102,6 +122,29 @@ func TestParseCommand(t *testing.T) {
 		{text: "route Support <@U0123ABCD>", errVerb: verbRoute, errHas: "is not a channel"},
 		{text: "route Support D0123ABCD", errVerb: verbRoute, errHas: "is not a channel"},
 		{text: "route #sla-alerts", errVerb: verbRoute, errHas: "give a queue and a channel"},
+
+		// preview: set's grammar
+		{text: "preview Support wait 5m", want: command{verb: verbPreview, queue: q("Support"), metric: app.LongestWait, value: 300}},
+		{text: "whatif Billing EU sl 80 clear 85 for 10m", want: command{verb: verbPreview, queue: q("Billing EU"), metric: app.ServiceLevel, value: 80, clear: 85, hasClear: true, forDur: 10 * time.Minute}},
+		{text: "preview default abandon 10 min 20", want: command{verb: verbPreview, queue: q("default"), metric: app.AbandonRate, value: 10, minVolume: 20}},
+		{text: "preview Support wait", errVerb: verbPreview, errHas: "give a queue, a metric and a value"},
+		{text: "preview Support wait 5m clear 6m", errVerb: verbPreview, errHas: "must clear below it"},
+
+		// hours
+		{text: "hours default Mon-Fri 08:00-18:00 Europe/London", want: command{verb: verbHours, queue: q("default"), hours: "Mon-Fri 08:00-18:00 Europe/London"}},
+		{text: "hours Billing EU mon-fri 8-18 Sat 09:00-13:00 Europe/Berlin", want: command{verb: verbHours, queue: q("Billing EU"), hours: "mon-fri 8-18 Sat 09:00-13:00 Europe/Berlin"}},
+		{text: `hours "Night desk" daily 22:00-06:00 UTC`, want: command{verb: verbHours, queue: quoted("Night desk"), hours: "daily 22:00-06:00 UTC"}},
+		{text: "hours Support always", want: command{verb: verbHours, queue: q("Support"), hours: "always"}},
+		{text: "hours Support default", want: command{verb: verbHours, queue: q("Support"), hoursInherit: true}},
+		{text: "hours Billing EU", want: command{verb: verbHours, queue: q("Billing EU"), hoursShow: true}},
+		{text: "hours default", want: command{verb: verbHours, queue: q("default"), hoursShow: true}},
+		{text: "hours", errVerb: verbHours, errHas: "give a queue (or default), then its hours"},
+		{text: "hours Support Mon-Fri 08:00-18:00", errVerb: verbHours, errHas: "end with a time zone, e.g. 08:00-18:00 Europe/London"},
+		{text: "hours Support Mon-Fri 08:00-18:00 Mars/Olympus", errVerb: verbHours, errHas: "'Mars/Olympus' is not a time zone"},
+		{text: "hours Support 08:00-18:00 Europe/London", errVerb: verbHours, errHas: "give days, hours and a time zone"},
+		{text: "hours Support 08:00-18:00 Sat 10:00-12:00 Europe/London", errVerb: verbHours, errHas: "say which days 08:00-18:00 applies to"},
+		{text: "hours Support Mon-Fri 18:00-18:00 Europe/London", errVerb: verbHours, errHas: "'18:00-18:00' is neither days"},
+		{text: "hours default default", errVerb: verbHours, errHas: "the default hours have no default"},
 
 		// history
 		{text: "history", want: command{verb: verbHistory}},
@@ -164,14 +207,20 @@ func TestSlashCommands(t *testing.T) {
 		want  []string // in the answer
 		state string   // thresholds afterwards, when not ""
 	}{
-		{text: "help", want: []string{"`/sla set &lt;queue&gt; &lt;metric&gt; &lt;value&gt; [for &lt;duration&gt;]`",
-			"/sla history", "cannot alert on `longest_wait`"}},
+		{text: "help", want: []string{"`/sla set &lt;queue&gt; &lt;metric&gt; &lt;value&gt; [clear &lt;value&gt;] [min &lt;n&gt;] [for &lt;duration&gt;]`",
+			"/sla history", "cannot alert on `longest_wait`", "`/sla preview &lt;queue&gt;", "`/sla hours &lt;queue&gt;|default [&lt;days&gt;",
+			"*Clear*:", "*Min*:", "*Business hours*:", "*Storms*:"}},
 		{text: "list", want: []string{"*default* longest_wait above 5m _(built-in; SLA_DEFAULT_LONGEST_WAIT)_", "*Snoozes* (0)", "*Routes* (0)"}},
 		{text: "set Support wait 5m", want: []string{"Threshold set: *Support* longest_wait above 5m."},
 			state: supportQueue + " longest_wait 5m"},
 		{text: `set "billing eu" sl 80% for 10m`, want: []string{"*Billing EU* service_level below 80% for 10m"},
 			state: supportQueue + " longest_wait 5m; " + billingQueue + " service_level 80% for 10m"},
 		{text: "set support wait 300s", want: []string{"It was: *Support* longest_wait above 5m."}},
+		{text: "set Billing EU abandon 10 clear 5 min 20", want: []string{"Threshold set: *Billing EU* abandon_rate above 10%, clears at 5% or less, min 20 offered."}},
+		{text: `unset "Billing EU" abandon`, want: []string{"Removed:", "abandon_rate above 10%, clears at 5% or less, min 20 offered"},
+			state: supportQueue + " longest_wait 5m; " + billingQueue + " service_level 80% for 10m"},
+		{text: "set Support wait 5m clear 6m", want: []string{"Usage: `/sla set", "must clear below it"},
+			state: supportQueue + " longest_wait 5m; " + billingQueue + " service_level 80% for 10m"},
 		{text: "set Suport wait 5m", want: []string{"No queue named 'Suport'; did you mean 'Support'?"},
 			state: supportQueue + " longest_wait 5m; " + billingQueue + " service_level 80% for 10m"},
 		{text: "set Support wait 5 parsecs", want: []string{"Usage: `/sla set &lt;queue&gt;", "Unknown metric"}},
@@ -267,9 +316,10 @@ func TestSlashCommandEscaping(t *testing.T) {
 func TestSlashCommandPermissions(t *testing.T) {
 	m := newMemStore()
 	h, _ := memServer(t, m, func(d *Deps) { d.Admins = []string{"U0ADMIN01", "U0ADMIN02"} })
-	for _, text := range []string{"set Support wait 5m", "unset Support", "route Support here", "rm Support wait", "set nonsense"} {
+	for _, text := range []string{"set Support wait 5m", "unset Support", "route Support here", "rm Support wait", "set nonsense",
+		"hours Support always", "hours default Mon-Fri 08:00-18:00 Europe/London", "hours Support Mon-Fri"} {
 		got := runCommand(t, h, "U0LEAD001", text)
-		if !strings.Contains(got, "Only SLA admins may change thresholds and routes") || !strings.Contains(got, "<@U0ADMIN01>, <@U0ADMIN02>") {
+		if !strings.Contains(got, "Only SLA admins may change thresholds, routes and business hours") || !strings.Contains(got, "<@U0ADMIN01>, <@U0ADMIN02>") {
 			t.Errorf("/sla %s by a non-admin: %q", text, got)
 		}
 	}

@@ -25,6 +25,8 @@ const (
 	verbAck      = "ack"
 	verbRoute    = "route"
 	verbHistory  = "history"
+	verbHours    = "hours"
+	verbPreview  = "preview"
 )
 
 // verbAliases maps what supervisors type to canonical subcommands.
@@ -39,19 +41,26 @@ var verbAliases = map[string]string{
 	"ack": verbAck, "acknowledge": verbAck,
 	"route":   verbRoute,
 	"history": verbHistory, "log": verbHistory,
+	"hours": verbHours, "business-hours": verbHours,
+	"preview": verbPreview, "whatif": verbPreview,
 }
 
 // usages are the usage lines, in help order, with an example each.
 var usages = []struct{ verb, usage, example string }{
-	{verbSet, "/sla set <queue> <metric> <value> [for <duration>]", `/sla set Support wait 5m · /sla set "Billing EU" sl 80% for 10m · /sla set default waiting 10`},
+	{verbSet, "/sla set <queue> <metric> <value> [clear <value>] [min <n>] [for <duration>]",
+		`/sla set Support wait 5m clear 3m · /sla set "Billing EU" sl 80% clear 85% min 20 for 10m · /sla set default waiting 10`},
+	{verbPreview, "/sla preview <queue> <metric> <value> [clear <value>] [min <n>] [for <duration>]",
+		`/sla preview Support wait 5m clear 3m (what that rule would have done over the last 7 days; changes nothing)`},
 	{verbUnset, "/sla unset <queue> [<metric>]", `/sla unset Support wait`},
-	{verbList, "/sla list", `/sla list (thresholds, snoozes and routes)`},
+	{verbList, "/sla list", `/sla list (thresholds, snoozes, routes and business hours)`},
 	{verbStatus, "/sla status", `/sla status (open alerts and their state)`},
 	{verbSnooze, "/sla snooze <queue>|all <duration>", `/sla snooze "Billing EU" 30m`},
 	{verbUnsnooze, "/sla unsnooze <queue>|all", `/sla unsnooze all`},
 	{verbAck, "/sla ack <queue>", `/sla ack Support`},
 	{verbRoute, "/sla route <queue> #channel|here|default", `/sla route Support here · /sla route Support <#C0123ABCD>`},
 	{verbHistory, "/sla history [<queue>]", `/sla history Support`},
+	{verbHours, "/sla hours <queue>|default [<days> <from>-<to>… <IANA zone> | always | default]",
+		`/sla hours default Mon-Fri 08:00-18:00 Europe/London · /sla hours Support Mon-Fri 08:00-20:00 Sat 09:00-13:00 Europe/London · /sla hours "Night desk" always · /sla hours Support`},
 	{verbHelp, "/sla help", `/sla help`},
 }
 
@@ -164,13 +173,23 @@ type channelArg struct {
 
 // command is a parsed /sla command.
 type command struct {
-	verb    string
-	queue   queueArg
-	metric  app.Metric
-	value   float64
-	forDur  time.Duration
-	dur     time.Duration
-	channel channelArg
+	verb   string
+	queue  queueArg
+	metric app.Metric
+	value  float64
+	forDur time.Duration
+	// clear (when hasClear) and minVolume are set's optional clauses.
+	clear     float64
+	hasClear  bool
+	minVolume float64
+	dur       time.Duration
+	channel   channelArg
+	// hours is /sla hours' spec as typed ("Mon-Fri 08:00-18:00
+	// Europe/London" or "always"), checked by app.ParseHours; hoursShow
+	// asks for the queue's hours, hoursInherit removes its own.
+	hours        string
+	hoursShow    bool
+	hoursInherit bool
 }
 
 // parseCommand parses the text after /sla. On error the command still
@@ -202,8 +221,8 @@ func parseCommand(text string) (command, error) {
 			return c, usagef(verb, "%s takes no arguments", verb)
 		}
 		return c, nil
-	case verbSet:
-		return c, c.parseSet(args)
+	case verbSet, verbPreview:
+		return c, c.parseRule(verb, args)
 	case verbUnset:
 		return c, c.parseUnset(args)
 	case verbSnooze:
@@ -225,6 +244,8 @@ func parseCommand(text string) (command, error) {
 			c.queue, err = joinQueue(verb, args)
 		}
 		return c, err
+	case verbHours:
+		return c, c.parseHours(args)
 	case verbRoute:
 		if len(args) < 2 {
 			return c, usagef(verb, "give a queue and a channel")
@@ -238,35 +259,94 @@ func parseCommand(text string) (command, error) {
 	return c, usagef("", "unknown subcommand '%s'", clipArg(toks[0].text))
 }
 
-// parseSet reads <queue> <metric> <value> [for <duration>], right to left,
-// so that an unquoted name with spaces still parses.
-func (c *command) parseSet(args []token) error {
-	if n := len(args); n > 0 && args[n-1].keyword("for") {
-		return usagef(verbSet, "give a duration after for, e.g. for 2m")
-	}
-	if n := len(args); n >= 2 && args[n-2].keyword("for") {
-		d, err := app.ParseDuration(args[n-1].text)
-		if err != nil {
-			return &usageError{verb: verbSet, reason: "for " + reasonOf(err)}
+// setClauses are the optional clauses of /sla set, each a keyword and a
+// value, in any order after the value.
+var setClauses = []string{"clear", "min", "for"}
+
+// parseRule reads <queue> <metric> <value> [clear <value>] [min <n>]
+// [for <duration>] for set and preview, right to left, so that an unquoted
+// name with spaces still parses: trailing keyword-value pairs are the
+// clauses, then come the value, the metric, and the rest is the queue.
+func (c *command) parseRule(verb string, args []token) error {
+	clauses := make(map[string]string, len(setClauses))
+	for {
+		n := len(args)
+		if n > 0 && isClause(args[n-1]) {
+			return usagef(verb, "%s", clauseHint(args[n-1].text))
 		}
-		c.forDur = d
+		if n < 2 || !isClause(args[n-2]) {
+			break
+		}
+		k := strings.ToLower(args[n-2].text)
+		if _, dup := clauses[k]; dup {
+			return usagef(verb, "%s is given twice", k)
+		}
+		clauses[k] = args[n-1].text
 		args = args[:n-2]
 	}
 	n := len(args)
 	if n < 3 {
-		return usagef(verbSet, "give a queue, a metric and a value")
+		return usagef(verb, "give a queue, a metric and a value")
 	}
 	m, err := app.ParseMetric(args[n-2].text)
 	if err != nil {
-		return &usageError{verb: verbSet, reason: reasonOf(err)}
+		return &usageError{verb: verb, reason: reasonOf(err)}
 	}
 	v, err := m.ParseValue(args[n-1].text)
 	if err != nil {
-		return &usageError{verb: verbSet, reason: reasonOf(err)}
+		return &usageError{verb: verb, reason: reasonOf(err)}
 	}
 	c.metric, c.value = m, v
-	c.queue, err = joinQueue(verbSet, args[:n-2])
+	if s, ok := clauses["for"]; ok {
+		if c.forDur, err = app.ParseDuration(s); err != nil {
+			return &usageError{verb: verb, reason: "for " + reasonOf(err)}
+		}
+	}
+	if s, ok := clauses["clear"]; ok {
+		if c.clear, err = m.ParseValue(s); err != nil {
+			return &usageError{verb: verb, reason: "clear " + reasonOf(err)}
+		}
+		c.hasClear = true
+	}
+	if s, ok := clauses["min"]; ok {
+		if c.minVolume, err = app.Waiting.ParseValue(s); err != nil || c.minVolume < 1 {
+			return usagef(verb, "min takes a whole number of offered interactions, e.g. min 20")
+		}
+	}
+	if err := c.threshold("").Validate(); err != nil {
+		return &usageError{verb: verb, reason: reasonOf(err)}
+	}
+	c.queue, err = joinQueue(verb, args[:n-2])
 	return err
+}
+
+func isClause(t token) bool {
+	for _, k := range setClauses {
+		if t.keyword(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func clauseHint(k string) string {
+	switch strings.ToLower(k) {
+	case "clear":
+		return "give a value after clear, e.g. clear 3m"
+	case "min":
+		return "give a value after min, e.g. min 20"
+	}
+	return "give a duration after for, e.g. for 2m"
+}
+
+// threshold is the rule a parsed set command describes, for queueID.
+func (c command) threshold(queueID string) app.Threshold {
+	t := app.Threshold{QueueID: queueID, Metric: c.metric, Value: c.value, MinVolume: c.minVolume, For: c.forDur}
+	if c.hasClear {
+		clear := c.clear
+		t.Clear = &clear
+	}
+	return t
 }
 
 // parseUnset reads <queue> [<metric>]. A name with spaces must be quoted

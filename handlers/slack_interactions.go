@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/slack-go/slack"
@@ -119,8 +120,63 @@ func (x *clicks) act(ctx context.Context, ba *slack.BlockAction, by app.Actor) (
 			return "That button names no queue; nothing was changed.", false
 		}
 		return x.unsnooze(ctx, ba.Value, by)
+	case slackapi.ActionDigestAck, slackapi.ActionDigestSnooze:
+		return x.digest(ctx, ba, by)
 	}
 	return "", false // a control slabot does not handle, e.g. a link button
+}
+
+// digestActions are the storm digest's controls; *app.Engine implements
+// them.
+type digestActions interface {
+	AckDigest(ctx context.Context, digestID string, by app.Actor) ([]app.Alert, error)
+	SnoozeDigest(ctx context.Context, digestID string, d time.Duration, by app.Actor) (time.Time, []string, error)
+}
+
+// digest performs a storm digest's Acknowledge all or Snooze all.
+func (x *clicks) digest(ctx context.Context, ba *slack.BlockAction, by app.Actor) (string, bool) {
+	da, ok := x.d.Actions.(digestActions)
+	if !ok {
+		return "This slabot cannot act on storm digests; nothing was changed.", false
+	}
+	id := ba.Value
+	if ba.ActionID == slackapi.ActionDigestSnooze {
+		id = ba.BlockID // a select has no value of its own
+	}
+	if _, _, err := app.ParseDigestID(id); err != nil {
+		return "That button names no storm digest slabot knows; nothing was changed.", false
+	}
+	if ba.ActionID == slackapi.ActionDigestAck {
+		acked, err := da.AckDigest(ctx, id, by)
+		if err != nil && len(acked) == 0 {
+			return userMessage(err, "", x.d.Logger), false
+		}
+		if err != nil {
+			x.d.Logger.Warn("acknowledging a storm digest stopped early", "err", err, "acked", len(acked))
+		}
+		return fmt.Sprintf("Acknowledged %d %s of the storm; their reminders stop.", len(acked), plural(len(acked), "alert", "alerts")), true
+	}
+	choice := ba.SelectedOption.Value
+	if !slices.Contains(slackapi.SnoozeChoices(), choice) {
+		return "That snooze length is not one slabot offers; nothing was changed.", false
+	}
+	dur, err := app.ParseDuration(choice)
+	if err != nil {
+		return userMessage(err, "", x.d.Logger), false
+	}
+	until, queues, err := da.SnoozeDigest(ctx, id, dur, by)
+	if err != nil {
+		return userMessage(err, "", x.d.Logger), false
+	}
+	return fmt.Sprintf("Snoozed %d %s of the storm until %s. A breach still going on then is posted afresh.",
+		len(queues), plural(len(queues), "queue", "queues"), slackapi.SlackTime(until)), true
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // current is the open alert id if episode is still its current breach: a

@@ -338,6 +338,12 @@ func TestInteractionFailures(t *testing.T) {
 			"not snoozed"},
 		{"no user", click{user: "", action: actionJSON(slackapi.ActionAck, slackapi.BlockActions, ackValue, ""), responseURL: hooksURL},
 			"did not say who you are"},
+		{"forged digest", click{user: "U0LEAD001", action: actionJSON(slackapi.ActionDigestAck, "b", "digest:../etc:1", ""), responseURL: hooksURL},
+			"names no storm digest"},
+		{"digest that does not exist", click{user: "U0LEAD001", action: actionJSON(slackapi.ActionDigestAck, "b", "digest:C0ALERTS01:9", ""), responseURL: hooksURL},
+			"names no alert slabot knows"},
+		{"digest snooze length not offered", click{user: "U0LEAD001", action: actionJSON(slackapi.ActionDigestSnooze, "digest:C0ALERTS01:9", "", "999h"), responseURL: hooksURL},
+			"not one slabot offers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

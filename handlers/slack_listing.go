@@ -71,6 +71,27 @@ func (x *commands) list(ctx context.Context) (string, error) {
 	}
 	lines = append(lines, routes...)
 	lines = append(lines, "Queues without a route alert in the default channel (SLACK_CHANNEL_ID).")
+
+	var hours []string
+	for _, q := range states {
+		if q.Hours == nil || !q.Hours.Set() {
+			continue
+		}
+		line := "• " + slackapi.QueueLabel(q.ID, known) + ": " + describeHours(*q.Hours, now)
+		if q.ID == app.DefaultQueue {
+			hours = append([]string{line}, hours...)
+			continue
+		}
+		hours = append(hours, line)
+	}
+	lines = append(lines, "", fmt.Sprintf("*Business hours* (%d)", len(hours)))
+	if len(hours) > maxListLines {
+		hours = append(hours[:maxListLines], fmt.Sprintf("…and %d more.", len(hours)-maxListLines))
+	}
+	if len(hours) == 0 {
+		hours = append(hours, "None: every queue alerts at any time.")
+	}
+	lines = append(lines, hours...)
 	return strings.Join(lines, "\n"), nil
 }
 
@@ -108,7 +129,9 @@ func (x *commands) status(ctx context.Context) (string, error) {
 func stateIDs(known map[string]string) []string {
 	ids := make([]string, 0, len(known)+1)
 	for id := range known {
-		ids = append(ids, id)
+		if id != app.DefaultQueue { // a change of the pseudo-queue may have named it
+			ids = append(ids, id)
+		}
 	}
 	slices.Sort(ids)
 	return append(ids, app.DefaultQueue)

@@ -76,8 +76,8 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 		return "", &app.DeliveryError{Err: errors.New("slack: notification has no channel"),
 			Fix: "set SLACK_CHANNEL_ID or route the queue with /sla route"}
 	}
-	if n.Kind != app.KindPost && n.Kind != app.KindAnnounce && ts == "" {
-		return "", &app.DeliveryError{Err: errors.New("slack: " + string(n.Kind) + " without a message ts")}
+	if err := checkNotification(n, ts, "slack"); err != nil {
+		return "", err
 	}
 	now := renderTime(n)
 	var (
@@ -105,6 +105,21 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 	case app.KindAnnounce:
 		method = "chat.postMessage"
 		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel, slack.MsgOptionText(n.Text, false))
+	case app.KindDigestPost:
+		method = "chat.postMessage"
+		text, blocks := DigestMessage(*n.Digest, now)
+		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel,
+			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	case app.KindDigestUpdate:
+		method = "chat.update"
+		text, blocks := DigestMessage(*n.Digest, now)
+		_, _, _, err = c.api.UpdateMessageContext(ctx, n.Channel, ts,
+			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		newTS = ts
+	case app.KindDigestReply:
+		method = "chat.postMessage"
+		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel,
+			slack.MsgOptionText(digestReplyText(*n.Digest, n.Reason, now, c.opts.Mention), false), slack.MsgOptionTS(ts))
 	default:
 		return "", &app.DeliveryError{Err: errors.New("slack: unknown notification kind " + string(n.Kind))}
 	}
@@ -119,6 +134,21 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 	c.log.Debug("slack message sent", "method", method, "kind", n.Kind, "channel_id", n.Channel,
 		"alert_id", n.Alert.ID, "episode", n.Alert.Episode, "ts", newTS)
 	return newTS, nil
+}
+
+// checkNotification rejects notifications no Slack call can deliver:
+// updates and replies without their message, digest kinds without their
+// digest. Retrying them cannot help.
+func checkNotification(n app.Notification, ts, who string) error {
+	opens := n.Kind == app.KindPost || n.Kind == app.KindDigestPost || n.Kind == app.KindAnnounce
+	digest := n.Kind == app.KindDigestPost || n.Kind == app.KindDigestUpdate || n.Kind == app.KindDigestReply
+	switch {
+	case !opens && ts == "":
+		return &app.DeliveryError{Err: errors.New(who + ": " + string(n.Kind) + " without a message ts")}
+	case digest && n.Digest == nil:
+		return &app.DeliveryError{Err: errors.New(who + ": " + string(n.Kind) + " without its digest")}
+	}
+	return nil
 }
 
 // renderTime is the moment a notification's message describes: when it was

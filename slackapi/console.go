@@ -57,8 +57,8 @@ func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (st
 	if err := ctx.Err(); err != nil {
 		return "", &app.DeliveryError{Err: fmt.Errorf("console: %w", err), Retry: true}
 	}
-	if n.Kind != app.KindPost && n.Kind != app.KindAnnounce && ts == "" {
-		return "", &app.DeliveryError{Err: errors.New("console: " + string(n.Kind) + " without a message ts")}
+	if err := checkNotification(n, ts, "console"); err != nil {
+		return "", err
 	}
 	now := renderTime(n)
 	var (
@@ -72,6 +72,10 @@ func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (st
 		text = replyText(n.Alert, n.Reason, now, c.opts.Mention)
 	case app.KindAnnounce:
 		text = n.Text
+	case app.KindDigestPost, app.KindDigestUpdate:
+		text, blocks = DigestMessage(*n.Digest, now)
+	case app.KindDigestReply:
+		text = digestReplyText(*n.Digest, n.Reason, now, c.opts.Mention)
 	default:
 		return "", &app.DeliveryError{Err: errors.New("console: unknown notification kind " + string(n.Kind))}
 	}
@@ -79,7 +83,7 @@ func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (st
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	newTS := ts
-	if n.Kind != app.KindUpdate {
+	if n.Kind != app.KindUpdate && n.Kind != app.KindDigestUpdate {
 		c.seq++
 		newTS = fmt.Sprintf("console.%04d", c.seq)
 	}
@@ -89,11 +93,11 @@ func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (st
 	}
 	var b strings.Builder
 	switch n.Kind {
-	case app.KindPost:
+	case app.KindPost, app.KindDigestPost:
 		fmt.Fprintf(&b, "── Slack: new message in %s (ts %s)\n", channel, newTS)
-	case app.KindUpdate:
+	case app.KindUpdate, app.KindDigestUpdate:
 		fmt.Fprintf(&b, "── Slack: message %s in %s updated\n", ts, channel)
-	case app.KindReply:
+	case app.KindReply, app.KindDigestReply:
 		fmt.Fprintf(&b, "── Slack: thread reply to %s in %s (ts %s)\n", ts, channel, newTS)
 	case app.KindAnnounce:
 		fmt.Fprintf(&b, "── Slack: announcement in %s (ts %s)\n", channel, newTS)

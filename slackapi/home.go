@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -164,7 +165,16 @@ func thresholdsText(ts []app.Threshold, names map[string]string) string {
 func ThresholdLine(t app.Threshold, names map[string]string) string {
 	s := fmt.Sprintf("%s %s %s %s", queueLabel(t.QueueID, names), t.Metric,
 		breachWord(t.Metric), t.Metric.FormatValue(t.Value))
-	if t.For > 0 {
+	if t.Clear != nil {
+		s += ", clears at " + clearWords(t.Metric, *t.Clear)
+	}
+	if t.MinVolume > 0 {
+		s += fmt.Sprintf(", min %s offered", strconv.FormatFloat(t.MinVolume, 'f', -1, 64))
+	}
+	switch {
+	case t.For > 0 && (t.Clear != nil || t.MinVolume > 0):
+		s += ", for " + app.FormatDuration(t.For)
+	case t.For > 0:
 		s += " for " + app.FormatDuration(t.For)
 	}
 	switch t.SetBy {
@@ -175,6 +185,14 @@ func ThresholdLine(t app.Threshold, names map[string]string) string {
 		s += " · set by " + userMention(t.SetBy)
 	}
 	return s
+}
+
+// clearWords says where a rule with a band clears: "3m or less".
+func clearWords(m app.Metric, clear float64) string {
+	if m.BreachesBelow() {
+		return m.FormatValue(clear) + " or more"
+	}
+	return m.FormatValue(clear) + " or less"
 }
 
 func breachWord(m app.Metric) string {

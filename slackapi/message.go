@@ -130,6 +130,8 @@ func AlertMessage(a app.Alert, now time.Time, appsURL string) (text string, bloc
 
 func headline(a app.Alert, name string) string {
 	switch {
+	case a.State == app.StateResolved && a.OffHours:
+		return ":crescent_moon: *Resolved, outside business hours: " + name + "*"
 	case a.State == app.StateResolved:
 		return ":white_check_mark: *Resolved: " + name + "*"
 	case a.State == app.StatePending:
@@ -150,12 +152,25 @@ func valueLine(a app.Alert) string {
 		}
 		return fmt.Sprintf("*%s* is back to %s (threshold %s)", label, value, threshold)
 	}
+	if a.Clear != nil {
+		return fmt.Sprintf("*%s* is *%s* (threshold %s; resolves at %s)", label, value, threshold, clearWords(a.Metric, *a.Clear))
+	}
 	return fmt.Sprintf("*%s* is *%s* (threshold %s)", label, value, threshold)
 }
 
 func statusLine(a app.Alert, now time.Time) string {
 	var parts []string
-	if a.State == app.StateResolved {
+	if a.State == app.StateResolved && a.OffHours {
+		s := "The queue's business hours ended"
+		if d, ok := lasted(a, now); ok {
+			s += " after " + app.FormatDuration(d) + " of breach"
+		}
+		s += "; no alert fires for it until they open again"
+		if !a.RearmAt.IsZero() {
+			s += " at " + slackTime(a.RearmAt)
+		}
+		parts = append(parts, s+".")
+	} else if a.State == app.StateResolved {
 		s := "Resolved"
 		if d, ok := lasted(a, now); ok {
 			s += " after " + app.FormatDuration(d)
@@ -253,6 +268,8 @@ func actions(a app.Alert) *slack.ActionBlock {
 func fallbackText(a app.Alert, name string) string {
 	prefix := "SLA breach"
 	switch {
+	case a.State == app.StateResolved && a.OffHours:
+		prefix = "Resolved (outside business hours)"
 	case a.State == app.StateResolved:
 		prefix = "Resolved"
 	case a.State == app.StatePending:

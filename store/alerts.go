@@ -32,7 +32,7 @@ func (r *Redis) Load(ctx context.Context, queueID, eventKey string, alertIDs []s
 		seen = pipe.Exists(ctx, r.seenKey(queueID, eventKey))
 	}
 	queue := pipe.HGetAll(ctx, r.queueKey(queueID))
-	all := pipe.HGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until")
+	all := pipe.HMGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until", "hours")
 	own := pipe.HGetAll(ctx, r.thresholdsKey(queueID))
 	defaults := pipe.HGetAll(ctx, r.thresholdsKey(app.DefaultQueue))
 	alerts := make([]*redis.SliceCmd, len(alertIDs))
@@ -53,8 +53,13 @@ func (r *Redis) Load(ctx context.Context, queueID, eventKey string, alertIDs []s
 		Defaults:   decodeThresholds(defaults.Val()),
 		Alerts:     make(map[string]app.VersionedAlert, len(alertIDs)),
 	}
-	if ms, err := strconv.ParseInt(all.Val(), 10, 64); err == nil {
-		snap.AllSnoozedUntil = time.UnixMilli(ms)
+	if vals := all.Val(); len(vals) == 2 {
+		if ms, err := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64); vals[0] != nil && err == nil {
+			snap.AllSnoozedUntil = time.UnixMilli(ms)
+		}
+		if s, ok := vals[1].(string); ok {
+			snap.DefaultHours = decodeHours(s)
+		}
 	}
 	for i, id := range alertIDs {
 		va, ok, err := decodeAlert(alerts[i].Val())
@@ -73,6 +78,7 @@ func decodeQueue(id string, h map[string]string) app.Queue {
 	if ms, err := strconv.ParseInt(h["snooze_until"], 10, 64); err == nil {
 		q.SnoozedUntil = time.UnixMilli(ms)
 	}
+	q.Hours = decodeHours(h["hours"])
 	for k, v := range h {
 		if name, ok := strings.CutPrefix(k, "m:"); ok {
 			if f, err := strconv.ParseFloat(v, 64); err == nil {
@@ -81,6 +87,19 @@ func decodeQueue(id string, h map[string]string) app.Queue {
 		}
 	}
 	return q
+}
+
+// decodeHours reads a queue's stored business hours; nil when none (or
+// unreadable: a queue then alerts at all hours rather than never).
+func decodeHours(s string) *app.Hours {
+	if s == "" {
+		return nil
+	}
+	var h app.Hours
+	if err := json.Unmarshal([]byte(s), &h); err != nil || !h.Set() {
+		return nil
+	}
+	return &h
 }
 
 func decodeThresholds(h map[string]string) map[app.Metric]app.Threshold {
@@ -110,73 +129,114 @@ func decodeAlert(vals []any) (app.VersionedAlert, bool, error) {
 }
 
 // commitScript applies a Change atomically: it checks the event key and
-// every alert version first and writes nothing unless all pass. It returns
-// 1 on success, 0 for a seen event key and -k when alert k lost a race.
+// the version of every alert, storm record and digest it writes first, and
+// writes nothing unless all pass. It returns 1 on success, 0 for a seen
+// event key and -k when the k-th versioned record (alerts, then storm
+// records, then digests) lost a race. A change without a queue ID (a
+// digest's own step) writes nothing of any queue.
 //
-// KEYS: seen, queue, outbox, due, open, names, alert keys…
-// KEYS also: queue history, global history (after names, before alerts).
-// ARGV: seenTTL, queueID, queueName, nLatest, (field, value)…, then per
-// alert (id, version, data, dueMs, open, ttl, pruneField), then nNotes,
-// payloads…, then nUndue, ids…, then nFields, (field, value or "" to
-// delete)…, then nHistory, entries…
-var commitScript = redis.NewScript(`
+// KEYS: seen, queue, outbox, due, open, names, queue history, global
+// history, then alert keys, storm keys, digest keys.
+// ARGV: seenTTL, queueID, queueName, nAlerts, nStorms, nDigests; per alert
+// (id, version, data, dueMs, open, ttl, pruneField); per storm (version,
+// data); per digest (id, version, data, dueMs, ttl); then nMembers,
+// (digest index, field, member)…; nLatest, (field, value)…; nNotes,
+// payloads…; nUndue, ids…; nFields, (field, value or "" to delete)…;
+// nHistory, entries…; then the metric history section (history.go),
+// whose series keys come last in KEYS.
+var commitScript = redis.NewScript(commitLua + historyScript() + "return 1\n")
+
+const commitLua = `
 local seenTTL = tonumber(ARGV[1])
 if seenTTL > 0 and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local nl = tonumber(ARGV[4])
-local a0 = 5 + 2 * nl
-local nalerts = #KEYS - 8
-for k = 1, nalerts do
-  local v = tonumber(redis.call('HGET', KEYS[8 + k], 'v') or '0')
-  if v ~= tonumber(ARGV[a0 + (k - 1) * 7 + 1]) then return -k end
+local na, ns, nd = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local widths = {7, 2, 5}
+local verAt = {1, 0, 1}
+local counts = {na, ns, nd}
+local i, k, n = 7, 9, 0
+for kind = 1, 3 do
+  for r = 1, counts[kind] do
+    n = n + 1
+    local v = tonumber(redis.call('HGET', KEYS[k], 'v') or '0')
+    if v ~= tonumber(ARGV[i + verAt[kind]]) then return -n end
+    i, k = i + widths[kind], k + 1
+  end
 end
 if seenTTL > 0 then redis.call('SET', KEYS[1], '1', 'EX', seenTTL) end
-if redis.call('HSETNX', KEYS[2], 'known', '1') == 1 then redis.call('HSETNX', KEYS[6], ARGV[2], '') end
-if ARGV[3] ~= '' then
-  redis.call('HSET', KEYS[2], 'name', ARGV[3])
-  redis.call('HSET', KEYS[6], ARGV[2], ARGV[3])
+local queued = ARGV[2] ~= ''
+if queued then
+  if redis.call('HSETNX', KEYS[2], 'known', '1') == 1 then redis.call('HSETNX', KEYS[6], ARGV[2], '') end
+  if ARGV[3] ~= '' then
+    redis.call('HSET', KEYS[2], 'name', ARGV[3])
+    redis.call('HSET', KEYS[6], ARGV[2], ARGV[3])
+  end
 end
-for k = 0, nl - 1 do
-  redis.call('HSET', KEYS[2], 'm:' .. ARGV[5 + 2 * k], ARGV[6 + 2 * k])
-end
-for k = 1, nalerts do
-  local b = a0 + (k - 1) * 7
-  local key, id = KEYS[8 + k], ARGV[b]
-  redis.call('HSET', key, 'v', tonumber(ARGV[b + 1]) + 1, 'data', ARGV[b + 2])
-  if ARGV[b + 6] ~= '' then redis.call('HDEL', key, ARGV[b + 6]) end
-  local ttl = tonumber(ARGV[b + 5])
+i, k = 7, 9
+for r = 1, na do
+  local key, id = KEYS[k], ARGV[i]
+  redis.call('HSET', key, 'v', tonumber(ARGV[i + 1]) + 1, 'data', ARGV[i + 2])
+  if ARGV[i + 6] ~= '' then redis.call('HDEL', key, ARGV[i + 6]) end
+  local ttl = tonumber(ARGV[i + 5])
   if ttl > 0 then redis.call('EXPIRE', key, ttl) else redis.call('PERSIST', key) end
-  local due = tonumber(ARGV[b + 3])
+  local due = tonumber(ARGV[i + 3])
   if due > 0 then redis.call('ZADD', KEYS[4], due, id) else redis.call('ZREM', KEYS[4], id) end
-  if ARGV[b + 4] == '1' then redis.call('SADD', KEYS[5], id) else redis.call('SREM', KEYS[5], id) end
+  if ARGV[i + 4] == '1' then redis.call('SADD', KEYS[5], id) else redis.call('SREM', KEYS[5], id) end
+  i, k = i + 7, k + 1
 end
-local i = a0 + nalerts * 7
+for r = 1, ns do
+  redis.call('HSET', KEYS[k], 'v', tonumber(ARGV[i]) + 1, 'data', ARGV[i + 1])
+  i, k = i + 2, k + 1
+end
+for r = 1, nd do
+  local key, id = KEYS[k], ARGV[i]
+  redis.call('HSET', key, 'v', tonumber(ARGV[i + 1]) + 1, 'data', ARGV[i + 2])
+  local ttl = tonumber(ARGV[i + 4])
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) else redis.call('PERSIST', key) end
+  local due = tonumber(ARGV[i + 3])
+  if due > 0 then redis.call('ZADD', KEYS[4], due, id) else redis.call('ZREM', KEYS[4], id) end
+  i, k = i + 5, k + 1
+end
+local nm = tonumber(ARGV[i]); i = i + 1
+for j = 0, nm - 1 do
+  redis.call('HSET', KEYS[8 + na + ns + tonumber(ARGV[i + 3 * j])], ARGV[i + 3 * j + 1], ARGV[i + 3 * j + 2])
+end
+i = i + 3 * nm
+local nl = tonumber(ARGV[i]); i = i + 1
+for j = 0, nl - 1 do
+  redis.call('HSET', KEYS[2], 'm:' .. ARGV[i + 2 * j], ARGV[i + 2 * j + 1])
+end
+i = i + 2 * nl
 local nn = tonumber(ARGV[i]); i = i + 1
-for k = 0, nn - 1 do redis.call('XADD', KEYS[3], '*', 'n', ARGV[i + k]) end
+for j = 0, nn - 1 do redis.call('XADD', KEYS[3], '*', 'n', ARGV[i + j]) end
 i = i + nn
 local nu = tonumber(ARGV[i]); i = i + 1
-for k = 0, nu - 1 do redis.call('ZREM', KEYS[4], ARGV[i + k]) end
+for j = 0, nu - 1 do redis.call('ZREM', KEYS[4], ARGV[i + j]) end
 i = i + nu
 local nf = tonumber(ARGV[i]); i = i + 1
-for k = 0, nf - 1 do
-  local f, v = ARGV[i + 2 * k], ARGV[i + 2 * k + 1]
+for j = 0, nf - 1 do
+  local f, v = ARGV[i + 2 * j], ARGV[i + 2 * j + 1]
   if v == '' then redis.call('HDEL', KEYS[2], f) else redis.call('HSET', KEYS[2], f, v) end
 end
 i = i + 2 * nf
 local nh = tonumber(ARGV[i]); i = i + 1
-for k = 0, nh - 1 do
-  redis.call('LPUSH', KEYS[7], ARGV[i + k])
-  redis.call('LPUSH', KEYS[8], ARGV[i + k])
+for j = 0, nh - 1 do
+  redis.call('LPUSH', KEYS[7], ARGV[i + j])
+  redis.call('LPUSH', KEYS[8], ARGV[i + j])
 end
 if nh > 0 then
   redis.call('LTRIM', KEYS[7], 0, 99)
   redis.call('LTRIM', KEYS[8], 0, 499)
 end
-return 1
-`)
+i = i + nh
+local hk0 = 9 + na + ns + nd
+`
 
 // Commit applies c atomically (see commitScript).
 func (r *Redis) Commit(ctx context.Context, c app.Change) error {
-	keys := make([]string, 0, 6+len(c.Alerts))
+	if (len(c.Latest) > 0 || c.Snooze != nil || c.Route != nil || c.Hours != nil || c.QueueName != "" || c.EventKey != "") && c.QueueID == "" {
+		return fmt.Errorf("%w: a change of queue state names no queue", app.ErrBadEvent)
+	}
+	keys := make([]string, 0, 8+len(c.Alerts)+len(c.Storms)+len(c.Digests))
 	seenTTL := 0
 	seen := r.queueKey(c.QueueID)
 	if c.EventKey != "" {
@@ -184,11 +244,8 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	}
 	keys = append(keys, seen, r.queueKey(c.QueueID), r.outboxKey(), r.dueKey(), r.openKey(), r.namesKey(),
 		r.historyKey(c.QueueID), r.historyKey(""))
-	args := make([]any, 0, 6+2*len(c.Latest)+7*len(c.Alerts)+len(c.Notifications)+len(c.Undue))
-	args = append(args, seenTTL, c.QueueID, c.QueueName, len(c.Latest))
-	for k, v := range c.Latest {
-		args = append(args, k, strconv.FormatFloat(v, 'g', -1, 64))
-	}
+	args := make([]any, 0, 12+2*len(c.Latest)+7*len(c.Alerts)+len(c.Notifications)+len(c.Undue))
+	args = append(args, seenTTL, c.QueueID, c.QueueName, len(c.Alerts), len(c.Storms), len(c.Digests))
 	for _, w := range c.Alerts {
 		k, err := r.alertKey(w.Alert.ID)
 		if err != nil {
@@ -198,10 +255,6 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 		data, err := json.Marshal(w.Alert)
 		if err != nil {
 			return fmt.Errorf("encode alert: %w", err)
-		}
-		var due int64
-		if !w.Due.IsZero() {
-			due = max(w.Due.UnixMilli(), 1)
 		}
 		isOpen, ttl := "0", 0
 		if w.Alert.State == app.StatePending || w.Alert.State.Open() {
@@ -213,7 +266,47 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 		if w.Alert.Episode > keepMessages {
 			prune = tsField(w.Alert.Episode - keepMessages)
 		}
-		args = append(args, w.Alert.ID, w.Version, data, due, isOpen, ttl, prune)
+		args = append(args, w.Alert.ID, w.Version, data, dueMillis(w.Due), isOpen, ttl, prune)
+	}
+	for _, w := range c.Storms {
+		keys = append(keys, r.stormKey(w.Storm.Channel))
+		data, err := json.Marshal(w.Storm)
+		if err != nil {
+			return fmt.Errorf("encode storm record: %w", err)
+		}
+		args = append(args, w.Version, data)
+	}
+	for _, w := range c.Digests {
+		k, err := r.digestKey(w.Digest.ID)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+		data, err := json.Marshal(w.Digest)
+		if err != nil {
+			return fmt.Errorf("encode digest: %w", err)
+		}
+		ttl := 0
+		if w.Digest.Closed() {
+			ttl = int(resolvedFor / time.Second)
+		}
+		args = append(args, w.Digest.ID, w.Version, data, dueMillis(w.Due), ttl)
+	}
+	var members []any
+	for i, w := range c.Digests {
+		for _, m := range w.Members {
+			data, err := json.Marshal(m)
+			if err != nil {
+				return fmt.Errorf("encode digest member: %w", err)
+			}
+			members = append(members, i+1, memberField(m), data)
+		}
+	}
+	args = append(args, len(members)/3)
+	args = append(args, members...)
+	args = append(args, len(c.Latest))
+	for k, v := range c.Latest {
+		args = append(args, k, strconv.FormatFloat(v, 'g', -1, 64))
 	}
 	args = append(args, len(c.Notifications))
 	for _, n := range c.Notifications {
@@ -238,6 +331,17 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	if c.Route != nil {
 		fields = append(fields, "route", *c.Route)
 	}
+	if c.Hours != nil {
+		hours := ""
+		if c.Hours.Set() {
+			data, err := json.Marshal(c.Hours)
+			if err != nil {
+				return fmt.Errorf("encode hours: %w", err)
+			}
+			hours = string(data)
+		}
+		fields = append(fields, "hours", hours)
+	}
 	args = append(args, len(fields)/2)
 	args = append(args, fields...)
 	args = append(args, len(c.History))
@@ -248,16 +352,32 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 		}
 		args = append(args, data)
 	}
+	hkeys, hargs := r.historyArgs(c)
+	keys = append(keys, hkeys...)
+	args = append(args, len(hkeys))
+	args = append(args, hargs...)
 	res, err := commitScript.Run(ctx, r.rdb, keys, args...).Int()
 	switch {
 	case err != nil:
 		return unavailable(err)
 	case res == 0:
 		return app.ErrDuplicate
-	case res < 0:
+	case res < 0 && -res <= len(c.Alerts):
 		return fmt.Errorf("alert %s: %w", c.Alerts[-res-1].Alert.ID, app.ErrConflict)
+	case res < 0 && -res <= len(c.Alerts)+len(c.Storms):
+		return fmt.Errorf("storm record of %s: %w", c.Storms[-res-1-len(c.Alerts)].Storm.Channel, app.ErrConflict)
+	case res < 0:
+		return fmt.Errorf("digest %s: %w", c.Digests[-res-1-len(c.Alerts)-len(c.Storms)].Digest.ID, app.ErrConflict)
 	}
 	return nil
+}
+
+// dueMillis is a due time as a sorted-set score; 0 means none.
+func dueMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixMilli(), 1)
 }
 
 // keepMessages is how many episodes' message ts an alert keeps. A queue

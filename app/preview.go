@@ -1,0 +1,175 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// HistorySpan is how far back slabot keeps queue metrics for previews.
+const HistorySpan = 7 * 24 * time.Hour
+
+// Series is the recorded history of one metric of one queue and media
+// type: Values[i] is the value at Start + i·Step, NaN where there is no
+// data.
+type Series struct {
+	MediaType string
+	Start     time.Time
+	Step      time.Duration
+	Values    []float64
+}
+
+// Preview is what a threshold would have done over the stored history.
+type Preview struct {
+	// Queues is how many queues were looked at (more than one for the
+	// default rule); Series how many of their series had any data.
+	Queues, Series int
+	// Episodes counts the alerts it would have fired; Longest is the
+	// longest of them, Breaching their total time.
+	Episodes  int
+	Longest   time.Duration
+	Breaching time.Duration
+	// Covered is how far back the data goes (at most HistorySpan).
+	Covered time.Duration
+	// Now reports an episode still going on at the end of the history.
+	Now bool
+}
+
+// maxPreviewQueues bounds the work of previewing the default rule: it
+// looks at the first queues without their own rule, in ID order.
+const maxPreviewQueues = 100
+
+// Preview replays the stored history of a queue (or, for DefaultQueue, of
+// the queues without their own rule for the metric) against t as the
+// engine would evaluate it: its for-duration, its clear band and each
+// queue's business hours. Its volume gate cannot be replayed (volumes are
+// not stored); observations the queue's rule ignored at the time are not
+// in the history either. Nothing is changed.
+func (e *Engine) Preview(ctx context.Context, t Threshold) (Preview, error) {
+	if err := t.Validate(); err != nil {
+		return Preview{}, err
+	}
+	queues := []string{t.QueueID}
+	if t.QueueID == DefaultQueue {
+		var err error
+		if queues, err = e.defaultedQueues(ctx, t.Metric); err != nil {
+			return Preview{}, err
+		}
+	}
+	states, err := e.records().QueueStates(ctx, append(slices.Clone(queues), DefaultQueue))
+	if err != nil {
+		return Preview{}, err
+	}
+	defaults := states[len(states)-1].Hours
+	now := e.clock.Now()
+	p := Preview{Queues: len(queues)}
+	for i, q := range queues {
+		series, err := e.store.MetricHistory(ctx, q, t.Metric, now)
+		if err != nil {
+			return Preview{}, fmt.Errorf("history of %s: %w", q, err)
+		}
+		hours := states[i].Hours
+		if hours == nil || !hours.Set() {
+			hours = defaults
+		}
+		sched := e.zones.schedule(hours)
+		for _, s := range series {
+			replay(s, t, sched, now, &p)
+		}
+	}
+	return p, nil
+}
+
+// defaultedQueues are the known queues the default rule for m applies to:
+// those without their own, at most maxPreviewQueues.
+func (e *Engine) defaultedQueues(ctx context.Context, m Metric) ([]string, error) {
+	known, err := e.records().KnownQueues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := e.records().Thresholds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	own := make(map[string]bool)
+	for _, r := range rules {
+		if r.Metric == m {
+			own[r.QueueID] = true
+		}
+	}
+	var out []string
+	for _, id := range sortedKeys(known) {
+		if id != DefaultQueue && !own[id] && ValidateQueueID(id) == nil {
+			out = append(out, id)
+		}
+		if len(out) == maxPreviewQueues {
+			break
+		}
+	}
+	return out, nil
+}
+
+// replay runs one series through t, minute by minute, adding what t would
+// have done to p. A minute without data changes nothing.
+func replay(s Series, t Threshold, sched Schedule, now time.Time, p *Preview) {
+	const (
+		ok = iota
+		pending
+		firing
+	)
+	state := ok
+	var since time.Time
+	first := -1
+	var open bool
+	var change time.Time // when the schedule next opens or closes
+	end := func(at time.Time) {
+		d := at.Sub(since)
+		p.Breaching += d
+		p.Longest = max(p.Longest, d)
+		state = ok
+	}
+	for i, v := range s.Values {
+		if math.IsNaN(v) {
+			continue
+		}
+		at := s.Start.Add(time.Duration(i) * s.Step)
+		if first < 0 {
+			first = i
+			open, change = sched.Open(at), sched.Next(at)
+		}
+		for !change.IsZero() && !at.Before(change) {
+			open, change = sched.Open(change), sched.Next(change)
+		}
+		switch {
+		case !open:
+			if state == firing {
+				end(at)
+			}
+			state = ok
+		case state == ok && t.Breached(v):
+			state, since = pending, at
+			if t.For <= 0 {
+				state = firing
+				p.Episodes++
+			}
+		case state == pending && !t.Breached(v):
+			state = ok
+		case state == pending && at.Sub(since) >= t.For:
+			state, since = firing, at
+			p.Episodes++
+		case state == firing && !t.Holds(v):
+			end(at)
+		}
+	}
+	if first < 0 {
+		return
+	}
+	p.Series++
+	p.Covered = max(p.Covered, min(now.Sub(s.Start.Add(time.Duration(first)*s.Step)), HistorySpan))
+	if state == firing {
+		end(now)
+		p.Now = true
+	}
+}

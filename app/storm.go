@@ -1,0 +1,384 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// maxDigestMembers bounds one digest. A larger storm opens another digest,
+// which keeps each message inside Slack's limits and each write small.
+const maxDigestMembers = 100
+
+// stormsOn reports whether alert storms are collected into digests.
+func (e *Engine) stormsOn() bool { return e.opts.StormThreshold >= 2 }
+
+// stormStep is the storm part of one change: the channels' storm records
+// and the digests it reads and writes, each with its stored version, and
+// the members it writes.
+type stormStep struct {
+	e        *Engine
+	now      time.Time
+	storms   map[string]*VersionedStorm
+	digests  map[string]*VersionedDigest
+	members  map[string][]DigestMember // by digest ID
+	changedS []string                  // channels whose storm record changed, in order
+	changedD []string                  // digests that changed, in order
+	fresh    map[string]bool
+}
+
+// stormify applies the storm rules (issue 5) to c before it is committed,
+// reading the storm records and digests it needs; the commit checks their
+// versions, so replicas racing on one channel agree:
+//   - a post that makes StormThreshold posts in its channel within
+//     StormWindow joins the channel's digest (or opens one) instead;
+//   - an alert standing in a digest has no message of its own: its
+//     updates and replies become changes of its digest member;
+//   - an episode that ends its digest membership (its snooze ended and it
+//     is posted afresh) is marked so in the digest.
+//
+// It costs the same however large the digest: a digest's updates are
+// rendered by the time-driven pass (advanceDigest), coalesced. It returns
+// the alerts that joined a digest, which fired without a post.
+func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now time.Time) ([]Alert, error) {
+	idx := make(map[string]int, len(c.Alerts))
+	var channels, digestIDs []string
+	for i, w := range c.Alerts {
+		idx[w.Alert.ID] = i
+		if p := snap.Alerts[w.Alert.ID].Alert; leftDigest(p, w.Alert) {
+			digestIDs = appendNew(digestIDs, p.Digest)
+		}
+		if w.Alert.Digest != "" {
+			digestIDs = appendNew(digestIDs, w.Alert.Digest)
+		}
+	}
+	for _, n := range c.Notifications {
+		if e.stormable(n) {
+			channels = appendNew(channels, n.Channel)
+		}
+	}
+	if len(channels) == 0 && len(digestIDs) == 0 {
+		return nil, nil
+	}
+	storms, digests, err := e.store.Storms(ctx, channels, digestIDs)
+	if err != nil {
+		return nil, fmt.Errorf("load storm state: %w", err)
+	}
+	s := &stormStep{e: e, now: now, storms: make(map[string]*VersionedStorm), digests: make(map[string]*VersionedDigest),
+		members: make(map[string][]DigestMember), fresh: make(map[string]bool)}
+	for k, v := range storms {
+		s.storms[k] = &v
+	}
+	for k, v := range digests {
+		s.digests[k] = &v
+	}
+
+	noted := make(map[string]bool, len(c.Notifications))
+	for _, n := range c.Notifications {
+		noted[n.Alert.ID] = true
+	}
+	for _, w := range c.Alerts {
+		p := snap.Alerts[w.Alert.ID].Alert
+		switch {
+		case leftDigest(p, w.Alert):
+			s.leave(p)
+		case w.Alert.Digest != "" && (noted[w.Alert.ID] || p.State.Open() != w.Alert.State.Open()):
+			s.absorb(p, w.Alert)
+		}
+	}
+	var diverted []Alert
+	notes := c.Notifications[:0:0]
+	for _, n := range c.Notifications {
+		i, ok := idx[n.Alert.ID]
+		if !ok {
+			notes = append(notes, n)
+			continue
+		}
+		a := &c.Alerts[i].Alert
+		switch {
+		case a.Digest != "" && n.Kind != KindPost:
+			continue // shown by its digest
+		case e.stormable(n) && s.divert(a, n.Channel):
+			c.Alerts[i].Due = e.due(*a, snap, now)
+			diverted = append(diverted, *a)
+			continue
+		}
+		notes = append(notes, n)
+	}
+	c.Notifications = notes
+
+	for _, ch := range s.changedS {
+		vs := s.storms[ch]
+		c.Storms = append(c.Storms, StormWrite{Storm: vs.Storm, Version: vs.Version})
+	}
+	for _, id := range s.changedD {
+		vd := s.digests[id]
+		d := &vd.Digest
+		d.Dirty = true
+		if s.fresh[id] {
+			d.Members = s.members[id]
+			c.Notifications = append(c.Notifications, e.settleDigest(d, now, true)...)
+			d.Members = nil
+		}
+		c.Digests = append(c.Digests, DigestWrite{Digest: *d, Version: vd.Version, Members: s.members[id], Due: e.digestDue(*d, now)})
+	}
+	return diverted, nil
+}
+
+// leftDigest reports whether the episode of prior that a digest stood for
+// is no longer a's: a new episode began (or the digest changed).
+func leftDigest(prior, a Alert) bool {
+	return prior.Digest != "" && (prior.Digest != a.Digest || prior.Episode != a.Episode)
+}
+
+// stormable reports whether n is a post that may join a digest.
+func (e *Engine) stormable(n Notification) bool {
+	return e.stormsOn() && n.Kind == KindPost && validChannel(n.Channel)
+}
+
+func appendNew(ss []string, s string) []string {
+	if slices.Contains(ss, s) {
+		return ss
+	}
+	return append(ss, s)
+}
+
+func (s *stormStep) storm(channel string) *VersionedStorm {
+	vs, ok := s.storms[channel]
+	if !ok {
+		vs = &VersionedStorm{Storm: Storm{Channel: channel}}
+		s.storms[channel] = vs
+	}
+	if !slices.Contains(s.changedS, channel) {
+		s.changedS = append(s.changedS, channel)
+	}
+	return vs
+}
+
+// digest is the digest id as loaded (or made in this step); nil if gone.
+func (s *stormStep) digest(id string) *Digest {
+	if vd, ok := s.digests[id]; ok {
+		return &vd.Digest
+	}
+	return nil
+}
+
+// write records m as a member of d in this step.
+func (s *stormStep) write(d *Digest, m DigestMember) {
+	if !slices.Contains(s.changedD, d.ID) {
+		s.changedD = append(s.changedD, d.ID)
+	}
+	ms := s.members[d.ID]
+	if i := slices.IndexFunc(ms, func(x DigestMember) bool { return x.AlertID == m.AlertID && x.Episode == m.Episode }); i >= 0 {
+		ms[i] = m
+		return
+	}
+	s.members[d.ID] = append(ms, m)
+}
+
+// divert decides whether alert a, about to post in channel, joins a
+// digest instead, and records the would-be post either way.
+func (s *stormStep) divert(a *Alert, channel string) bool {
+	e, now := s.e, s.now
+	vs := s.storm(channel)
+	st := &vs.Storm
+	recent := st.Recent[:0:0]
+	for _, t := range st.Recent {
+		if now.Sub(t) < e.opts.StormWindow {
+			recent = append(recent, t)
+		}
+	}
+	storm := len(recent)+1 >= e.opts.StormThreshold
+	recent = append(recent, now)
+	if keep := e.opts.StormThreshold - 1; len(recent) > keep {
+		recent = recent[len(recent)-keep:]
+	}
+	st.Recent = recent
+	if !storm {
+		return false
+	}
+	var d *Digest
+	if st.Digest > 0 && now.Before(st.JoinUntil) {
+		if d = s.digest(DigestID(channel, st.Digest)); d != nil && (d.Closed() || d.Size >= maxDigestMembers) {
+			d = nil
+		}
+	}
+	if d == nil {
+		st.Digest++
+		id := DigestID(channel, st.Digest)
+		s.digests[id] = &VersionedDigest{Digest: Digest{ID: id, Channel: channel, Seq: st.Digest, OpenedAt: now}}
+		s.fresh[id] = true
+		d = s.digest(id)
+	}
+	st.JoinUntil = now.Add(e.opts.StormWindow)
+	a.Digest, a.RemindAt = d.ID, time.Time{}
+	d.Size++
+	d.Open++
+	s.write(d, memberOf(*a))
+	return true
+}
+
+// absorb shows a member alert's change (from prior) in its digest.
+func (s *stormStep) absorb(prior, a Alert) {
+	d := s.digest(a.Digest)
+	if d == nil {
+		return // the digest is gone (expired): nothing left to show it in
+	}
+	if prior.Digest == a.Digest && prior.Episode == a.Episode && prior.State.Open() != a.State.Open() {
+		if a.State.Open() {
+			d.Open++
+		} else {
+			d.Open--
+		}
+	}
+	s.write(d, memberOf(a))
+}
+
+// leave marks the digest member of p's episode as no longer spoken for by
+// the digest: the episode's snooze ended and it was posted afresh.
+func (s *stormStep) leave(p Alert) {
+	d := s.digest(p.Digest)
+	if d == nil || !p.State.Open() {
+		return // gone, or its end was already counted
+	}
+	m := memberOf(p)
+	m.Moved = true
+	d.Open--
+	s.write(d, m)
+}
+
+// settleDigest returns the notifications a digest owes, d.Members loaded:
+// its post when fresh; its last update and a thread reply once no member
+// is open; else an update, coalesced to one per DigestEvery.
+func (e *Engine) settleDigest(d *Digest, now time.Time, fresh bool) []Notification {
+	switch {
+	case fresh:
+		d.NotifiedAt, d.Dirty = now, false
+		if e.opts.RemindAfter > 0 {
+			d.RemindAt = now.Add(e.opts.RemindAfter)
+		}
+		return []Notification{digestNote(KindDigestPost, *d, "", now)}
+	case d.Open <= 0 && !d.Closed():
+		d.ClosedAt, d.NotifiedAt, d.Dirty, d.RemindAt = now, now, false, time.Time{}
+		return []Notification{digestNote(KindDigestUpdate, *d, "", now), digestNote(KindDigestReply, *d, "resolved", now)}
+	case d.Dirty && !now.Before(d.NotifiedAt.Add(e.opts.DigestEvery)):
+		d.NotifiedAt, d.Dirty = now, false
+		return []Notification{digestNote(KindDigestUpdate, *d, "", now)}
+	}
+	return nil
+}
+
+// digestNote is a digest notification carrying a snapshot of d.
+func digestNote(k NotificationKind, d Digest, reason string, now time.Time) Notification {
+	d.Members = slices.Clone(d.Members)
+	SortMembers(d.Members)
+	return Notification{Kind: k, Channel: d.Channel, Digest: &d, Reason: reason, At: now}
+}
+
+// digestDue is when the time-driven pass must next look at d: at once
+// when its last member closed, when its coalesced update is owed, or at
+// its next reminder.
+func (e *Engine) digestDue(d Digest, now time.Time) time.Time {
+	if d.Open <= 0 && !d.Closed() {
+		return now
+	}
+	var next time.Time
+	if d.Dirty {
+		next = d.NotifiedAt.Add(e.opts.DigestEvery)
+	}
+	if !d.Closed() && !d.RemindAt.IsZero() && (next.IsZero() || d.RemindAt.Before(next)) {
+		next = d.RemindAt
+	}
+	return next
+}
+
+// channelLocks serialises, within one process, the changes that touch a
+// channel's storm state. Across replicas the versions checked by the
+// commit keep them correct; within one, the webhook's parallel workers
+// would otherwise mostly lose compare-and-set races to each other in a
+// storm, since every post in the channel updates its storm record.
+type channelLocks struct {
+	mu sync.Mutex
+	m  map[string]*channelLock
+}
+
+type channelLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock takes the locks of channels (in sorted order, so that two changes
+// never wait for each other) and returns the func that releases them.
+func (l *channelLocks) lock(channels []string) (unlock func()) {
+	channels = slices.Clone(channels)
+	slices.Sort(channels)
+	channels = slices.Compact(channels)
+	held := make([]*channelLock, 0, len(channels))
+	for _, ch := range channels {
+		l.mu.Lock()
+		if l.m == nil {
+			l.m = make(map[string]*channelLock)
+		}
+		cl := l.m[ch]
+		if cl == nil {
+			cl = &channelLock{}
+			l.m[ch] = cl
+		}
+		cl.refs++
+		l.mu.Unlock()
+		cl.mu.Lock()
+		held = append(held, cl)
+	}
+	return func() {
+		for i, cl := range held {
+			cl.mu.Unlock()
+			l.mu.Lock()
+			if cl.refs--; cl.refs == 0 {
+				delete(l.m, channels[i])
+			}
+			l.mu.Unlock()
+		}
+	}
+}
+
+// stormChannels are the channels whose storm state committing c may
+// change: those of its posts that may join a digest, and those of the
+// digests its alerts stand (or stood) in.
+func (e *Engine) stormChannels(c Change, snap Snapshot) []string {
+	var out []string
+	add := func(digestID string) {
+		if ch, _, err := ParseDigestID(digestID); err == nil {
+			out = appendNew(out, ch)
+		}
+	}
+	for _, w := range c.Alerts {
+		if p := snap.Alerts[w.Alert.ID].Alert; p.Digest != "" {
+			add(p.Digest)
+		}
+		if w.Alert.Digest != "" {
+			add(w.Alert.Digest)
+		}
+	}
+	for _, n := range c.Notifications {
+		if e.stormable(n) {
+			out = appendNew(out, n.Channel)
+		}
+	}
+	return out
+}
+
+// commitChange applies the storm rules to c and commits it, holding this
+// process's locks of the channels concerned. It returns the change as
+// committed and the alerts that joined a digest.
+func (e *Engine) commitChange(ctx context.Context, c Change, snap Snapshot, now time.Time) (Change, []Alert, error) {
+	if chs := e.stormChannels(c, snap); len(chs) > 0 {
+		defer e.locks.lock(chs)()
+	}
+	diverted, err := e.stormify(ctx, &c, snap, now)
+	if err != nil {
+		return c, nil, err
+	}
+	return c, diverted, e.store.Commit(ctx, c)
+}

@@ -1,0 +1,158 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// remind posts a reminder in the thread of an unacknowledged alert that is
+// due one, and schedules the next (DESIGN §5).
+func (e *Engine) remind(a *Alert, now time.Time, out []Notification) []Notification {
+	if a.State != StateFiring || a.Muted || a.RemindAt.IsZero() || now.Before(a.RemindAt) {
+		return out
+	}
+	a.RemindAt = now.Add(e.opts.RemindAfter)
+	a.Reminders++
+	return append(out, Notification{Kind: KindReply, Channel: a.Channel, Alert: *a, Reason: "reminder", At: now})
+}
+
+// Tick runs the time-driven half of DESIGN §5 for every alert that is due:
+// pending alerts whose for-duration has elapsed fire even if Genesys sends
+// nothing new, snoozes that ended post their breaches afresh, reminders and
+// coalesced updates go out. A lost race means another
+// replica did the work; the alert is simply skipped.
+func (e *Engine) Tick(ctx context.Context) error {
+	now := e.clock.Now()
+	ids, err := e.store.Due(ctx, now, 200)
+	if err != nil {
+		return fmt.Errorf("due alerts: %w", err)
+	}
+	for _, id := range ids {
+		advance := e.advance
+		if IsDigestID(id) {
+			advance = e.advanceDigest
+		}
+		if err := advance(ctx, id, now); err != nil && !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
+	queueID, _, _, err := ParseAlertID(id)
+	if err != nil {
+		return nil // not ours to interpret; the store drops unknown entries
+	}
+	snap, err := e.store.Load(ctx, queueID, "", []string{id})
+	if err != nil {
+		return fmt.Errorf("load alert %s: %w", id, err)
+	}
+	va, ok := snap.Alerts[id]
+	if !ok {
+		return e.store.Commit(ctx, Change{QueueID: queueID, Undue: []string{id}})
+	}
+	w := &working{alert: va.Alert, version: va.Version, changed: true}
+	a := &w.alert
+	var notes []Notification
+	th, hasThreshold := e.threshold(snap, a.Metric)
+	q := snap.Queue
+	q.SnoozedUntil = snap.snoozedUntil()
+	sched := e.zones.schedule(snap.hours())
+	active := a.State == StatePending || a.State.Open()
+	switch {
+	case active && !sched.Open(now):
+		notes = e.closeForHours(a, sched, now, notes)
+	case !active && !a.RearmAt.IsZero() && !now.Before(a.RearmAt):
+		// Business hours opened: look at the queue afresh, since Genesys
+		// may send nothing new for a breach that began while closed.
+		a.RearmAt = time.Time{}
+		if v, ok := q.Latest[LatestKey(a.MediaType, a.Metric)]; ok {
+			notes = e.observe(w, q, v, th, hasThreshold, sched, now, notes)
+		}
+	case a.State == StatePending && (!hasThreshold || !th.Breached(a.Value)):
+		a.State, a.PendingSince = StateResolved, time.Time{}
+	case a.State == StatePending && now.Sub(a.PendingSince) >= th.For:
+		setContext(a, q)
+		notes = e.fire(a, q, now, notes)
+	case a.State.Open() && a.Muted && !now.Before(q.SnoozedUntil):
+		setContext(a, q)
+		notes = e.snoozeEnded(a, th, hasThreshold, now, notes)
+	case a.State.Open():
+		setContext(a, q)
+		if a.Dirty {
+			notes = e.refresh(a, now, notes)
+		}
+		notes = e.remind(a, now, notes)
+	}
+	c := Change{QueueID: queueID, Notifications: notes,
+		Alerts: []AlertWrite{{Alert: *a, Version: w.version, Due: e.due(*a, snap, now)}}}
+	if err := e.commit(ctx, c, snap, now); err != nil {
+		return fmt.Errorf("advance alert %s: %w", id, err)
+	}
+	return nil
+}
+
+func transitionKind(n Notification) string {
+	switch {
+	case n.Kind == KindPost:
+		return "fired"
+	case n.Kind == KindReply && n.Reason == "reminder":
+		return "reminded"
+	case n.Kind == KindReply:
+		return "resolved"
+	case n.Kind == KindDigestPost:
+		return "digest_opened"
+	case n.Kind == KindDigestReply && n.Reason == "reminder":
+		return "digest_reminded"
+	case n.Kind == KindDigestReply:
+		return "digest_resolved"
+	case n.Kind == KindDigestUpdate:
+		return "digest_updated"
+	}
+	return "updated"
+}
+
+func (e *Engine) count(kind string) {
+	if e.opts.Observer != nil {
+		e.opts.Observer.Transition(kind)
+	}
+}
+
+// Run calls Tick every interval until ctx is done, then returns. Each pass
+// is bounded by the interval so a stuck store cannot pile passes up.
+func (e *Engine) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			tctx, cancel := context.WithTimeout(ctx, max(interval, time.Second)*5)
+			if err := e.Tick(tctx); err != nil && ctx.Err() == nil {
+				e.log.Warn("time-driven evaluation failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func (e *Engine) logTransitions(c Change) {
+	for _, n := range c.Notifications {
+		e.count(transitionKind(n))
+		if n.Digest != nil {
+			if n.Kind != KindDigestUpdate {
+				e.log.Info("storm digest "+transitionKind(n), "digest_id", n.Digest.ID, "channel_id", n.Channel,
+					"members", len(n.Digest.Members))
+			}
+			continue
+		}
+		if n.Kind == KindPost || n.Reason == "resolved" {
+			e.log.Info("alert "+string(n.Alert.State), "queue_id", n.Alert.QueueID, "alert_id", n.Alert.ID,
+				"channel_id", n.Channel, "metric", n.Alert.Metric, "value", n.Alert.Value, "threshold", n.Alert.Threshold)
+		}
+	}
+}
