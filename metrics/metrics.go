@@ -113,7 +113,7 @@ func (m *Metrics) Transition(kind string) { m.transitions.WithLabelValues(kind).
 // Delivered counts one Slack call and, when it succeeded, its delay.
 func (m *Metrics) Delivered(kind app.NotificationKind, result string, delay time.Duration) {
 	method := "chat.postMessage"
-	if kind == app.KindUpdate {
+	if kind == app.KindUpdate || kind == app.KindDigestUpdate {
 		method = "chat.update"
 	}
 	m.slackCalls.WithLabelValues(method, result).Inc()

@@ -49,6 +49,10 @@ type Config struct {
 	// DefaultLongestWait is the built-in default threshold; zero when off.
 	DefaultLongestWait time.Duration
 	RemindAfter        time.Duration
+	// StormThreshold alerts posting in one channel within StormWindow are
+	// collected in one digest message; 0 turns digests off.
+	StormThreshold int
+	StormWindow    time.Duration
 	// SlackPostInterval is the minimum gap between new messages in one
 	// channel (Slack allows about one per second).
 	SlackPostInterval time.Duration
@@ -77,7 +81,7 @@ func (c Config) Polling() bool { return c.GenesysClientID != "" && c.GenesysClie
 var configVariables = []string{
 	"PORT", "REDIS_URL", "REDIS_TLS_INSECURE", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CHANNEL_ID",
 	"SLACK_API_URL", "SLACK_TEAM_ID", "SLACK_MENTION", "SLACK_POST_INTERVAL", "SLA_ADMINS", "SLA_DEFAULT_LONGEST_WAIT",
-	"REMIND_AFTER", "GENESYS_WEBHOOK_SECRET", "GENESYS_WEBHOOK_TOKEN", "GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET",
+	"REMIND_AFTER", "STORM_THRESHOLD", "STORM_WINDOW", "GENESYS_WEBHOOK_SECRET", "GENESYS_WEBHOOK_TOKEN", "GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET",
 	"GENESYS_REGION", "GENESYS_POLL_INTERVAL", "GENESYS_QUEUES", "LOG_LEVEL",
 }
 
@@ -152,6 +156,19 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		c.DefaultLongestWait = d
 	}
 	c.RemindAfter = durationVar(get("REMIND_AFTER"), 15*time.Minute, time.Minute, "REMIND_AFTER", bad)
+	c.StormThreshold = app.DefaultStormThreshold
+	switch v := strings.ToLower(get("STORM_THRESHOLD")); v {
+	case "":
+	case "off", "false", "none", "0":
+		c.StormThreshold = 0
+	default:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 || n > 1000 {
+			bad("STORM_THRESHOLD", "a number of alerts from 2 to 1000, or off")
+		}
+		c.StormThreshold = n
+	}
+	c.StormWindow = durationVar(get("STORM_WINDOW"), app.DefaultStormWindow, time.Second, "STORM_WINDOW", bad)
 	c.SlackPostInterval = durationVar(get("SLACK_POST_INTERVAL"), time.Second, time.Millisecond, "SLACK_POST_INTERVAL", bad)
 	c.PollInterval = durationVar(get("GENESYS_POLL_INTERVAL"), 10*time.Second, 2*time.Second, "GENESYS_POLL_INTERVAL", bad)
 

@@ -108,12 +108,17 @@ func (d *demoRun) story() error {
 	if err := d.command("set default waiting 10"); err != nil {
 		return err
 	}
-	d.step("7. A storm: four queues breach at once.")
-	for i, name := range []string{"Billing EU", "Sales <VIP> & Co", "Tech Support", "Returns"} {
+	d.step("7. A storm: six queues breach within seconds. The first four post as usual; from the fifth, one digest message lists the rest.")
+	for i, name := range []string{"Billing EU", "Sales <VIP> & Co", "Tech Support", "Returns", "Claims", "Renewals"} {
 		d.clock.advance(time.Second)
 		if err := d.notification(fmt.Sprintf("b0000000-0000-4000-8000-00000000000%d", i+1), name, 12+i*5); err != nil {
 			return err
 		}
+	}
+	d.step("   Five seconds on, the digest is brought up to date in place with every alert that joined it.")
+	d.clock.advance(6 * time.Second)
+	if err := d.tick(); err != nil {
+		return err
 	}
 	d.step(`8. /sla snooze "Billing EU" 1h mutes that queue: its message shows it is snoozed.`)
 	if err := d.command(`snooze "Billing EU" 1h`); err != nil {
@@ -210,6 +215,15 @@ func (d *demoRun) signed(path string, form url.Values) error {
 	}
 	if json.Unmarshal(raw, &answer) == nil && answer.Text != "" {
 		fmt.Fprintf(d.out, "   (only you can see this) %s\n", strings.ReplaceAll(slackapi.Unescape(answer.Text), "\n", "\n   "))
+	}
+	return d.settle()
+}
+
+// tick runs the time-driven pass now (the service runs it every second),
+// then waits for what it sent.
+func (d *demoRun) tick() error {
+	if err := d.svc.engine.Tick(d.ctx); err != nil {
+		return err
 	}
 	return d.settle()
 }

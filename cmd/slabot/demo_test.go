@@ -21,15 +21,16 @@ func TestDemo(t *testing.T) {
 				"Threshold set: *default* waiting above 10",
 				"Sales <VIP> & Co", // escaped for Slack, readable on the console
 				"(snoozed)", "Unsnooze queue",
-				"*Open alerts* (4)",
+				"*Open alerts* (6)",
+				"Alert storm: 2 more alerts at once", // the digest, updated in place
 			} {
 				if !strings.Contains(got, want) {
 					t.Errorf("demo output lacks %q", want)
 				}
 			}
-			// Each alert is posted once: one message for Support, four for the storm.
-			if n := strings.Count(got, "new message in"); n != 5 {
-				t.Errorf("%d new messages, want 5", n)
+			// One message for Support; the storm's first four alone, the rest in one digest.
+			if n := strings.Count(got, "new message in"); n != 6 {
+				t.Errorf("%d new messages, want 6", n)
 			}
 			if strings.Contains(args[len(args)-1], "json") != strings.Contains(got, `"blocks"`) {
 				t.Errorf("Block Kit JSON printed = %v with args %v", strings.Contains(got, `"blocks"`), args)

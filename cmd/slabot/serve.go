@@ -105,7 +105,8 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		builtin = &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: cfg.DefaultLongestWait.Seconds(), SetBy: "built-in"}
 	}
 	s.engine = app.NewEngine(st, clock, app.EngineOptions{Channel: cfg.SlackChannelID, BuiltinDefault: builtin,
-		RemindAfter: cfg.RemindAfter, Observer: m, Logger: log})
+		RemindAfter: cfg.RemindAfter, StormThreshold: cfg.StormThreshold, StormWindow: cfg.StormWindow,
+		Observer: m, Logger: log})
 	s.dispatcher = app.NewDispatcher(st, notifier, clock, app.DispatcherOptions{Consumer: s.holder, Pace: pace,
 		Observer: m, Logger: log})
 
