@@ -125,7 +125,7 @@ func TestStormDigestEndToEnd(t *testing.T) {
 		t.Fatalf("50 breaches made %d messages, want 5 (4 alerts, 1 digest): %v", len(posts), texts(posts))
 	}
 	digest := posts[4]
-	if !strings.Contains(digest.Form.Get("text"), "Alert storm: 1 alerts at once") {
+	if !strings.Contains(digest.Form.Get("text"), "Alert storm: 1 more alert at once") {
 		t.Errorf("5th message is not the digest: %q", digest.Form.Get("text"))
 	}
 
@@ -138,7 +138,7 @@ func TestStormDigestEndToEnd(t *testing.T) {
 		t.Fatalf("updates = %d (ts %v), want one of the digest %s", len(upd), upd, digest.RespTS)
 	}
 	body := upd[0].text()
-	for _, want := range []string{"Alert storm: 46 alerts at once in this channel", "46 firing", "*Queue 04 (voice)* — Waiting *20* (threshold 10)",
+	for _, want := range []string{"Alert storm: 46 more alerts at once in this channel", "46 firing", "*Queue 04 (voice)* — Waiting *20* (threshold 10)",
 		"…and 16 more", "Acknowledge all", "Snooze all queues"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("digest update lacks %q:\n%s", want, body)
