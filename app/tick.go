@@ -121,25 +121,6 @@ func (e *Engine) count(kind string) {
 	}
 }
 
-// Run calls Tick every interval until ctx is done, then returns. Each pass
-// is bounded by the interval so a stuck store cannot pile passes up.
-func (e *Engine) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			tctx, cancel := context.WithTimeout(ctx, max(interval, time.Second)*5)
-			if err := e.Tick(tctx); err != nil && ctx.Err() == nil {
-				e.log.Warn("time-driven evaluation failed", "err", err)
-			}
-			cancel()
-		}
-	}
-}
-
 func (e *Engine) logTransitions(c Change) {
 	for _, n := range c.Notifications {
 		e.count(transitionKind(n))
