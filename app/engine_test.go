@@ -13,24 +13,8 @@ import (
 	"github.com/slabot/slabot/store/redistest"
 )
 
-// clock is a hand-set clock shared by engines under test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *app.ManualClock {
+	return app.NewManualClock(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))
 }
 
 const queue = "2f6f2d4e-8c1a-4a53-b9a4-0c5d7e8f9a10"
@@ -41,7 +25,7 @@ type harness struct {
 	t      *testing.T
 	ctx    context.Context
 	store  *store.Redis
-	clock  *clock
+	clock  *app.ManualClock
 	engine *app.Engine
 	mu     sync.Mutex // guards seq for concurrent feeders
 	seq    int

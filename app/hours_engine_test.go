@@ -8,12 +8,6 @@ import (
 	"github.com/slabot/slabot/app"
 )
 
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 func (h *harness) setHours(queueID, spec string) {
 	h.t.Helper()
 	hours, err := app.ParseHours(strings.Fields(spec))

@@ -204,15 +204,6 @@ type Notification struct {
 	At time.Time `json:"at"`
 }
 
-// Clock tells the time; tests inject a fake one.
-type Clock interface{ Now() time.Time }
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns the current time.
-func (SystemClock) Now() time.Time { return time.Now() }
-
 // QueueInfo is a queue as the Genesys Cloud directory describes it.
 type QueueInfo struct {
 	ID   string `json:"id"`

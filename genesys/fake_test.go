@@ -13,28 +13,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 27, 10, 15, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newFakeClock() *app.ManualClock {
+	return app.NewManualClock(time.Date(2026, 11, 27, 10, 15, 0, 0, time.UTC))
 }
 
 // fakeQueue is one queue of the fake organisation.
@@ -96,7 +80,7 @@ type fakeFail struct {
 type fakeGenesys struct {
 	t     *testing.T
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *app.ManualClock
 
 	mu        sync.Mutex
 	clientID  string
@@ -112,7 +96,7 @@ type fakeGenesys struct {
 	omitDate  bool
 }
 
-func newFakeGenesys(t *testing.T, clock *fakeClock) *fakeGenesys {
+func newFakeGenesys(t *testing.T, clock *app.ManualClock) *fakeGenesys {
 	t.Helper()
 	f := &fakeGenesys{t: t, clock: clock, clientID: "client-id-1", secret: "s3cret-VALUE-xyz",
 		expiresIn: 86400, valid: map[string]bool{}, script: map[string][]fakeFail{},

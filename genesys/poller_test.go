@@ -126,7 +126,7 @@ func (a *announcer) posted() []string {
 
 // rig is one fake organisation with a poller's collaborators.
 type rig struct {
-	clock *fakeClock
+	clock *app.ManualClock
 	f     *fakeGenesys
 	store *memStore
 	in    *recorder

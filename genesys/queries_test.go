@@ -46,7 +46,7 @@ func TestSampleResponses(t *testing.T) {
 	clock := newFakeClock()
 	// The sample's oldest waiting conversation entered at 10:09:31.120Z;
 	// the server's Date header says 10:15:31.
-	clock.now = time.Date(2026, 11, 27, 10, 15, 31, 0, time.UTC)
+	clock.Set(time.Date(2026, 11, 27, 10, 15, 31, 0, time.UTC))
 	f := newFakeGenesys(t, clock)
 	f.edit(func(f *fakeGenesys) {
 		f.raw[pathObservations] = readTestdata(t, "observations-query-response.json")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,32 +13,12 @@ import (
 	"github.com/slabot/slabot/store/redistest"
 )
 
-// testClock is the engine's clock in the clocked end-to-end tests. It
-// starts at the real time, so that the dispatcher (on the real clock)
-// never finds a notification stale, and moves only when told.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // clockedE2E is slackE2E with the engine on a hand-moved clock and its
 // time-driven pass run by hand (tick), for storms, snooze ends, business
 // hours and previews seen through the recording Slack fake.
 type clockedE2E struct {
 	*slackE2E
-	clock *testClock
+	clock *app.ManualClock
 }
 
 func newClockedE2E(t *testing.T, opts app.EngineOptions, queues []app.QueueInfo) *clockedE2E {
@@ -53,7 +32,7 @@ func newClockedE2E(t *testing.T, opts app.EngineOptions, queues []app.QueueInfo)
 	if err := st.SaveQueues(ctx, queues); err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{t: time.Now().Truncate(time.Second)}
+	clock := app.NewManualClock(time.Now().Truncate(time.Second))
 	if opts.Channel == "" {
 		opts.Channel = slackTestChan
 	}
@@ -232,12 +211,6 @@ func TestStormDigestEndToEnd(t *testing.T) {
 	if n := len(e.slack.of("chat.postMessage")); n != 10 {
 		t.Errorf("the whole storm asked Slack for %d new messages, want 10 (5 posts, 5 thread replies)", n)
 	}
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 // TestBusinessHoursEndToEnd: /sla hours sets a queue's hours; at closing

@@ -43,7 +43,7 @@ func demo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	clock := &demoClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	clock := app.NewManualClock(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	out := &lockedWriter{w: stdout}
 	w := wiring{stdout: out, log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: clock}
 	if *asJSON {
@@ -68,7 +68,7 @@ type demoRun struct {
 	ctx   context.Context
 	svc   *service
 	url   string
-	clock *demoClock
+	clock *app.ManualClock
 	out   *lockedWriter
 	seq   int
 }
@@ -86,7 +86,7 @@ func (d *demoRun) story() error {
 		return err
 	}
 	d.step("2. 40 seconds later the wait is 6m 45s: the same message is updated, not a new one.")
-	d.clock.advance(40 * time.Second)
+	d.clock.Advance(40 * time.Second)
 	if err := d.metric(demoSupport, "Support", "longest_wait", 405); err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (d *demoRun) story() error {
 		return err
 	}
 	d.step("5. Five minutes later the queue recovers: the message shows resolved and a thread reply says how long it lasted.")
-	d.clock.advance(5 * time.Minute)
+	d.clock.Advance(5 * time.Minute)
 	if err := d.metric(demoSupport, "Support", "longest_wait", 48); err != nil {
 		return err
 	}
@@ -110,13 +110,13 @@ func (d *demoRun) story() error {
 	}
 	d.step("7. A storm: six queues breach within seconds. The first four post as usual; from the fifth, one digest message lists the rest.")
 	for i, name := range []string{"Billing EU", "Sales <VIP> & Co", "Tech Support", "Returns", "Claims", "Renewals"} {
-		d.clock.advance(time.Second)
+		d.clock.Advance(time.Second)
 		if err := d.notification(fmt.Sprintf("b0000000-0000-4000-8000-00000000000%d", i+1), name, 12+i*5); err != nil {
 			return err
 		}
 	}
 	d.step("   Five seconds on, the digest is brought up to date in place with every alert that joined it.")
-	d.clock.advance(6 * time.Second)
+	d.clock.Advance(6 * time.Second)
 	if err := d.tick(); err != nil {
 		return err
 	}
@@ -246,24 +246,6 @@ func (d *demoRun) settle() error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// demoClock is the demo's simulated time.
-type demoClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *demoClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *demoClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // lockedWriter keeps the story's and the console's lines whole.
