@@ -14,9 +14,6 @@ import (
 // message. Nothing was changed; the error text says why.
 var ErrStale = errors.New("nothing to do")
 
-// ErrForbidden means the user may not run an admin command.
-var ErrForbidden = errors.New("not allowed")
-
 // Actor is who did something and from where ("button", "command",
 // "home"), for the history.
 type Actor struct {

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -386,9 +385,6 @@ func (d *Dispatcher) finish(ctx context.Context, h *heldDelivery, log *slog.Logg
 	d.held = slices.DeleteFunc(d.held, func(x *heldDelivery) bool { return x == h })
 }
 
-// Held reports how many entries this dispatcher holds.
-func (d *Dispatcher) Held() int { return len(d.held) }
-
 func parseStreamID(id string) [2]uint64 {
 	ms, seq, _ := strings.Cut(id, "-")
 	a, _ := strconv.ParseUint(ms, 10, 64)
@@ -420,9 +416,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// String describes a delivery for logs without its content.
-func (d Delivery) String() string {
-	return fmt.Sprintf("%s %s %s#%d", d.ID, d.Notification.Kind, d.Notification.Alert.ID, d.Notification.Alert.Episode)
 }

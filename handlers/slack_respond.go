@@ -140,8 +140,6 @@ func userMessage(err error, usage string, log *slog.Logger) string {
 		return withUsage(ue.reason)
 	case errors.Is(err, app.ErrStale):
 		return sentence(safeMrkdwn(err.Error()))
-	case errors.Is(err, app.ErrForbidden):
-		return "You are not allowed to do that."
 	case errors.Is(err, app.ErrBadThreshold), errors.Is(err, app.ErrUnknownMetric):
 		return withUsage(reasonOf(err))
 	case errors.Is(err, app.ErrUnknownQueue):
