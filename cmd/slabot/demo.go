@@ -109,9 +109,18 @@ func (d *demoRun) story() error {
 		return err
 	}
 	d.step("7. A storm: six queues breach within seconds. The first four post as usual; from the fifth, one digest message lists the rest.")
+	// Notifications carry no queue names; the Genesys directory does, and
+	// polling caches it in the store. The demo stands in for the poller.
+	var storm []app.QueueInfo
 	for i, name := range []string{"Billing EU", "Sales <VIP> & Co", "Tech Support", "Returns", "Claims", "Renewals"} {
+		storm = append(storm, app.QueueInfo{ID: fmt.Sprintf("b0000000-0000-4000-8000-00000000000%d", i+1), Name: name})
+	}
+	if err := d.svc.store.SaveQueues(d.ctx, storm); err != nil {
+		return err
+	}
+	for i, q := range storm {
 		d.clock.Advance(time.Second)
-		if err := d.notification(fmt.Sprintf("b0000000-0000-4000-8000-00000000000%d", i+1), name, 12+i*5); err != nil {
+		if err := d.notification(q.ID, 12+i*5); err != nil {
 			return err
 		}
 	}
@@ -144,14 +153,8 @@ func (d *demoRun) metric(queueID, name, metric string, value float64) error {
 }
 
 // notification posts a Genesys observations notification (waiting count).
-func (d *demoRun) notification(queueID, name string, waiting int) error {
+func (d *demoRun) notification(queueID string, waiting int) error {
 	d.seq++
-	// Notifications carry no queue name; the directory (or a metric event)
-	// teaches it. The demo teaches it with a zero-value metric event first.
-	if err := d.webhook(fmt.Sprintf(`{"id":"demo-name-%d","event_type":"com.genesiscloud.queue.metric","data":{"queue_id":%q,"queue_name":%q,"metric":"longest_wait","value":0}}`,
-		d.seq, queueID, name)); err != nil {
-		return err
-	}
 	body := fmt.Sprintf(`{"topicName":"v2.analytics.queues.%[1]s.observations","version":"2","eventBody":{"group":{"queueId":%[1]q,"mediaType":"voice"},"data":[{"interval":"2026-11-27T09:00:00.000Z/2026-11-27T09:00:00.000Z","metrics":[{"metric":"oWaiting","stats":{"count":%[2]d}}]}]},"metadata":{"CorrelationId":"demo-corr-%[3]d"}}`,
 		queueID, waiting, d.seq)
 	return d.webhook(body)
