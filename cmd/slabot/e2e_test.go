@@ -110,10 +110,10 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 		t.Fatalf("calls %+v: want post, update, threaded reply", calls)
 	}
 	upd, reply := calls[1], calls[2]
-	if upd.Method != "chat.update" || upd.TS != post.TS && upd.TS == "" {
-		t.Errorf("update %+v does not target the alert message", upd)
+	if upd.Method != "chat.update" || upd.TS != post.Posted {
+		t.Errorf("update %+v does not target the alert message %s", upd, post.Posted)
 	}
-	if reply.ThreadTS == "" || !strings.Contains(strings.ToLower(reply.Text), "resolved") {
+	if reply.ThreadTS != post.Posted || !strings.Contains(strings.ToLower(reply.Text), "resolved") {
 		t.Errorf("reply %+v: want a threaded resolution", reply)
 	}
 	// The next breach is a new episode: a new message.

@@ -14,6 +14,8 @@ import (
 // slackCall is one Web API call the fake received and answered with ok.
 type slackCall struct {
 	Method, Channel, TS, ThreadTS, Text, Blocks, User string
+	// Posted is the ts the fake gave a new message (chat.postMessage).
+	Posted string
 }
 
 // fakeSlack is an httptest Slack Web API that records calls. Its hook may
@@ -70,6 +72,9 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	c := slackCall{Method: method, Channel: r.PostForm.Get("channel"), TS: r.PostForm.Get("ts"),
 		ThreadTS: r.PostForm.Get("thread_ts"), Text: r.PostForm.Get("text"), Blocks: r.PostForm.Get("blocks"),
 		User: r.PostForm.Get("user_id")}
+	if method == "chat.postMessage" {
+		c.Posted = ts
+	}
 	f.calls = append(f.calls, c)
 	w.Header().Set("Content-Type", "application/json")
 	switch method {
