@@ -69,7 +69,6 @@ func (e hostileEnv) send(t *testing.T, body io.Reader, header map[string]string)
 	return resp.StatusCode, out
 }
 
-
 // known reports whether the store has heard of queueID.
 func (e hostileEnv) known(t *testing.T, queueID string) bool {
 	t.Helper()
