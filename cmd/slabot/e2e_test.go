@@ -120,12 +120,21 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 	e.send("longest_wait", 700)
 	e.slack.waitCalls(t, "a new episode", func(c []slackCall) bool { return count(c, "chat.postMessage") == 3 })
 
-	resp, err := http.Get(e.web.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// The fake records a call before slabot removes its outbox entry, so
+	// scrape until the outbox has drained.
+	var body []byte
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		resp, err := http.Get(e.web.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "slabot_outbox_depth 0") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	for _, want := range []string{
 		`slabot_webhook_events_total{format="metric",outcome="processed"} 5`,
 		`slabot_webhook_request_duration_seconds_count{code="200"} 5`,
