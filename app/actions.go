@@ -225,7 +225,7 @@ func (e *Engine) setSnoozes(ctx context.Context, queueIDs []string, until time.T
 		}
 		sn := &Snooze{QueueID: queueID, Until: until, By: by.UserID}
 		h := HistoryEntry{At: now, QueueID: queueID, Action: action, By: by.UserID, Via: by.Via, Detail: detail}
-		if err := e.store.Commit(ctx, Change{QueueID: storeID, Snooze: sn, History: []HistoryEntry{h}}); err != nil {
+		if err := e.commitStore(ctx, Change{QueueID: storeID, Snooze: sn, History: []HistoryEntry{h}}); err != nil {
 			return fmt.Errorf("%s %s: %w", action, queueID, err)
 		}
 		e.count(action)
@@ -343,7 +343,7 @@ func (e *Engine) Route(ctx context.Context, queueID, channel string, by Actor) e
 		to = "<#" + channel + ">"
 	}
 	h := HistoryEntry{At: e.clock.Now(), QueueID: queueID, Action: "route", By: by.UserID, Via: by.Via, Detail: old + " → " + to}
-	return e.store.Commit(ctx, Change{QueueID: queueID, Route: &channel, History: []HistoryEntry{h}})
+	return e.commitStore(ctx, Change{QueueID: queueID, Route: &channel, History: []HistoryEntry{h}})
 }
 
 // records is the store's Records side; every store slabot wires has it.

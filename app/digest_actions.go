@@ -13,12 +13,12 @@ import (
 func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) error {
 	channel, _, err := ParseDigestID(id)
 	if err != nil {
-		return e.store.Commit(ctx, Change{Undue: []string{id}})
+		return e.commitStore(ctx, Change{Undue: []string{id}})
 	}
 	defer e.locks.lock([]string{channel})()
 	vd, err := e.loadDigest(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return e.store.Commit(ctx, Change{Undue: []string{id}})
+		return e.commitStore(ctx, Change{Undue: []string{id}})
 	}
 	if err != nil {
 		return err
@@ -34,7 +34,7 @@ func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) er
 	}
 	d.Members = nil // unchanged: only the digest's own fields are written
 	c := Change{Notifications: notes, Digests: []DigestWrite{{Digest: d, Version: vd.Version, Due: e.digestDue(d, now)}}}
-	if err := e.store.Commit(ctx, c); err != nil {
+	if err := e.commitStore(ctx, c); err != nil {
 		return fmt.Errorf("advance digest %s: %w", id, err)
 	}
 	e.logTransitions(c)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -43,6 +44,18 @@ type Snapshot struct {
 	// DefaultHours are the default queue's business hours, for queues
 	// without their own.
 	DefaultHours *Hours
+	// Versions are the queue's and the default queue's commit versions
+	// when this was read: a commit expecting them fails if either moved.
+	Versions Versions
+}
+
+// Versions are commit versions of a queue and of the default queue. Every
+// committed change of a queue's state, alerts or thresholds increments its
+// version, so an unchanged version means an unchanged queue: the engine can
+// evaluate the next event on what it last committed, without reading it
+// back (one Redis round trip per event), and still never act on stale state.
+type Versions struct {
+	Queue, Default int64
 }
 
 // hours are the business hours that apply to the snapshot's queue: its
@@ -73,6 +86,8 @@ type Queue struct {
 	Hours *Hours
 	// Latest holds the last value of each metric, keyed by LatestKey.
 	Latest map[string]float64
+	// Known is set once the queue is in the index of known queues.
+	Known bool
 }
 
 // LatestKey names a queue's last value of a metric for a media type.
@@ -89,6 +104,11 @@ type VersionedAlert struct {
 type Change struct {
 	QueueID  string
 	EventKey string
+	// Expect, when set, makes the commit conditional on the queue's and the
+	// default queue's versions (ErrConflict if either moved).
+	Expect *Versions
+	// Known skips adding the queue to the index of known queues.
+	Known bool
 	// QueueName is set when the event taught a new name for the queue.
 	QueueName string
 	// Latest are the queue's new latest values; Prior the values they
@@ -198,9 +218,10 @@ type TransitionObserver interface {
 }
 
 // Engine evaluates observations against thresholds and records the
-// resulting alert transitions and notifications. It holds no state of its
-// own, so any number of engines on one store act as one (it only orders
-// its own storm commits, see channelLocks).
+// resulting alert transitions and notifications. Its only state is a cache
+// of what it last committed (stateCache), which every commit checks
+// against the store, so any number of engines on one store act as one (it
+// also orders its own storm commits, see channelLocks).
 type Engine struct {
 	store Store
 	clock Clock
@@ -208,6 +229,7 @@ type Engine struct {
 	log   *slog.Logger
 	locks *channelLocks
 	zones *zones
+	cache *stateCache
 }
 
 // NewEngine returns an engine on store, taking time from clock.
@@ -225,7 +247,7 @@ func NewEngine(store Store, clock Clock, opts EngineOptions) *Engine {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{store: store, clock: clock, opts: opts, log: opts.Logger, locks: &channelLocks{},
-		zones: &zones{}}
+		zones: &zones{}, cache: newStateCache()}
 }
 
 // maxAttempts bounds compare-and-set retries; losing this many races in a
@@ -247,11 +269,11 @@ func backoff(ctx context.Context, attempt int) {
 }
 
 // commit applies the storm rules to c and commits it, then logs and
-// counts its transitions.
-func (e *Engine) commit(ctx context.Context, c Change, snap Snapshot, now time.Time) error {
+// counts its transitions. It returns the change as committed.
+func (e *Engine) commit(ctx context.Context, c Change, snap Snapshot, now time.Time) (Change, error) {
 	c, diverted, err := e.commitChange(ctx, c, snap, now)
 	if err != nil {
-		return err
+		return c, err
 	}
 	e.logTransitions(c)
 	for _, a := range diverted {
@@ -259,48 +281,98 @@ func (e *Engine) commit(ctx context.Context, c Change, snap Snapshot, now time.T
 		e.log.Info("alert firing, in a storm digest", "queue_id", a.QueueID, "alert_id", a.ID, "digest_id", a.Digest,
 			"channel_id", a.Channel, "metric", a.Metric, "value", a.Value, "threshold", a.Threshold)
 	}
+	return c, nil
+}
+
+// commitStore commits c and keeps the cache true to it: what c wrote of
+// storms and digests is cached, the queue's snapshot dropped (Ingest
+// caches its own), and after a failure everything c was built on is
+// dropped, since any of it may be what moved.
+func (e *Engine) commitStore(ctx context.Context, c Change) error {
+	if err := e.store.Commit(ctx, c); err != nil {
+		e.cache.forget(c)
+		return err
+	}
+	e.cache.stormsCommitted(c)
+	if c.QueueID != "" {
+		e.cache.forgetQueue(c.QueueID)
+	}
 	return nil
 }
 
 // Ingest evaluates one event's observations. It returns once every effect
 // is durably recorded (or nothing is), so a Processed outcome never loses an
 // alert.
+//
+// It evaluates on the queue's cached snapshot when it has one: the commit
+// then costs the only Redis round trip, and fails with ErrConflict if the
+// snapshot was stale, in which case the queue is read afresh.
 func (e *Engine) Ingest(ctx context.Context, ev Event) (Outcome, error) {
 	if len(ev.Observations) == 0 {
 		return Ignored, nil
 	}
-	ids := make([]string, 0, len(ev.Observations))
-	seen := make(map[string]bool, len(ev.Observations))
-	for _, o := range ev.Observations {
-		id := AlertID(ev.QueueID, o.MediaType, o.Metric)
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
+	ids := eventAlertIDs(ev)
 	for attempt := range maxAttempts {
-		snap, err := e.store.Load(ctx, ev.QueueID, ev.Key, ids)
-		if err != nil {
-			return "", fmt.Errorf("load queue %s: %w", ev.QueueID, err)
-		}
-		if snap.Seen {
-			return Duplicate, nil
+		snap, cached := e.cache.snapshot(ev.QueueID, ids)
+		if !cached {
+			var err error
+			if snap, err = e.load(ctx, ev, ids); err != nil {
+				return "", err
+			}
+			if snap.Seen {
+				return Duplicate, nil
+			}
 		}
 		now := e.clock.Now()
-		err = e.commit(ctx, e.apply(snap, ev, now), snap, now)
+		c, err := e.commit(ctx, e.change(snap, ev, now), snap, now)
 		switch {
 		case err == nil:
+			e.cache.committed(snap, c)
 			return Processed, nil
 		case errors.Is(err, ErrDuplicate):
 			return Duplicate, nil
 		case errors.Is(err, ErrConflict):
-			backoff(ctx, attempt)
+			if !cached {
+				backoff(ctx, attempt) // a real race, not a stale cache
+			}
 			continue
 		default:
 			return "", fmt.Errorf("commit queue %s: %w", ev.QueueID, err)
 		}
 	}
 	return "", fmt.Errorf("ingest queue %s: %w after %d attempts", ev.QueueID, ErrConflict, maxAttempts)
+}
+
+// eventAlertIDs are the alerts an event's observations are about.
+func eventAlertIDs(ev Event) []string {
+	ids := make([]string, 0, len(ev.Observations))
+	for _, o := range ev.Observations {
+		ids = appendNew(ids, AlertID(ev.QueueID, o.MediaType, o.Metric))
+	}
+	return ids
+}
+
+// load reads the queue of ev for alerts ids, and those already cached
+// (so that a queue whose events alternate media types stays cached), and
+// caches it.
+func (e *Engine) load(ctx context.Context, ev Event, ids []string) (Snapshot, error) {
+	ids = e.cache.cachedAlertIDs(ev.QueueID, slices.Clone(ids))
+	snap, err := e.store.Load(ctx, ev.QueueID, ev.Key, ids)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("load queue %s: %w", ev.QueueID, err)
+	}
+	if snap.Seen {
+		return snap, nil
+	}
+	return e.cache.loaded(ev.QueueID, snap, ids), nil
+}
+
+// change is the change ev makes to snap, conditional on snap's versions.
+func (e *Engine) change(snap Snapshot, ev Event, now time.Time) Change {
+	c := e.apply(snap, ev, now)
+	v := snap.Versions
+	c.Expect, c.Known = &v, snap.Queue.Known
+	return c
 }
 
 // threshold is the rule that applies to metric m of the snapshot's queue.

@@ -33,7 +33,7 @@ func (e *Engine) SetHours(ctx context.Context, queueID string, h Hours, by Actor
 	}
 	detail := old.String() + " → " + h.String()
 	hist := HistoryEntry{At: now, QueueID: queueID, Action: "hours", By: by.UserID, Via: by.Via, Detail: detail}
-	if err := e.store.Commit(ctx, Change{QueueID: queueID, Hours: &h, History: []HistoryEntry{hist}}); err != nil {
+	if err := e.commitStore(ctx, Change{QueueID: queueID, Hours: &h, History: []HistoryEntry{hist}}); err != nil {
 		return Hours{}, fmt.Errorf("set hours of %s: %w", queueID, err)
 	}
 	e.count("hours")

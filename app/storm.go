@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -62,7 +63,7 @@ func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now tim
 	if len(channels) == 0 && len(digestIDs) == 0 {
 		return nil, nil
 	}
-	storms, digests, err := e.store.Storms(ctx, channels, digestIDs)
+	storms, digests, err := e.stormState(ctx, channels, digestIDs)
 	if err != nil {
 		return nil, fmt.Errorf("load storm state: %w", err)
 	}
@@ -125,6 +126,26 @@ func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now tim
 		c.Digests = append(c.Digests, DigestWrite{Digest: *d, Version: vd.Version, Members: s.members[id], Due: e.digestDue(*d, now)})
 	}
 	return diverted, nil
+}
+
+// stormState returns the storm records of channels, the digests named and
+// each channel's latest digest: from the cache where it has them (the
+// caller holds the channels' locks, so within this process they are
+// current; the commit checks their versions against other replicas), else
+// read from the store.
+func (e *Engine) stormState(ctx context.Context, channels, digestIDs []string) (map[string]VersionedStorm, map[string]VersionedDigest, error) {
+	storms, digests, missC, missD := e.cache.stormState(channels, digestIDs)
+	if len(missC)+len(missD) == 0 {
+		return storms, digests, nil
+	}
+	ls, ld, err := e.store.Storms(ctx, missC, missD)
+	if err != nil {
+		return nil, nil, err
+	}
+	e.cache.stormsLoaded(missC, ls, ld)
+	maps.Copy(storms, ls)
+	maps.Copy(digests, ld)
+	return storms, digests, nil
 }
 
 // leftDigest reports whether the episode of prior that a digest stood for
@@ -380,5 +401,5 @@ func (e *Engine) commitChange(ctx context.Context, c Change, snap Snapshot, now 
 	if err != nil {
 		return c, nil, err
 	}
-	return c, diverted, e.store.Commit(ctx, c)
+	return c, diverted, e.commitStore(ctx, c)
 }

@@ -52,7 +52,7 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	}
 	va, ok := snap.Alerts[id]
 	if !ok {
-		return e.store.Commit(ctx, Change{QueueID: queueID, Undue: []string{id}})
+		return e.commitStore(ctx, Change{QueueID: queueID, Undue: []string{id}})
 	}
 	w := &working{alert: va.Alert, version: va.Version, changed: true}
 	a := &w.alert
@@ -89,7 +89,7 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	}
 	c := Change{QueueID: queueID, Notifications: notes,
 		Alerts: []AlertWrite{{Alert: *a, Version: w.version, Due: e.due(*a, snap, now)}}}
-	if err := e.commit(ctx, c, snap, now); err != nil {
+	if _, err := e.commit(ctx, c, snap, now); err != nil {
 		return fmt.Errorf("advance alert %s: %w", id, err)
 	}
 	return nil

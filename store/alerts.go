@@ -24,15 +24,16 @@ const (
 )
 
 // Load reads, in one round trip, everything the engine needs to evaluate
-// observations of one queue.
+// observations of one queue. It reads in one MULTI, so that the versions
+// it returns are those of the state it returns.
 func (r *Redis) Load(ctx context.Context, queueID, eventKey string, alertIDs []string) (app.Snapshot, error) {
-	pipe := r.rdb.Pipeline()
+	pipe := r.rdb.TxPipeline()
 	var seen *redis.IntCmd
 	if eventKey != "" {
 		seen = pipe.Exists(ctx, r.seenKey(queueID, eventKey))
 	}
 	queue := pipe.HGetAll(ctx, r.queueKey(queueID))
-	all := pipe.HMGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until", "hours")
+	all := pipe.HMGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until", "hours", versionField)
 	own := pipe.HGetAll(ctx, r.thresholdsKey(queueID))
 	defaults := pipe.HGetAll(ctx, r.thresholdsKey(app.DefaultQueue))
 	alerts := make([]*redis.SliceCmd, len(alertIDs))
@@ -53,12 +54,16 @@ func (r *Redis) Load(ctx context.Context, queueID, eventKey string, alertIDs []s
 		Defaults:   decodeThresholds(defaults.Val()),
 		Alerts:     make(map[string]app.VersionedAlert, len(alertIDs)),
 	}
-	if vals := all.Val(); len(vals) == 2 {
+	snap.Versions.Queue, _ = strconv.ParseInt(queue.Val()[versionField], 10, 64)
+	if vals := all.Val(); len(vals) == 3 {
 		if ms, err := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64); vals[0] != nil && err == nil {
 			snap.AllSnoozedUntil = time.UnixMilli(ms)
 		}
 		if s, ok := vals[1].(string); ok {
 			snap.DefaultHours = decodeHours(s)
+		}
+		if s, ok := vals[2].(string); ok {
+			snap.Versions.Default, _ = strconv.ParseInt(s, 10, 64)
 		}
 	}
 	for i, id := range alertIDs {
@@ -73,8 +78,14 @@ func (r *Redis) Load(ctx context.Context, queueID, eventKey string, alertIDs []s
 	return snap, nil
 }
 
+// versionField is the queue hash field holding the queue's commit version
+// (app.Versions): every commit of the queue, and every change of its
+// thresholds or directory name, increments it.
+const versionField = "cv"
+
 func decodeQueue(id string, h map[string]string) app.Queue {
-	q := app.Queue{ID: id, Name: h["name"], Route: h["route"], SnoozedBy: h["snooze_by"], Latest: make(map[string]float64)}
+	q := app.Queue{ID: id, Name: h["name"], Route: h["route"], SnoozedBy: h["snooze_by"], Latest: make(map[string]float64),
+		Known: h["known"] == "1"}
 	if ms, err := strconv.ParseInt(h["snooze_until"], 10, 64); err == nil {
 		q.SnoozedUntil = time.UnixMilli(ms)
 	}
@@ -128,50 +139,62 @@ func decodeAlert(vals []any) (app.VersionedAlert, bool, error) {
 	return app.VersionedAlert{Alert: a, Version: v}, true, nil
 }
 
-// commitScript applies a Change atomically: it checks the event key and
-// the version of every alert, storm record and digest it writes first, and
-// writes nothing unless all pass. It returns 1 on success, 0 for a seen
-// event key and -k when the k-th versioned record (alerts, then storm
-// records, then digests) lost a race. A change without a queue ID (a
-// digest's own step) writes nothing of any queue.
+// commitScript applies a Change atomically: it checks the expected queue
+// versions and the version of every alert, storm record and digest it
+// writes, then records the event key (SET NX), and writes nothing unless
+// all of that passes. It returns 1 on success, 0 for a seen event key, -1
+// or -2 when the queue's or the default queue's version moved, and -(2+k)
+// when the k-th versioned record (alerts, then storm records, then
+// digests) lost a race. A change without a queue ID (a digest's own step)
+// writes nothing of any queue; one with a queue ID increments its version.
 //
 // KEYS: seen, queue, outbox, due, open, names, queue history, global
-// history, then alert keys, storm keys, digest keys.
-// ARGV: seenTTL, queueID, queueName, nAlerts, nStorms, nDigests; per alert
-// (id, version, data, dueMs, open, ttl, pruneField); per storm (version,
-// data); per digest (id, version, data, dueMs, ttl); then nMembers,
-// (digest index, field, member)…; nLatest, (field, value)…; nNotes,
-// payloads…; nUndue, ids…; nFields, (field, value or "" to delete)…;
-// nHistory, entries…; then the metric history section (history.go),
-// whose series keys come last in KEYS.
+// history, default queue, then alert keys, storm keys, digest keys.
+// ARGV: seenTTL, queueID, queueName, nAlerts, nStorms, nDigests, expected
+// queue version, expected default version (-1: unchecked), known; per
+// alert (id, version, data, dueMs, open, ttl, pruneField); per storm
+// (version, data); per digest (id, version, data, dueMs, ttl); then
+// nMembers, (digest index, field, member)…; nLatest, (field, value)…;
+// nNotes, payloads…; nUndue, ids…; nFields, (field, value or "" to
+// delete)…; nHistory, entries…; then the metric history section
+// (history.go), whose series keys come last in KEYS.
 var commitScript = redis.NewScript(commitLua + historyScript() + "return 1\n")
 
 const commitLua = `
 local seenTTL = tonumber(ARGV[1])
-if seenTTL > 0 and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+-- A replay is a duplicate, whatever moved since: checked only on the
+-- failure path, so that a commit that passes costs one SET NX for it.
+local function lost(code)
+  if seenTTL > 0 and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+  return code
+end
+local eq, ed = tonumber(ARGV[7]), tonumber(ARGV[8])
+if eq >= 0 and tonumber(redis.call('HGET', KEYS[2], 'cv') or '0') ~= eq then return lost(-1) end
+if ed >= 0 and tonumber(redis.call('HGET', KEYS[9], 'cv') or '0') ~= ed then return lost(-2) end
 local na, ns, nd = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local widths = {7, 2, 5}
 local verAt = {1, 0, 1}
 local counts = {na, ns, nd}
-local i, k, n = 7, 9, 0
+local i, k, n = 10, 10, 2
 for kind = 1, 3 do
   for r = 1, counts[kind] do
     n = n + 1
     local v = tonumber(redis.call('HGET', KEYS[k], 'v') or '0')
-    if v ~= tonumber(ARGV[i + verAt[kind]]) then return -n end
+    if v ~= tonumber(ARGV[i + verAt[kind]]) then return lost(-n) end
     i, k = i + widths[kind], k + 1
   end
 end
-if seenTTL > 0 then redis.call('SET', KEYS[1], '1', 'EX', seenTTL) end
+if seenTTL > 0 and not redis.call('SET', KEYS[1], '1', 'NX', 'EX', seenTTL) then return 0 end
 local queued = ARGV[2] ~= ''
 if queued then
-  if redis.call('HSETNX', KEYS[2], 'known', '1') == 1 then redis.call('HSETNX', KEYS[6], ARGV[2], '') end
+  redis.call('HINCRBY', KEYS[2], 'cv', 1)
+  if ARGV[9] ~= '1' and redis.call('HSETNX', KEYS[2], 'known', '1') == 1 then redis.call('HSETNX', KEYS[6], ARGV[2], '') end
   if ARGV[3] ~= '' then
     redis.call('HSET', KEYS[2], 'name', ARGV[3])
     redis.call('HSET', KEYS[6], ARGV[2], ARGV[3])
   end
 end
-i, k = 7, 9
+i, k = 10, 10
 for r = 1, na do
   local key, id = KEYS[k], ARGV[i]
   redis.call('HSET', key, 'v', tonumber(ARGV[i + 1]) + 1, 'data', ARGV[i + 2])
@@ -198,12 +221,16 @@ for r = 1, nd do
 end
 local nm = tonumber(ARGV[i]); i = i + 1
 for j = 0, nm - 1 do
-  redis.call('HSET', KEYS[8 + na + ns + tonumber(ARGV[i + 3 * j])], ARGV[i + 3 * j + 1], ARGV[i + 3 * j + 2])
+  redis.call('HSET', KEYS[9 + na + ns + tonumber(ARGV[i + 3 * j])], ARGV[i + 3 * j + 1], ARGV[i + 3 * j + 2])
 end
 i = i + 3 * nm
 local nl = tonumber(ARGV[i]); i = i + 1
-for j = 0, nl - 1 do
-  redis.call('HSET', KEYS[2], 'm:' .. ARGV[i + 2 * j], ARGV[i + 2 * j + 1])
+if nl > 0 then
+  local fv = {}
+  for j = 0, nl - 1 do
+    fv[2 * j + 1], fv[2 * j + 2] = 'm:' .. ARGV[i + 2 * j], ARGV[i + 2 * j + 1]
+  end
+  redis.call('HSET', KEYS[2], unpack(fv))
 end
 i = i + 2 * nl
 local nn = tonumber(ARGV[i]); i = i + 1
@@ -228,7 +255,7 @@ if nh > 0 then
   redis.call('LTRIM', KEYS[8], 0, 499)
 end
 i = i + nh
-local hk0 = 9 + na + ns + nd
+local hk0 = 10 + na + ns + nd
 `
 
 // Commit applies c atomically (see commitScript).
@@ -243,9 +270,18 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 		seen, seenTTL = r.seenKey(c.QueueID, c.EventKey), int(SeenFor/time.Second)
 	}
 	keys = append(keys, seen, r.queueKey(c.QueueID), r.outboxKey(), r.dueKey(), r.openKey(), r.namesKey(),
-		r.historyKey(c.QueueID), r.historyKey(""))
-	args := make([]any, 0, 12+2*len(c.Latest)+7*len(c.Alerts)+len(c.Notifications)+len(c.Undue))
-	args = append(args, seenTTL, c.QueueID, c.QueueName, len(c.Alerts), len(c.Storms), len(c.Digests))
+		r.historyKey(c.QueueID), r.historyKey(""), r.queueKey(app.DefaultQueue))
+	expectQueue, expectDefault := int64(-1), int64(-1)
+	if c.Expect != nil {
+		expectQueue, expectDefault = c.Expect.Queue, c.Expect.Default
+	}
+	known := "0"
+	if c.Known {
+		known = "1"
+	}
+	args := make([]any, 0, 16+2*len(c.Latest)+7*len(c.Alerts)+len(c.Notifications)+len(c.Undue))
+	args = append(args, seenTTL, c.QueueID, c.QueueName, len(c.Alerts), len(c.Storms), len(c.Digests),
+		expectQueue, expectDefault, known)
 	for _, w := range c.Alerts {
 		k, err := r.alertKey(w.Alert.ID)
 		if err != nil {
@@ -362,12 +398,16 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 		return unavailable(err)
 	case res == 0:
 		return app.ErrDuplicate
-	case res < 0 && -res <= len(c.Alerts):
-		return fmt.Errorf("alert %s: %w", c.Alerts[-res-1].Alert.ID, app.ErrConflict)
-	case res < 0 && -res <= len(c.Alerts)+len(c.Storms):
-		return fmt.Errorf("storm record of %s: %w", c.Storms[-res-1-len(c.Alerts)].Storm.Channel, app.ErrConflict)
+	case res == -1:
+		return fmt.Errorf("queue %s changed: %w", c.QueueID, app.ErrConflict)
+	case res == -2:
+		return fmt.Errorf("default queue changed: %w", app.ErrConflict)
+	case res < 0 && -res-2 <= len(c.Alerts):
+		return fmt.Errorf("alert %s: %w", c.Alerts[-res-3].Alert.ID, app.ErrConflict)
+	case res < 0 && -res-2 <= len(c.Alerts)+len(c.Storms):
+		return fmt.Errorf("storm record of %s: %w", c.Storms[-res-3-len(c.Alerts)].Storm.Channel, app.ErrConflict)
 	case res < 0:
-		return fmt.Errorf("digest %s: %w", c.Digests[-res-1-len(c.Alerts)-len(c.Storms)].Digest.ID, app.ErrConflict)
+		return fmt.Errorf("digest %s: %w", c.Digests[-res-3-len(c.Alerts)-len(c.Storms)].Digest.ID, app.ErrConflict)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ func (r *Redis) SetThreshold(ctx context.Context, t app.Threshold) error {
 	}
 	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, r.thresholdsKey(t.QueueID), string(t.Metric), data)
+		p.HIncrBy(ctx, r.queueKey(t.QueueID), versionField, 1)
 		p.SAdd(ctx, r.thresholdQueuesKey(), t.QueueID)
 		return nil
 	})
@@ -48,6 +49,7 @@ func (r *Redis) DeleteThreshold(ctx context.Context, queueID string, metric app.
 		for _, t := range removed {
 			p.HDel(ctx, k, string(t.Metric))
 		}
+		p.HIncrBy(ctx, r.queueKey(queueID), versionField, 1)
 		if len(removed) == len(h) {
 			p.SRem(ctx, r.thresholdQueuesKey(), queueID)
 		}
@@ -140,6 +142,7 @@ func (r *Redis) SaveQueues(ctx context.Context, queues []app.QueueInfo) error {
 			p.HSet(ctx, r.directoryKey(), q.ID, data)
 			p.HSet(ctx, r.namesKey(), q.ID, q.Name)
 			p.HSet(ctx, r.queueKey(q.ID), "name", q.Name)
+			p.HIncrBy(ctx, r.queueKey(q.ID), versionField, 1) // the engine's cached name is stale
 		}
 		return nil
 	})

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -305,4 +306,86 @@ func TestBadURL(t *testing.T) {
 	if got := err.Error(); strings.Contains(got, "hunter2") {
 		t.Errorf("error leaks the password: %s", got)
 	}
+}
+
+// Every change of a queue moves its version, so that a commit built on a
+// cached snapshot (Change.Expect) fails instead of acting on stale state,
+// and the failed commit writes nothing, not even its event key.
+func TestQueueVersions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Redis) {
+		ctx := context.Background()
+		id := app.AlertID(q, "voice", app.Waiting)
+		load := func() app.Snapshot {
+			t.Helper()
+			snap, err := s.Load(ctx, q, "", []string{id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return snap
+		}
+		observe := func(key string, expect app.Versions) error {
+			return s.Commit(ctx, app.Change{QueueID: q, EventKey: key, Expect: &expect,
+				Latest: map[string]float64{app.LatestKey("voice", app.Waiting): 3}})
+		}
+		v0 := load().Versions
+		if err := observe("ev-1", v0); err != nil {
+			t.Fatalf("commit expecting the loaded versions: %v", err)
+		}
+		v1 := load().Versions
+		if v1.Queue != v0.Queue+1 || v1.Default != v0.Default {
+			t.Fatalf("versions after a commit = %+v, want queue +1 of %+v", v1, v0)
+		}
+		if !load().Queue.Known {
+			t.Error("a committed queue is not Known")
+		}
+		if err := observe("ev-2", v0); !errors.Is(err, app.ErrConflict) {
+			t.Fatalf("commit expecting the old version: err = %v, want ErrConflict", err)
+		}
+		if snap, _ := s.Load(ctx, q, "ev-2", nil); snap.Seen {
+			t.Error("a conflicting commit recorded its event key")
+		}
+		if err := observe("ev-1", v0); !errors.Is(err, app.ErrDuplicate) {
+			t.Errorf("replay expecting the old version: err = %v, want ErrDuplicate", err)
+		}
+
+		moves := []struct {
+			name      string
+			move      func() error
+			ofQueue   bool // else the default queue's version moves
+			unchanged bool
+		}{
+			{"threshold set", func() error {
+				return s.SetThreshold(ctx, app.Threshold{QueueID: q, Metric: app.Waiting, Value: 10})
+			}, true, false},
+			{"threshold removed", func() error { _, err := s.DeleteThreshold(ctx, q, app.Waiting); return err }, true, false},
+			{"renamed by the directory", func() error { return s.SaveQueues(ctx, []app.QueueInfo{{ID: q, Name: "Sales"}}) }, true, false},
+			{"snoozed", func() error {
+				return s.Commit(ctx, app.Change{QueueID: q, Snooze: &app.Snooze{Until: time.Now().Add(time.Hour), By: "U1"}})
+			}, true, false},
+			{"default threshold set", func() error {
+				return s.SetThreshold(ctx, app.Threshold{QueueID: app.DefaultQueue, Metric: app.Waiting, Value: 10})
+			}, false, false},
+			{"all snoozed", func() error {
+				return s.Commit(ctx, app.Change{QueueID: app.DefaultQueue, Snooze: &app.Snooze{Until: time.Now().Add(time.Hour)}})
+			}, false, false},
+			{"another queue changed", func() error {
+				return s.SetThreshold(ctx, app.Threshold{QueueID: "other", Metric: app.Waiting, Value: 1})
+			}, false, true},
+		}
+		for i, m := range moves {
+			before := load().Versions
+			if err := m.move(); err != nil {
+				t.Fatalf("%s: %v", m.name, err)
+			}
+			after := load().Versions
+			moved := after != before
+			if moved == m.unchanged || (!m.unchanged && (after.Queue != before.Queue) != m.ofQueue) {
+				t.Errorf("%s: versions %+v → %+v", m.name, before, after)
+			}
+			err := observe(fmt.Sprintf("move-%d", i), before)
+			if m.unchanged != (err == nil) || (err != nil && !errors.Is(err, app.ErrConflict)) {
+				t.Errorf("%s: commit expecting the versions before: err = %v", m.name, err)
+			}
+		}
+	})
 }
