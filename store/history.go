@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,34 +18,45 @@ import (
 // Metric history for threshold previews: one point a minute for each of a
 // queue's series (media type and metric), over the last 7 days.
 //
-// Each series is one Redis string of fixed size, a ring: a 4-byte header
-// holding the last minute written (minutes since the Unix epoch, big
-// endian), then historySlots 2-byte points, minute m at slot m mod
-// historySlots. A point is the first value seen in its minute, encoded by
-// encodePoint; noPoint marks a minute without data. The commit script
-// writes a series at most once a minute: the first observation of a new
-// minute fills the minutes since the last one with the value that held
-// during them (Genesys notifies only on change), for at most carryMinutes,
-// and writes its own point. Memory is bounded by construction: 20,164
-// bytes of data per series, whatever the event rate.
+// Each series is one Redis string per UTC day, "<series key>:<day>" (days
+// since the Unix epoch): dayMinutes 2-byte points, minute m of the day at
+// offset 2m, written with SETRANGE, so a day costs only up to its last
+// minute written, and the series' last minute written is the end of its
+// latest day string. A point is the first value seen in its minute,
+// encoded by encodePoint; a minute without data reads as noPoint, the zero
+// bytes Redis pads a string with. The commit script writes a series at
+// most once a minute: the first observation of a new minute fills the
+// minutes since the last one with the value that held during them
+// (Genesys notifies only on change), for at most carryMinutes, and writes
+// its own point.
 const (
 	historySlots = 7 * 24 * 60
-	historyBytes = 4 + 2*historySlots
+	dayMinutes   = 24 * 60
 	// carryMinutes bounds how long a value is assumed to hold without an
 	// event: longer gaps are more likely an outage than a steady queue.
 	carryMinutes = 6 * 60
-	noPoint      = math.MaxUint16
-	// historyTTL drops the series of a queue no longer seen.
-	historyTTL = 8 * 24 * time.Hour
+	// keepDays: day d's string expires carryMinutes into day d+keepDays,
+	// once no 7-day window covers it and no carry from its last point can
+	// reach into one.
+	keepDays = 8
+	noPoint  = 0
+	// historyCacheSize bounds each of historyCache's two generations.
+	historyCacheSize = 1 << 14
 )
 
+// historySeriesKey is the series of latestKey of a queue; its day strings
+// are named from it by historyDayKey and by the commit script.
 func (r *Redis) historySeriesKey(queueID, latestKey string) string {
 	return r.prefix + "{" + queueID + "}:h:" + latestKey
 }
 
-// encodePoint packs a metric value into 2 bytes: whole seconds for
-// longest_wait (up to 18 h), whole counts, and percentages in hundredths.
-// Larger values are capped: far past any threshold either way.
+func historyDayKey(seriesKey string, day int64) string {
+	return seriesKey + ":" + strconv.FormatInt(day, 10)
+}
+
+// encodePoint packs a metric value into 2 bytes, never noPoint: 1 + whole
+// seconds for longest_wait (up to 18 h), whole counts, and percentages in
+// hundredths. Larger values are capped: far past any threshold either way.
 func encodePoint(m app.Metric, v float64) uint16 {
 	if m.IsRate() {
 		v *= 100
@@ -52,18 +64,18 @@ func encodePoint(m app.Metric, v float64) uint16 {
 	v = math.Round(v)
 	switch {
 	case math.IsNaN(v) || v < 0:
-		return 0
-	case v >= noPoint:
-		return noPoint - 1
+		return 1
+	case v >= math.MaxUint16-1:
+		return math.MaxUint16
 	}
-	return uint16(v)
+	return uint16(v) + 1
 }
 
 func decodePoint(m app.Metric, p uint16) float64 {
 	if m.IsRate() {
-		return float64(p) / 100
+		return float64(p-1) / 100
 	}
-	return float64(p)
+	return float64(p - 1)
 }
 
 func pointBytes(p uint16) string { return string([]byte{byte(p >> 8), byte(p)}) }
@@ -76,7 +88,9 @@ func metricOf(latestKey string) (app.Metric, bool) {
 }
 
 // historyArgs are the commit script's history points of c: its latest
-// values, in minute c.At, each with the value that held before (c.Prior).
+// values in minute c.At, each with the value that held before (c.Prior).
+// It leaves out the series this process has already committed in that
+// minute (historyCommitted): the script would only find them written.
 func (r *Redis) historyArgs(c app.Change) (keys []string, args []any) {
 	if c.At.IsZero() || c.QueueID == "" {
 		return nil, nil
@@ -87,61 +101,137 @@ func (r *Redis) historyArgs(c app.Change) (keys []string, args []any) {
 		if !ok {
 			continue
 		}
+		key := r.historySeriesKey(c.QueueID, k)
+		if r.hist.has(key, minute) {
+			continue
+		}
 		prev := ""
 		if p, ok := c.Prior[k]; ok {
 			prev = pointBytes(encodePoint(m, p))
 		}
-		keys = append(keys, r.historySeriesKey(c.QueueID, k))
-		args = append(args, minute, pointBytes(encodePoint(m, v)), prev)
+		if len(args) == 0 {
+			args = append(args, minute)
+		}
+		keys = append(keys, key)
+		args = append(args, pointBytes(encodePoint(m, v)), prev)
 	}
 	return keys, args
 }
 
+// historyCommitted records that the series keys historyArgs gave for a
+// change at time at were committed. Commit calls it only once the script
+// has succeeded: a failed one wrote nothing.
+func (r *Redis) historyCommitted(keys []string, at time.Time) {
+	if len(keys) > 0 {
+		r.hist.add(keys, at.Unix()/60)
+	}
+}
+
+// historyCache is the last minute this process committed of each series
+// recently written, so that events after the first of a minute send no
+// history: the script writes a series at most once a minute, and minutes
+// only move forward, so skipping is right whoever wrote the series since.
+// Two generations bound it: when the current one is full it becomes the
+// previous, and the previous is dropped. The zero value is ready to use.
+type historyCache struct {
+	mu        sync.Mutex
+	cur, prev map[string]int64
+}
+
+// has reports whether series key was committed in minute (or later).
+func (c *historyCache) has(key string, minute int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.cur[key]
+	if !ok {
+		m, ok = c.prev[key]
+	}
+	return ok && m >= minute
+}
+
+func (c *historyCache) add(keys []string, minute int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if c.cur == nil || len(c.cur) >= historyCacheSize {
+			c.prev, c.cur = c.cur, make(map[string]int64)
+		}
+		if m, ok := c.cur[k]; !ok || m < minute {
+			c.cur[k] = minute
+		}
+	}
+}
+
 // historyLua is the commit script's last section: KEYS from index hk0 on
-// are series, ARGV from i on: nPoints, (minute, point, prior point or "")….
+// are series, ARGV from i on: nSeries, then if any, the minute and per
+// series (point, prior point or ""). A series' last minute written is the
+// end of today's string or, on the first write of a day, of the most
+// recent day string still kept; without a prior point there is nothing to
+// carry, so no need to look. That earlier day is then complete, and is
+// rewritten once with SET: SETRANGE leaves room to grow, up to as much
+// again. Day strings are named from the series key, whose hash tag (and
+// so cluster slot) they share.
 const historyLua = `
 local np = tonumber(ARGV[i]); i = i + 1
-local slots, carry, ttl = ` + "SLOTS, CARRY, TTL" + `
-local none = string.char(255, 255)
-local function header(m)
-  return string.char(math.floor(m / 16777216) % 256, math.floor(m / 65536) % 256, math.floor(m / 256) % 256, m % 256)
-end
-for j = 1, np do
-  local key, m, p, prev = KEYS[hk0 + j - 1], tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
-  local h = redis.call('GETRANGE', key, 0, 3)
-  local last = -1
-  if #h == 4 then
-    local a, b, c, d = string.byte(h, 1, 4)
-    last = ((a * 256 + b) * 256 + c) * 256 + d
-  else
-    redis.call('SET', key, header(m) .. string.rep(none, slots))
-  end
-  if m > last then
-    if last >= 0 and m - last > 1 then
-      -- Minutes t0 … m-1 that the ring still covers: those within carry
-      -- of the last point held its value (prev), the rest have no data.
-      local t0 = math.max(last + 1, m - slots + 1)
-      local n = m - t0
-      local held = 0
-      if prev ~= '' then held = math.max(0, math.min(m - 1, last + carry) - t0 + 1) end
-      local fill = string.rep(prev, held) .. string.rep(none, n - held)
-      local s = t0 % slots
-      local first = math.min(n, slots - s)
-      redis.call('SETRANGE', key, 4 + s * 2, string.sub(fill, 1, first * 2))
-      if n > first then redis.call('SETRANGE', key, 4, string.sub(fill, first * 2 + 1)) end
+if np > 0 then
+  local m = tonumber(ARGV[i]); i = i + 1
+  local daym, carry, keep = DAYM, CARRY, KEEP
+  local day, first = math.floor(m / daym), m - SLOTS + 1
+  local base
+  local function dkey(d) return base .. string.format('%d', d) end
+  -- Seconds until carry minutes into day d + keep (see keepDays).
+  local function ttl(d) return ((d + keep) * daym + carry - m) * 60 end
+  for j = 1, np do
+    local p, prev = ARGV[i], ARGV[i + 1]
+    base, i = KEYS[hk0 + j - 1] .. ':', i + 2
+    local today = dkey(day)
+    local n = redis.call('STRLEN', today)
+    local last, lastDay = -1, day
+    if n > 0 then
+      last = day * daym + math.floor(n / 2) - 1
+    elseif prev ~= '' then
+      for d = day - 1, day - keep, -1 do
+        local l = redis.call('STRLEN', dkey(d))
+        if l > 0 then
+          last, lastDay = d * daym + math.floor(l / 2) - 1, d
+          break
+        end
+      end
     end
-    redis.call('SETRANGE', key, 4 + (m % slots) * 2, p)
-    redis.call('SETRANGE', key, 0, header(m))
-    redis.call('EXPIRE', key, ttl)
+    if m > last then
+      -- Minutes h0 … h1 held the prior value: those within carry of the
+      -- last point and in the window. The rest until m have no data.
+      local h0, h1 = math.max(last + 1, first), -1
+      if last >= 0 and prev ~= '' then h1 = math.min(m - 1, last + carry) end
+      while h0 <= h1 and math.floor(h0 / daym) < day do
+        local d = math.floor(h0 / daym)
+        local e = math.min(h1, d * daym + daym - 1)
+        redis.call('SETRANGE', dkey(d), 2 * (h0 - d * daym), string.rep(prev, e - h0 + 1))
+        if d ~= lastDay then redis.call('EXPIRE', dkey(d), ttl(d)) end
+        h0 = e + 1
+      end
+      -- An earlier last day gets no more points: keep it at its size (a
+      -- day keep days back is past every window, and about to expire).
+      if last >= 0 and lastDay < day and lastDay > day - keep then
+        local k = dkey(lastDay)
+        redis.call('SET', k, redis.call('GET', k), 'EX', ttl(lastDay))
+      end
+      local off, s = 2 * (m - day * daym), p
+      if h0 <= h1 then
+        off = 2 * (h0 - day * daym)
+        s = string.rep(prev, h1 - h0 + 1) .. string.rep(string.char(0, 0), m - 1 - h1) .. p
+      end
+      redis.call('SETRANGE', today, off, s)
+      if n == 0 then redis.call('EXPIRE', today, ttl(day)) end
+    end
   end
 end
 `
 
 // historyScript is historyLua with its constants in place.
 func historyScript() string {
-	return strings.NewReplacer("SLOTS", strconv.Itoa(historySlots), "CARRY", strconv.Itoa(carryMinutes),
-		"TTL", strconv.Itoa(int(historyTTL/time.Second))).Replace(historyLua)
+	return strings.NewReplacer("SLOTS", strconv.Itoa(historySlots), "DAYM", strconv.Itoa(dayMinutes),
+		"CARRY", strconv.Itoa(carryMinutes), "KEEP", strconv.Itoa(keepDays)).Replace(historyLua)
 }
 
 // MetricHistory returns the history of metric m of a queue, one series per
@@ -169,34 +259,51 @@ func (r *Redis) MetricHistory(ctx context.Context, queueID string, m app.Metric,
 	if len(latestKeys) == 0 {
 		return nil, nil
 	}
+	nowMin := now.Unix() / 60
+	start := nowMin - historySlots + 1
+	// Days from the one before the window's first (its last point may
+	// still carry into the window) to today.
+	day0, days := start/dayMinutes-1, nowMin/dayMinutes-start/dayMinutes+2
 	pipe := r.rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(latestKeys))
+	cmds := make([][]*redis.StringCmd, len(latestKeys))
 	for i, k := range latestKeys {
-		cmds[i] = pipe.Get(ctx, r.historySeriesKey(queueID, k))
+		series := r.historySeriesKey(queueID, k)
+		cmds[i] = make([]*redis.StringCmd, days)
+		for d := range cmds[i] {
+			cmds[i][d] = pipe.Get(ctx, historyDayKey(series, day0+int64(d)))
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	nowMin := now.Unix() / 60
 	out := make([]app.Series, 0, len(latestKeys))
 	for i, k := range latestKeys {
-		raw, err := cmds[i].Bytes()
-		if errors.Is(err, redis.Nil) {
+		raw := make([][]byte, days)
+		last := int64(-1)
+		for d, cmd := range cmds[i] {
+			b, err := cmd.Bytes()
+			switch {
+			case errors.Is(err, redis.Nil):
+				continue
+			case err != nil:
+				return nil, fmt.Errorf("history of %s %s: %w", queueID, k, unavailable(err))
+			}
+			raw[d] = b
+			if len(b) >= 2 {
+				last = (day0+int64(d))*dayMinutes + int64(len(b))/2 - 1
+			}
+		}
+		if last < 0 {
 			continue
 		}
-		if err != nil || len(raw) != historyBytes {
-			return nil, fmt.Errorf("history of %s %s: %w", queueID, k, app.ErrUnavailable)
-		}
-		last := int64(raw[0])<<24 | int64(raw[1])<<16 | int64(raw[2])<<8 | int64(raw[3])
-		start := nowMin - historySlots + 1
 		s := app.Series{MediaType: k[:strings.LastIndexByte(k, '/')], Start: time.Unix(start*60, 0), Step: time.Minute,
 			Values: make([]float64, historySlots)}
 		for j := range s.Values {
 			t := start + int64(j)
+			b, off := raw[t/dayMinutes-day0], 2*(t%dayMinutes)
 			switch {
-			case t <= last && t > last-historySlots:
-				slot := t % historySlots
-				if p := uint16(raw[4+2*slot])<<8 | uint16(raw[5+2*slot]); p != noPoint {
+			case t <= last && off+1 < int64(len(b)):
+				if p := uint16(b[off])<<8 | uint16(b[off+1]); p != noPoint {
 					s.Values[j] = decodePoint(m, p)
 					continue
 				}

@@ -64,6 +64,7 @@ func TestMeasureHistoryMemory(t *testing.T) {
 	t.Logf("wrote 7 days of history for %d queues × %d series in %v", queues, len(keys), time.Since(began).Round(time.Second))
 
 	var sum, n int64
+	series := make(map[string]int) // day keys of each series
 	iter := rdb.Scan(ctx, 0, "slabot:{*}:h:*", 1000).Iterator()
 	for iter.Next(ctx) {
 		b, err := rdb.MemoryUsage(ctx, iter.Val(), 0).Result()
@@ -72,6 +73,7 @@ func TestMeasureHistoryMemory(t *testing.T) {
 		}
 		sum += b
 		n++
+		series[iter.Val()[:strings.LastIndexByte(iter.Val(), ':')]]++
 	}
 	if err := iter.Err(); err != nil {
 		t.Fatal(err)
@@ -79,11 +81,17 @@ func TestMeasureHistoryMemory(t *testing.T) {
 	after := usedMemory(t, rdb)
 	version, _ := rdb.InfoMap(ctx, "server").Result()
 	t.Logf("redis-server %s", version["Server"]["redis_version"])
-	t.Logf("history keys: %d; MEMORY USAGE sum: %d bytes (%.1f MiB), %d bytes a series, %.1f KiB a queue",
-		n, sum, float64(sum)/(1<<20), sum/max(n, 1), float64(sum)/queues/1024)
+	t.Logf("history keys: %d (%d series); MEMORY USAGE sum: %d bytes (%.1f MiB), %d bytes a series, %.1f KiB a queue",
+		n, len(series), sum, float64(sum)/(1<<20), sum/int64(max(len(series), 1)), float64(sum)/queues/1024)
 	t.Logf("used_memory: %d → %d bytes (+%.1f MiB, queue hashes and names included)", before, after, float64(after-before)/(1<<20))
-	if n != queues*int64(len(keys)) {
-		t.Errorf("%d history keys, want %d", n, queues*len(keys))
+	if len(series) != queues*len(keys) {
+		t.Errorf("%d history series, want %d", len(series), queues*len(keys))
+	}
+	for s, days := range series {
+		if days > 8 {
+			t.Errorf("series %s has %d day keys, want at most 8", s, days)
+			break
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ type Redis struct {
 	prefix string
 	log    *slog.Logger
 	stop   func()
+	hist   historyCache // series this process committed lately (history.go)
 }
 
 var (
