@@ -14,7 +14,7 @@ import (
 // are evaluated on the engine's cached snapshot.
 type countingStore struct {
 	app.Store
-	loads, storms atomic.Int64
+	loads, storms, commits atomic.Int64
 }
 
 func (s *countingStore) Load(ctx context.Context, queueID, eventKey string, alertIDs []string) (app.Snapshot, error) {
@@ -111,5 +111,126 @@ func TestCachedStormState(t *testing.T) {
 	ns := h.stormSent()
 	if got := newMessages(ns); got != 3 {
 		t.Errorf("12 alerts, storm threshold 3: %d new messages, want 3 (2 alerts and 1 digest): %v", got, ns)
+	}
+}
+
+func (s *countingStore) LoadMany(ctx context.Context, reqs []app.LoadRequest) ([]app.Snapshot, error) {
+	s.loads.Add(1)
+	return s.Store.LoadMany(ctx, reqs)
+}
+
+func (s *countingStore) CommitMany(ctx context.Context, cs []app.Change) []error {
+	s.commits.Add(1)
+	return s.Store.CommitMany(ctx, cs)
+}
+
+func (s *countingStore) Commit(ctx context.Context, c app.Change) error {
+	s.commits.Add(1)
+	return s.Store.Commit(ctx, c)
+}
+
+// IngestMany must decide for each queue exactly what Ingest decides, in
+// a few round trips: the same events fed one by one to one store and in
+// batches to another leave each alert the same notifications, and each
+// event the same outcome. (Across queues a batch has no order: storm
+// digests, which depend on it, are tested apart.)
+func TestIngestManyMatchesIngest(t *testing.T) {
+	one := newHarness(t, app.EngineOptions{})
+	many := newHarness(t, app.EngineOptions{})
+	counting := &countingStore{Store: many.store}
+	batcher := app.NewEngine(counting, many.clock, app.EngineOptions{Channel: "C1"})
+	for _, h := range []*harness{one, many} {
+		for q := range 6 {
+			h.set(fmt.Sprintf("q-%d", q), app.Waiting, 10, 0)
+		}
+		h.set("q-5", app.Waiting, 10, 30*time.Second) // pending first
+	}
+	// Each queue appears up to 3 times per batch, in order, with values
+	// that fire, update and resolve.
+	vals := []float64{12, 20, 3, 15, 15, 2, 11, 40}
+	var batches [][]app.Event
+	seq := 0
+	for round := range 8 {
+		var batch []app.Event
+		for step := range 3 {
+			for q := range 6 {
+				if (q+round+step)%4 == 0 {
+					continue
+				}
+				seq++
+				qid := fmt.Sprintf("q-%d", q)
+				batch = append(batch, app.Event{Key: fmt.Sprintf("ev-%d", seq), QueueID: qid, QueueName: "Queue " + qid,
+					Observations: []app.Observation{{QueueID: qid, MediaType: "voice", Metric: app.Waiting, Value: vals[(seq+q)%len(vals)]}}})
+			}
+		}
+		batch = append(batch, batch[0])                                // a replay within the batch
+		batch = append(batch, app.Event{Key: "empty", QueueID: "q-0"}) // nothing to evaluate
+		batches = append(batches, batch)
+	}
+
+	var wantOut, gotOut []app.Outcome
+	for b, batch := range batches {
+		for _, h := range []*harness{one, many} {
+			h.clock.Advance(20 * time.Second)
+		}
+		for _, ev := range batch {
+			o, err := one.engine.Ingest(one.ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantOut = append(wantOut, o)
+		}
+		loads, commits := counting.loads.Load(), counting.commits.Load()
+		got, err := batcher.IngestMany(many.ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotOut = append(gotOut, got...)
+		if n := counting.commits.Load() - commits; n > 4 {
+			t.Errorf("batch %d: %d events, at most 4 of a queue (one a replay): %d commit round trips, want ≤ 4", b, len(batch), n)
+		}
+		if n := counting.loads.Load() - loads; b == 0 && n != 1 {
+			t.Errorf("first batch: %d read round trips, want 1 for all its queues", n)
+		}
+		one.tick()
+		many.tick()
+	}
+	if fmt.Sprint(gotOut) != fmt.Sprint(wantOut) {
+		t.Errorf("outcomes:\nIngestMany %v\nIngest     %v", gotOut, wantOut)
+	}
+	got, want := byQueue(many.stormSent()), byQueue(one.stormSent())
+	if len(want) < 6 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("notifications:\nIngestMany %v\nIngest     %v", got, want)
+	}
+}
+
+// byQueue groups notifications by queue, in order.
+func byQueue(ns []stormNote) map[string][]string {
+	out := make(map[string][]string)
+	for _, n := range ns {
+		out[n.queue] = append(out[n.queue], n.String())
+	}
+	return out
+}
+
+// A batch that is a storm makes a digest, as the same events one by one do.
+func TestIngestManyStorm(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{StormThreshold: 4})
+	var batch []app.Event
+	for q := range 10 {
+		qid := stormQueue(q)
+		h.set(qid, app.Waiting, 10, 0)
+		batch = append(batch, app.Event{Key: "ev-" + qid, QueueID: qid,
+			Observations: []app.Observation{{QueueID: qid, MediaType: "voice", Metric: app.Waiting, Value: 20}}})
+	}
+	if _, err := h.engine.IngestMany(h.ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(10 * time.Second)
+	h.tick() // the digest's coalesced update
+	ns := h.stormSent()
+	posts, digests, updates := ofKind(ns, app.KindPost), ofKind(ns, app.KindDigestPost), ofKind(ns, app.KindDigestUpdate)
+	if len(posts) != 3 || len(digests) != 1 || len(updates) != 1 || updates[0].members != 7 || updates[0].counts.Firing != 7 {
+		t.Errorf("10 alerts at once, storm threshold 4: %v, want 3 posts and one digest, updated to 7 firing members", ns)
 	}
 }

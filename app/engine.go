@@ -18,6 +18,11 @@ type Store interface {
 	Records
 	Load(ctx context.Context, queueID, eventKey string, alertIDs []string) (Snapshot, error)
 	Commit(ctx context.Context, c Change) error
+	// LoadMany and CommitMany do what Load and Commit do for several
+	// queues in one round trip (IngestMany). CommitMany returns one error
+	// per change.
+	LoadMany(ctx context.Context, reqs []LoadRequest) ([]Snapshot, error)
+	CommitMany(ctx context.Context, cs []Change) []error
 	// Due returns the IDs of alerts (and digests) whose time-driven
 	// evaluation is due.
 	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
@@ -29,6 +34,12 @@ type Store interface {
 	Storms(ctx context.Context, channels, digestIDs []string) (map[string]VersionedStorm, map[string]VersionedDigest, error)
 	// DigestMembers loads a digest's members, in no particular order.
 	DigestMembers(ctx context.Context, digestID string) ([]DigestMember, error)
+}
+
+// LoadRequest names what LoadMany reads of one queue: as Load's arguments.
+type LoadRequest struct {
+	QueueID, EventKey string
+	AlertIDs          []string
 }
 
 // Snapshot is what the engine needs to evaluate one queue's observations.
@@ -221,15 +232,17 @@ type TransitionObserver interface {
 // resulting alert transitions and notifications. Its only state is a cache
 // of what it last committed (stateCache), which every commit checks
 // against the store, so any number of engines on one store act as one (it
-// also orders its own storm commits, see channelLocks).
+// also orders its own work on a queue or a storm channel, see keyLocks).
 type Engine struct {
 	store Store
 	clock Clock
 	opts  EngineOptions
 	log   *slog.Logger
-	locks *channelLocks
-	zones *zones
-	cache *stateCache
+	locks *keyLocks // of storm channels
+	// queueLocks serialise this engine's evaluations of one queue.
+	queueLocks *keyLocks
+	zones      *zones
+	cache      *stateCache
 }
 
 // NewEngine returns an engine on store, taking time from clock.
@@ -246,7 +259,7 @@ func NewEngine(store Store, clock Clock, opts EngineOptions) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{store: store, clock: clock, opts: opts, log: opts.Logger, locks: &channelLocks{},
+	return &Engine{store: store, clock: clock, opts: opts, log: opts.Logger, locks: &keyLocks{}, queueLocks: &keyLocks{},
 		zones: &zones{}, cache: newStateCache()}
 }
 
@@ -275,13 +288,19 @@ func (e *Engine) commit(ctx context.Context, c Change, snap Snapshot, now time.T
 	if err != nil {
 		return c, err
 	}
+	e.logCommitted(c, diverted)
+	return c, nil
+}
+
+// logCommitted logs and counts the transitions of committed change c, and
+// of the alerts that fired into a digest (diverted).
+func (e *Engine) logCommitted(c Change, diverted []Alert) {
 	e.logTransitions(c)
 	for _, a := range diverted {
 		e.count("fired")
 		e.log.Info("alert firing, in a storm digest", "queue_id", a.QueueID, "alert_id", a.ID, "digest_id", a.Digest,
 			"channel_id", a.Channel, "metric", a.Metric, "value", a.Value, "threshold", a.Threshold)
 	}
-	return c, nil
 }
 
 // commitStore commits c and keeps the cache true to it: what c wrote of
@@ -312,6 +331,7 @@ func (e *Engine) Ingest(ctx context.Context, ev Event) (Outcome, error) {
 		return Ignored, nil
 	}
 	ids := eventAlertIDs(ev)
+	defer e.queueLocks.lock([]string{ev.QueueID})()
 	for attempt := range maxAttempts {
 		snap, cached := e.cache.snapshot(ev.QueueID, ids)
 		if !cached {

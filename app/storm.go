@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -313,55 +312,6 @@ func (e *Engine) digestDue(d Digest, now time.Time) time.Time {
 		next = d.RemindAt
 	}
 	return next
-}
-
-// channelLocks serialises, within one process, the changes that touch a
-// channel's storm state. Across replicas the versions checked by the
-// commit keep them correct; within one, the webhook's parallel workers
-// would otherwise mostly lose compare-and-set races to each other in a
-// storm, since every post in the channel updates its storm record.
-type channelLocks struct {
-	mu sync.Mutex
-	m  map[string]*channelLock
-}
-
-type channelLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-// lock takes the locks of channels (in sorted order, so that two changes
-// never wait for each other) and returns the func that releases them.
-func (l *channelLocks) lock(channels []string) (unlock func()) {
-	channels = slices.Clone(channels)
-	slices.Sort(channels)
-	channels = slices.Compact(channels)
-	held := make([]*channelLock, 0, len(channels))
-	for _, ch := range channels {
-		l.mu.Lock()
-		if l.m == nil {
-			l.m = make(map[string]*channelLock)
-		}
-		cl := l.m[ch]
-		if cl == nil {
-			cl = &channelLock{}
-			l.m[ch] = cl
-		}
-		cl.refs++
-		l.mu.Unlock()
-		cl.mu.Lock()
-		held = append(held, cl)
-	}
-	return func() {
-		for i, cl := range held {
-			cl.mu.Unlock()
-			l.mu.Lock()
-			if cl.refs--; cl.refs == 0 {
-				delete(l.m, channels[i])
-			}
-			l.mu.Unlock()
-		}
-	}
 }
 
 // stormChannels are the channels whose storm state committing c may

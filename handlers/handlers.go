@@ -19,6 +19,8 @@ import (
 // Ingester evaluates webhook events; *app.Engine implements it.
 type Ingester interface {
 	Ingest(ctx context.Context, ev app.Event) (app.Outcome, error)
+	// IngestMany evaluates a JSON array's events, each queue's in order.
+	IngestMany(ctx context.Context, evs []app.Event) ([]app.Outcome, error)
 }
 
 // Actions are what supervisors do from Slack; *app.Engine implements it.

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -21,10 +20,6 @@ import (
 
 // webhookDeadline keeps answers inside EventBridge's 5 s timeout.
 const webhookDeadline = 4 * time.Second
-
-// ingestWorkers bounds how many queues of one batch are evaluated at once;
-// events of one queue are always evaluated in order.
-const ingestWorkers = 8
 
 // webhook handles POST /webhook/genesys (DESIGN §2.1).
 func webhook(ing Ingester, auth WebhookAuth, obs Observer, log *slog.Logger) gin.HandlerFunc {
@@ -116,65 +111,38 @@ func firstNonSpace(b []byte) int {
 	return 0
 }
 
-// ingestAll evaluates events, queues in parallel and each queue's events in
-// order. It returns the first error; events already recorded stay recorded
-// and answer "duplicate" when the sender retries.
+// ingestAll evaluates events: one alone, several through IngestMany
+// (pipelined, each queue's in order). It returns the first error; events
+// already recorded stay recorded and answer "duplicate" when the sender
+// retries.
 func ingestAll(ctx context.Context, ing Ingester, events []webhookEvent) ([]app.Outcome, error) {
 	outcomes := make([]app.Outcome, len(events))
-	byQueue := make(map[string][]int)
-	var order []string
+	evs := make([]app.Event, 0, len(events))
+	at := make([]int, 0, len(events))
 	for i, ev := range events {
 		if ev.Ignored {
 			outcomes[i] = app.Ignored
 			continue
 		}
-		q := ev.Event.QueueID
-		if _, ok := byQueue[q]; !ok {
-			order = append(order, q)
-		}
-		byQueue[q] = append(byQueue[q], i)
+		evs, at = append(evs, ev.Event), append(at, i)
 	}
-	run := func(idx []int) error {
-		for _, i := range idx {
-			o, err := ing.Ingest(ctx, events[i].Event)
-			if err != nil {
-				return err
-			}
-			outcomes[i] = o
+	switch len(evs) {
+	case 0:
+		return outcomes, nil
+	case 1:
+		o, err := ing.Ingest(ctx, evs[0])
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	}
-	if len(order) <= 1 {
-		for _, q := range order {
-			if err := run(byQueue[q]); err != nil {
-				return nil, err
-			}
-		}
+		outcomes[at[0]] = o
 		return outcomes, nil
 	}
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		sem      = make(chan struct{}, ingestWorkers)
-	)
-	for _, q := range order {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(idx []int) {
-			defer func() { <-sem; wg.Done() }()
-			if err := run(idx); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}(byQueue[q])
+	got, err := ing.IngestMany(ctx, evs)
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	for n, i := range at {
+		outcomes[i] = got[n]
 	}
 	return outcomes, nil
 }

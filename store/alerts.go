@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,55 +28,88 @@ const (
 // observations of one queue. It reads in one MULTI, so that the versions
 // it returns are those of the state it returns.
 func (r *Redis) Load(ctx context.Context, queueID, eventKey string, alertIDs []string) (app.Snapshot, error) {
+	snaps, err := r.LoadMany(ctx, []app.LoadRequest{{QueueID: queueID, EventKey: eventKey, AlertIDs: alertIDs}})
+	if err != nil {
+		return app.Snapshot{}, err
+	}
+	return snaps[0], nil
+}
+
+// LoadMany reads the snapshots of several queues as Load does, all in one
+// round trip and one MULTI.
+func (r *Redis) LoadMany(ctx context.Context, reqs []app.LoadRequest) ([]app.Snapshot, error) {
 	pipe := r.rdb.TxPipeline()
+	reads := make([]func() (app.Snapshot, error), len(reqs))
+	for i, req := range reqs {
+		var err error
+		if reads[i], err = r.queueLoad(ctx, pipe, req); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	snaps := make([]app.Snapshot, len(reqs))
+	for i, read := range reads {
+		var err error
+		if snaps[i], err = read(); err != nil {
+			return nil, err
+		}
+	}
+	return snaps, nil
+}
+
+// queueLoad queues the reads of one snapshot on pipe and returns the func
+// that decodes them once it ran.
+func (r *Redis) queueLoad(ctx context.Context, pipe redis.Pipeliner, req app.LoadRequest) (func() (app.Snapshot, error), error) {
+	queueID := req.QueueID
 	var seen *redis.IntCmd
-	if eventKey != "" {
-		seen = pipe.Exists(ctx, r.seenKey(queueID, eventKey))
+	if req.EventKey != "" {
+		seen = pipe.Exists(ctx, r.seenKey(queueID, req.EventKey))
 	}
 	queue := pipe.HGetAll(ctx, r.queueKey(queueID))
 	all := pipe.HMGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until", "hours", versionField)
 	own := pipe.HGetAll(ctx, r.thresholdsKey(queueID))
 	defaults := pipe.HGetAll(ctx, r.thresholdsKey(app.DefaultQueue))
-	alerts := make([]*redis.SliceCmd, len(alertIDs))
-	for i, id := range alertIDs {
+	alerts := make([]*redis.SliceCmd, len(req.AlertIDs))
+	for i, id := range req.AlertIDs {
 		k, err := r.alertKey(id)
 		if err != nil {
-			return app.Snapshot{}, err
+			return nil, err
 		}
 		alerts[i] = pipe.HMGet(ctx, k, "v", "data")
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return app.Snapshot{}, unavailable(err)
-	}
-	snap := app.Snapshot{
-		Seen:       seen != nil && seen.Val() > 0,
-		Queue:      decodeQueue(queueID, queue.Val()),
-		Thresholds: decodeThresholds(own.Val()),
-		Defaults:   decodeThresholds(defaults.Val()),
-		Alerts:     make(map[string]app.VersionedAlert, len(alertIDs)),
-	}
-	snap.Versions.Queue, _ = strconv.ParseInt(queue.Val()[versionField], 10, 64)
-	if vals := all.Val(); len(vals) == 3 {
-		if ms, err := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64); vals[0] != nil && err == nil {
-			snap.AllSnoozedUntil = time.UnixMilli(ms)
+	return func() (app.Snapshot, error) {
+		snap := app.Snapshot{
+			Seen:       seen != nil && seen.Val() > 0,
+			Queue:      decodeQueue(queueID, queue.Val()),
+			Thresholds: decodeThresholds(own.Val()),
+			Defaults:   decodeThresholds(defaults.Val()),
+			Alerts:     make(map[string]app.VersionedAlert, len(req.AlertIDs)),
 		}
-		if s, ok := vals[1].(string); ok {
-			snap.DefaultHours = decodeHours(s)
+		snap.Versions.Queue, _ = strconv.ParseInt(queue.Val()[versionField], 10, 64)
+		if vals := all.Val(); len(vals) == 3 {
+			if ms, err := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64); vals[0] != nil && err == nil {
+				snap.AllSnoozedUntil = time.UnixMilli(ms)
+			}
+			if s, ok := vals[1].(string); ok {
+				snap.DefaultHours = decodeHours(s)
+			}
+			if s, ok := vals[2].(string); ok {
+				snap.Versions.Default, _ = strconv.ParseInt(s, 10, 64)
+			}
 		}
-		if s, ok := vals[2].(string); ok {
-			snap.Versions.Default, _ = strconv.ParseInt(s, 10, 64)
+		for i, id := range req.AlertIDs {
+			va, ok, err := decodeAlert(alerts[i].Val())
+			if err != nil {
+				return app.Snapshot{}, fmt.Errorf("alert %s: %w", id, err)
+			}
+			if ok {
+				snap.Alerts[id] = va
+			}
 		}
-	}
-	for i, id := range alertIDs {
-		va, ok, err := decodeAlert(alerts[i].Val())
-		if err != nil {
-			return app.Snapshot{}, fmt.Errorf("alert %s: %w", id, err)
-		}
-		if ok {
-			snap.Alerts[id] = va
-		}
-	}
-	return snap, nil
+		return snap, nil
+	}, nil
 }
 
 // versionField is the queue hash field holding the queue's commit version
@@ -187,7 +221,6 @@ end
 if seenTTL > 0 and not redis.call('SET', KEYS[1], '1', 'NX', 'EX', seenTTL) then return 0 end
 local queued = ARGV[2] ~= ''
 if queued then
-  redis.call('HINCRBY', KEYS[2], 'cv', 1)
   if ARGV[9] ~= '1' and redis.call('HSETNX', KEYS[2], 'known', '1') == 1 then redis.call('HSETNX', KEYS[6], ARGV[2], '') end
   if ARGV[3] ~= '' then
     redis.call('HSET', KEYS[2], 'name', ARGV[3])
@@ -225,13 +258,15 @@ for j = 0, nm - 1 do
 end
 i = i + 3 * nm
 local nl = tonumber(ARGV[i]); i = i + 1
-if nl > 0 then
-  local fv = {}
-  for j = 0, nl - 1 do
-    fv[2 * j + 1], fv[2 * j + 2] = 'm:' .. ARGV[i + 2 * j], ARGV[i + 2 * j + 1]
-  end
-  redis.call('HSET', KEYS[2], unpack(fv))
+local fv = {}
+if queued then -- the new version, and the latest values, in one HSET
+  if eq >= 0 then fv[1], fv[2] = 'cv', eq + 1 else redis.call('HINCRBY', KEYS[2], 'cv', 1) end
 end
+for j = 0, nl - 1 do
+  fv[#fv + 1] = 'm:' .. ARGV[i + 2 * j]
+  fv[#fv + 1] = ARGV[i + 2 * j + 1]
+end
+if #fv > 0 then redis.call('HSET', KEYS[2], unpack(fv)) end
 i = i + 2 * nl
 local nn = tonumber(ARGV[i]); i = i + 1
 for j = 0, nn - 1 do redis.call('XADD', KEYS[3], '*', 'n', ARGV[i + j]) end
@@ -260,10 +295,96 @@ local hk0 = 10 + na + ns + nd
 
 // Commit applies c atomically (see commitScript).
 func (r *Redis) Commit(ctx context.Context, c app.Change) error {
-	if (len(c.Latest) > 0 || c.Snooze != nil || c.Route != nil || c.Hours != nil || c.QueueName != "" || c.EventKey != "") && c.QueueID == "" {
-		return fmt.Errorf("%w: a change of queue state names no queue", app.ErrBadEvent)
+	keys, args, hkeys, err := r.commitArgs(c)
+	if err != nil {
+		return err
 	}
-	keys := make([]string, 0, 8+len(c.Alerts)+len(c.Storms)+len(c.Digests))
+	res, err := commitScript.Run(ctx, r.rdb, keys, args...).Int()
+	if err != nil {
+		return unavailable(err)
+	}
+	return r.committed(c, res, hkeys)
+}
+
+// CommitMany applies each change as Commit does, all in one round trip
+// (a pipeline of script calls, each atomic on its own). It returns one
+// error per change, nil for those applied.
+func (r *Redis) CommitMany(ctx context.Context, cs []app.Change) []error {
+	errs := make([]error, len(cs))
+	hkeys := make([][]string, len(cs))
+	cmds := make([]*redis.Cmd, len(cs))
+	for reload := range 2 {
+		pipe := r.rdb.Pipeline()
+		for i, c := range cs {
+			if reload > 0 && !isNoScript(cmds[i].Err()) {
+				continue
+			}
+			var keys []string
+			var args []any
+			if keys, args, hkeys[i], errs[i] = r.commitArgs(c); errs[i] != nil {
+				cmds[i] = nil
+				continue
+			}
+			cmds[i] = commitScript.EvalSha(ctx, pipe, keys, args...)
+		}
+		if pipe.Len() == 0 {
+			break
+		}
+		_, _ = pipe.Exec(ctx) // each command's error is read below
+		if reload > 0 || !slices.ContainsFunc(cmds, func(c *redis.Cmd) bool { return c != nil && isNoScript(c.Err()) }) {
+			break
+		}
+		// A restarted Redis forgot the script: load it, then run again
+		// the calls it refused (and only those: the others ran).
+		if err := commitScript.Load(ctx, r.rdb).Err(); err != nil {
+			break
+		}
+	}
+	for i, c := range cs {
+		if cmds[i] == nil {
+			continue
+		}
+		res, err := cmds[i].Int()
+		if err != nil {
+			errs[i] = unavailable(err)
+			continue
+		}
+		errs[i] = r.committed(c, res, hkeys[i])
+	}
+	return errs
+}
+
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// committed reads the commit script's answer res for c.
+func (r *Redis) committed(c app.Change, res int, hkeys []string) error {
+	switch {
+	case res == 0:
+		return app.ErrDuplicate
+	case res == -1:
+		return fmt.Errorf("queue %s changed: %w", c.QueueID, app.ErrConflict)
+	case res == -2:
+		return fmt.Errorf("default queue changed: %w", app.ErrConflict)
+	case res < 0 && -res-2 <= len(c.Alerts):
+		return fmt.Errorf("alert %s: %w", c.Alerts[-res-3].Alert.ID, app.ErrConflict)
+	case res < 0 && -res-2 <= len(c.Alerts)+len(c.Storms):
+		return fmt.Errorf("storm record of %s: %w", c.Storms[-res-3-len(c.Alerts)].Storm.Channel, app.ErrConflict)
+	case res < 0:
+		return fmt.Errorf("digest %s: %w", c.Digests[-res-3-len(c.Alerts)-len(c.Storms)].Digest.ID, app.ErrConflict)
+	}
+	r.historyCommitted(hkeys, c.At)
+	return nil
+}
+
+// commitArgs are the commit script's keys and arguments for c, and the
+// metric history series among the keys.
+func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []string, err error) {
+	if (len(c.Latest) > 0 || c.Snooze != nil || c.Route != nil || c.Hours != nil || c.QueueName != "" || c.EventKey != "") && c.QueueID == "" {
+		return nil, nil, nil, fmt.Errorf("%w: a change of queue state names no queue", app.ErrBadEvent)
+	}
+	keys = make([]string, 0, 9+len(c.Alerts)+len(c.Storms)+len(c.Digests))
 	seenTTL := 0
 	seen := r.queueKey(c.QueueID)
 	if c.EventKey != "" {
@@ -279,18 +400,18 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	if c.Known {
 		known = "1"
 	}
-	args := make([]any, 0, 16+2*len(c.Latest)+7*len(c.Alerts)+len(c.Notifications)+len(c.Undue))
+	args = make([]any, 0, 16+2*len(c.Latest)+7*len(c.Alerts)+len(c.Notifications)+len(c.Undue))
 	args = append(args, seenTTL, c.QueueID, c.QueueName, len(c.Alerts), len(c.Storms), len(c.Digests),
 		expectQueue, expectDefault, known)
 	for _, w := range c.Alerts {
 		k, err := r.alertKey(w.Alert.ID)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		keys = append(keys, k)
 		data, err := json.Marshal(w.Alert)
 		if err != nil {
-			return fmt.Errorf("encode alert: %w", err)
+			return nil, nil, nil, fmt.Errorf("encode alert: %w", err)
 		}
 		isOpen, ttl := "0", 0
 		if w.Alert.State == app.StatePending || w.Alert.State.Open() {
@@ -308,19 +429,19 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 		keys = append(keys, r.stormKey(w.Storm.Channel))
 		data, err := json.Marshal(w.Storm)
 		if err != nil {
-			return fmt.Errorf("encode storm record: %w", err)
+			return nil, nil, nil, fmt.Errorf("encode storm record: %w", err)
 		}
 		args = append(args, w.Version, data)
 	}
 	for _, w := range c.Digests {
 		k, err := r.digestKey(w.Digest.ID)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		keys = append(keys, k)
 		data, err := json.Marshal(w.Digest)
 		if err != nil {
-			return fmt.Errorf("encode digest: %w", err)
+			return nil, nil, nil, fmt.Errorf("encode digest: %w", err)
 		}
 		ttl := 0
 		if w.Digest.Closed() {
@@ -333,7 +454,7 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 		for _, m := range w.Members {
 			data, err := json.Marshal(m)
 			if err != nil {
-				return fmt.Errorf("encode digest member: %w", err)
+				return nil, nil, nil, fmt.Errorf("encode digest member: %w", err)
 			}
 			members = append(members, i+1, memberField(m), data)
 		}
@@ -348,7 +469,7 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	for _, n := range c.Notifications {
 		payload, err := json.Marshal(n)
 		if err != nil {
-			return fmt.Errorf("encode notification: %w", err)
+			return nil, nil, nil, fmt.Errorf("encode notification: %w", err)
 		}
 		args = append(args, payload)
 	}
@@ -372,7 +493,7 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 		if c.Hours.Set() {
 			data, err := json.Marshal(c.Hours)
 			if err != nil {
-				return fmt.Errorf("encode hours: %w", err)
+				return nil, nil, nil, fmt.Errorf("encode hours: %w", err)
 			}
 			hours = string(data)
 		}
@@ -384,7 +505,7 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	for _, h := range c.History {
 		data, err := json.Marshal(h)
 		if err != nil {
-			return fmt.Errorf("encode history: %w", err)
+			return nil, nil, nil, fmt.Errorf("encode history: %w", err)
 		}
 		args = append(args, data)
 	}
@@ -392,24 +513,7 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	keys = append(keys, hkeys...)
 	args = append(args, len(hkeys))
 	args = append(args, hargs...)
-	res, err := commitScript.Run(ctx, r.rdb, keys, args...).Int()
-	switch {
-	case err != nil:
-		return unavailable(err)
-	case res == 0:
-		return app.ErrDuplicate
-	case res == -1:
-		return fmt.Errorf("queue %s changed: %w", c.QueueID, app.ErrConflict)
-	case res == -2:
-		return fmt.Errorf("default queue changed: %w", app.ErrConflict)
-	case res < 0 && -res-2 <= len(c.Alerts):
-		return fmt.Errorf("alert %s: %w", c.Alerts[-res-3].Alert.ID, app.ErrConflict)
-	case res < 0 && -res-2 <= len(c.Alerts)+len(c.Storms):
-		return fmt.Errorf("storm record of %s: %w", c.Storms[-res-3-len(c.Alerts)].Storm.Channel, app.ErrConflict)
-	case res < 0:
-		return fmt.Errorf("digest %s: %w", c.Digests[-res-3-len(c.Alerts)-len(c.Storms)].Digest.ID, app.ErrConflict)
-	}
-	return nil
+	return keys, args, hkeys, nil
 }
 
 // dueMillis is a due time as a sorted-set score; 0 means none.

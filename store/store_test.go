@@ -389,3 +389,49 @@ func TestQueueVersions(t *testing.T) {
 		}
 	})
 }
+
+// CommitMany applies each change on its own terms, in one round trip, and
+// survives a Redis that forgot the commit script (a restart).
+func TestCommitMany(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Redis) {
+		ctx := context.Background()
+		observe := func(queueID, key string, expect *app.Versions) app.Change {
+			return app.Change{QueueID: queueID, EventKey: key, Expect: expect,
+				Latest: map[string]float64{app.LatestKey("voice", app.Waiting): 4}}
+		}
+		if err := s.Commit(ctx, observe("q-a", "ev-1", nil)); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.Load(ctx, "q-a", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale := app.Versions{Queue: 7} // q-c has never been committed: version 0
+		errs := s.CommitMany(ctx, []app.Change{
+			observe("q-a", "ev-2", &a.Versions),              // applies
+			observe("q-b", "ev-1", nil),                      // applies: another queue's key space
+			observe("q-a", "ev-1", nil),                      // a replay
+			observe("q-c", "ev-1", &stale),                   // a stale snapshot
+			{Latest: map[string]float64{"voice/waiting": 1}}, // names no queue
+		})
+		if len(errs) != 5 || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], app.ErrDuplicate) ||
+			!errors.Is(errs[3], app.ErrConflict) || !errors.Is(errs[4], app.ErrBadEvent) {
+			t.Fatalf("CommitMany = %v, want nil, nil, ErrDuplicate, ErrConflict, ErrBadEvent", errs)
+		}
+		for q, seen := range map[string]string{"q-a": "ev-2", "q-b": "ev-1"} {
+			if snap, err := s.Load(ctx, q, seen, nil); err != nil || !snap.Seen {
+				t.Errorf("%s: event %s not recorded (%v)", q, seen, err)
+			}
+		}
+		if snap, _ := s.Load(ctx, "q-c", "ev-1", nil); snap.Seen {
+			t.Error("the conflicting change was recorded")
+		}
+
+		if err := s.FlushScripts(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if errs := s.CommitMany(ctx, []app.Change{observe("q-a", "ev-3", nil), observe("q-b", "ev-3", nil)}); errs[0] != nil || errs[1] != nil {
+			t.Errorf("after SCRIPT FLUSH: CommitMany = %v", errs)
+		}
+	})
+}
