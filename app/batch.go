@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -129,32 +128,34 @@ func (e *Engine) ingestRound(ctx context.Context, evs []Event, heads []int, out 
 	return done, e.commitStormPart(ctx, &stormy, channels, snaps, heads, out, done, now)
 }
 
-// batchPart is some of the changes of a round: each with the index (in
-// heads) of its event and, for storm changes, the alerts it diverts.
+// batchPart is some of the changes of a round, each with the index (in
+// heads) of its event.
 type batchPart struct {
-	changes  []Change
-	at       []int
-	diverted [][]Alert
+	changes []Change
+	at      []int
 }
 
-// commitStormPart commits the storm changes of a round. They build on
-// each other, in order: each is evaluated on the storm state the ones
-// before it leave, cached ahead of their commit. That is safe because the
-// channels stay locked until the pipeline has run, and whatever fails is
-// dropped from the cache: the changes after it then fail their version
-// checks too, and are evaluated again next round.
+// commitStormPart commits the storm changes of a round, under their
+// channels' locks, in one pipeline (commitStorms), and settles their events.
 func (e *Engine) commitStormPart(ctx context.Context, p *batchPart, channels []string, snaps []Snapshot, heads []int, out []Outcome, done []bool, now time.Time) error {
 	defer e.locks.lock(channels)()
-	p.diverted = make([][]Alert, len(p.changes))
-	for n := range p.changes {
-		diverted, err := e.stormify(ctx, &p.changes[n], snaps[p.at[n]], now)
+	rs := make([]*stormRequest, len(p.changes))
+	for n, c := range p.changes {
+		rs[n] = &stormRequest{change: c, snap: snaps[p.at[n]], now: now}
+	}
+	e.commitStorms(ctx, rs)
+	for n, k := range p.at {
+		r := rs[n]
+		if r.err == nil {
+			e.logCommitted(r.change, r.diverted)
+		}
+		settled, err := e.settle(snaps[k], r.change, r.err, &out[heads[k]])
 		if err != nil {
 			return err
 		}
-		p.diverted[n] = diverted
-		e.cache.stormsCommitted(p.changes[n])
+		done[k] = settled
 	}
-	return e.commitPart(ctx, p, snaps, heads, out, done)
+	return nil
 }
 
 // commitPart commits p's changes in one pipeline and settles their events.
@@ -163,21 +164,12 @@ func (e *Engine) commitPart(ctx context.Context, p *batchPart, snaps []Snapshot,
 		return nil
 	}
 	errs := e.store.CommitMany(ctx, p.changes)
-	if p.diverted != nil && slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
-		for _, c := range p.changes { // their cached storm state is a guess built on what failed
-			e.cache.forget(c)
-		}
-	}
 	for n, k := range p.at {
 		c, err := p.changes[n], errs[n]
 		if err != nil {
 			e.cache.forget(c)
 		} else {
-			var diverted []Alert
-			if p.diverted != nil {
-				diverted = p.diverted[n]
-			}
-			e.logCommitted(c, diverted)
+			e.logCommitted(c, nil)
 		}
 		settled, err := e.settle(snaps[k], c, err, &out[heads[k]])
 		if err != nil {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,5 +233,56 @@ func TestIngestManyStorm(t *testing.T) {
 	posts, digests, updates := ofKind(ns, app.KindPost), ofKind(ns, app.KindDigestPost), ofKind(ns, app.KindDigestUpdate)
 	if len(posts) != 3 || len(digests) != 1 || len(updates) != 1 || updates[0].members != 7 || updates[0].counts.Firing != 7 {
 		t.Errorf("10 alerts at once, storm threshold 4: %v, want 3 posts and one digest, updated to 7 firing members", ns)
+	}
+}
+
+// gatedStore holds the first commit until the gate opens.
+type gatedStore struct {
+	*countingStore
+	gate chan struct{}
+	once sync.Once
+}
+
+func (s *gatedStore) wait() { s.once.Do(func() { <-s.gate }) }
+
+func (s *gatedStore) Commit(ctx context.Context, c app.Change) error {
+	s.wait()
+	return s.countingStore.Commit(ctx, c)
+}
+
+func (s *gatedStore) CommitMany(ctx context.Context, cs []app.Change) []error {
+	s.wait()
+	return s.countingStore.CommitMany(ctx, cs)
+}
+
+// In a storm, the alerts waiting for their channel are committed together
+// by whichever gets the channel next: one round trip, not one each.
+func TestStormGroupCommit(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{})
+	st := &gatedStore{countingStore: &countingStore{Store: h.store}, gate: make(chan struct{})}
+	e := app.NewEngine(st, h.clock, app.EngineOptions{Channel: "C1", StormThreshold: 5})
+	const n = 30
+	for q := range n {
+		h.set(stormQueue(q), app.Waiting, 10, 0)
+	}
+	var wg sync.WaitGroup
+	for q := range n {
+		wg.Go(func() { h.observeQueue(e, stormQueue(q), app.Waiting, 20) })
+	}
+	for st.loads.Load() < n { // every alert read its queue, and is about to wait for the channel
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(st.gate)
+	wg.Wait()
+	if got := st.commits.Load(); got > 3 {
+		t.Errorf("%d alerts of one storm took %d commit round trips, want them grouped (2: the first, then all that waited)", n, got)
+	}
+	h.clock.Advance(10 * time.Second)
+	h.tick()
+	ns := h.stormSent()
+	posts, updates := ofKind(ns, app.KindPost), ofKind(ns, app.KindDigestUpdate)
+	if len(posts) != 4 || len(ofKind(ns, app.KindDigestPost)) != 1 || len(updates) != 1 || updates[0].counts.Firing != n-4 {
+		t.Errorf("%d alerts, storm threshold 5: %v, want 4 posts and one digest of %d", n, ns, n-4)
 	}
 }

@@ -241,8 +241,10 @@ type Engine struct {
 	locks *keyLocks // of storm channels
 	// queueLocks serialise this engine's evaluations of one queue.
 	queueLocks *keyLocks
-	zones      *zones
-	cache      *stateCache
+	// waiting are the storm changes waiting for their channels' locks.
+	waiting *stormWaiters
+	zones   *zones
+	cache   *stateCache
 }
 
 // NewEngine returns an engine on store, taking time from clock.
@@ -259,7 +261,7 @@ func NewEngine(store Store, clock Clock, opts EngineOptions) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{store: store, clock: clock, opts: opts, log: opts.Logger, locks: &keyLocks{}, queueLocks: &keyLocks{},
+	return &Engine{store: store, clock: clock, opts: opts, log: opts.Logger, locks: &keyLocks{}, queueLocks: &keyLocks{}, waiting: &stormWaiters{},
 		zones: &zones{}, cache: newStateCache()}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -340,16 +342,100 @@ func (e *Engine) stormChannels(c Change, snap Snapshot) []string {
 	return out
 }
 
-// commitChange applies the storm rules to c and commits it, holding this
-// process's locks of the channels concerned. It returns the change as
-// committed and the alerts that joined a digest.
+// commitChange applies the storm rules to c and commits it. It returns the
+// change as committed and the alerts that joined a digest.
+//
+// A change that touches storm state is committed under this process's
+// locks of its channels, and in a storm many wait for them. So it is
+// committed by whichever waiter gets the locks next, together with every
+// other change waiting for the same channels, in one pipeline
+// (commitStorms): a storm costs a round trip per lock holder, not per alert.
 func (e *Engine) commitChange(ctx context.Context, c Change, snap Snapshot, now time.Time) (Change, []Alert, error) {
-	if chs := e.stormChannels(c, snap); len(chs) > 0 {
-		defer e.locks.lock(chs)()
+	chs := e.stormChannels(c, snap)
+	if len(chs) == 0 {
+		return c, nil, e.commitStore(ctx, c)
 	}
-	diverted, err := e.stormify(ctx, &c, snap, now)
-	if err != nil {
-		return c, nil, err
+	chs = slices.Clone(chs)
+	slices.Sort(chs)
+	key := strings.Join(chs, ",")
+	req := &stormRequest{change: c, snap: snap, now: now}
+	e.waiting.add(key, req)
+	unlock := e.locks.lock(chs)
+	defer unlock()
+	if batch := e.waiting.take(key); len(batch) > 0 {
+		e.commitStorms(ctx, batch)
 	}
-	return c, diverted, e.commitStore(ctx, c)
+	// Served now: by this holder, or by one before it (which finished
+	// before releasing the locks this one then took).
+	return req.change, req.diverted, req.err
+}
+
+// stormRequest is a storm change waiting for its channels' locks, and
+// what became of it.
+type stormRequest struct {
+	change   Change
+	snap     Snapshot
+	now      time.Time
+	diverted []Alert
+	err      error
+}
+
+// stormWaiters are the storm changes waiting for each set of channels.
+type stormWaiters struct {
+	mu sync.Mutex
+	m  map[string][]*stormRequest
+}
+
+func (w *stormWaiters) add(key string, r *stormRequest) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = make(map[string][]*stormRequest)
+	}
+	w.m[key] = append(w.m[key], r)
+}
+
+func (w *stormWaiters) take(key string) []*stormRequest {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rs := w.m[key]
+	delete(w.m, key)
+	return rs
+}
+
+// commitStorms commits storm changes whose channels' locks the caller
+// holds, in one pipeline. They build on each other, in order: each is
+// evaluated on the storm state the ones before it leave, cached ahead of
+// the commit. That is safe because the channels stay locked until the
+// pipeline has run, and whatever fails is dropped from the cache: the
+// changes after it then fail their version checks too (their callers
+// evaluate them again, as after any lost race).
+func (e *Engine) commitStorms(ctx context.Context, rs []*stormRequest) {
+	cs := make([]Change, 0, len(rs))
+	var pending []*stormRequest
+	for _, r := range rs {
+		if r.diverted, r.err = e.stormify(ctx, &r.change, r.snap, r.now); r.err != nil {
+			continue
+		}
+		e.cache.stormsCommitted(r.change)
+		cs, pending = append(cs, r.change), append(pending, r)
+	}
+	if len(cs) == 0 {
+		return
+	}
+	var errs []error
+	if len(cs) == 1 {
+		errs = []error{e.store.Commit(ctx, cs[0])}
+	} else {
+		errs = e.store.CommitMany(ctx, cs)
+	}
+	failed := slices.ContainsFunc(errs, func(err error) bool { return err != nil })
+	for i, r := range pending {
+		switch r.err = errs[i]; {
+		case failed:
+			e.cache.forget(r.change) // its cached storm state is a guess built on what failed
+		case r.change.QueueID != "":
+			e.cache.forgetQueue(r.change.QueueID)
+		}
+	}
 }
