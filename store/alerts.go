@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -293,13 +292,14 @@ i = i + nh
 local hk0 = 10 + na + ns + nd
 `
 
-// Commit applies c atomically (see commitScript).
+// Commit applies c atomically (see commitScript). Concurrent commits
+// share round trips (commitQueue).
 func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 	keys, args, hkeys, err := r.commitArgs(c)
 	if err != nil {
 		return err
 	}
-	res, err := commitScript.Run(ctx, r.rdb, keys, args...).Int()
+	res, err := r.commits.run(ctx, r, scriptCall{keys: keys, args: args})
 	if err != nil {
 		return unavailable(err)
 	}
@@ -312,50 +312,26 @@ func (r *Redis) Commit(ctx context.Context, c app.Change) error {
 func (r *Redis) CommitMany(ctx context.Context, cs []app.Change) []error {
 	errs := make([]error, len(cs))
 	hkeys := make([][]string, len(cs))
-	cmds := make([]*redis.Cmd, len(cs))
-	for reload := range 2 {
-		pipe := r.rdb.Pipeline()
-		for i, c := range cs {
-			if reload > 0 && !isNoScript(cmds[i].Err()) {
-				continue
-			}
-			var keys []string
-			var args []any
-			if keys, args, hkeys[i], errs[i] = r.commitArgs(c); errs[i] != nil {
-				cmds[i] = nil
-				continue
-			}
-			cmds[i] = commitScript.EvalSha(ctx, pipe, keys, args...)
-		}
-		if pipe.Len() == 0 {
-			break
-		}
-		_, _ = pipe.Exec(ctx) // each command's error is read below
-		if reload > 0 || !slices.ContainsFunc(cmds, func(c *redis.Cmd) bool { return c != nil && isNoScript(c.Err()) }) {
-			break
-		}
-		// A restarted Redis forgot the script: load it, then run again
-		// the calls it refused (and only those: the others ran).
-		if err := commitScript.Load(ctx, r.rdb).Err(); err != nil {
-			break
+	calls := make([]scriptCall, 0, len(cs))
+	at := make([]int, 0, len(cs))
+	for i, c := range cs {
+		var call scriptCall
+		if call.keys, call.args, hkeys[i], errs[i] = r.commitArgs(c); errs[i] == nil {
+			calls, at = append(calls, call), append(at, i)
 		}
 	}
-	for i, c := range cs {
-		if cmds[i] == nil {
+	if len(calls) == 0 {
+		return errs
+	}
+	r.evalCommits(ctx, calls)
+	for n, i := range at {
+		if calls[n].err != nil {
+			errs[i] = unavailable(calls[n].err)
 			continue
 		}
-		res, err := cmds[i].Int()
-		if err != nil {
-			errs[i] = unavailable(err)
-			continue
-		}
-		errs[i] = r.committed(c, res, hkeys[i])
+		errs[i] = r.committed(cs[i], calls[n].res, hkeys[i])
 	}
 	return errs
-}
-
-func isNoScript(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
 // committed reads the commit script's answer res for c.

@@ -22,11 +22,12 @@ import (
 
 // Redis is the Redis-backed store.
 type Redis struct {
-	rdb    *redis.Client
-	prefix string
-	log    *slog.Logger
-	stop   func()
-	hist   historyCache // series this process committed lately (history.go)
+	rdb     *redis.Client
+	prefix  string
+	log     *slog.Logger
+	stop    func()
+	hist    historyCache // series this process committed lately (history.go)
+	commits commitQueue  // concurrent commits sharing round trips (pipeline.go)
 }
 
 var (
@@ -59,6 +60,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	o.MaxRetries = 1
 	o.MaintNotificationsConfig = noMaintNotifications()
 	o.DisableIdentity = true // CLIENT SETINFO is Redis 7.2+; older servers answer it with an error
+	smallBuffers(o)
 	return open(ctx, redis.NewClient(o), opts)
 }
 
@@ -71,14 +73,25 @@ func NewEmbedded(ctx context.Context, opts Options) (*Redis, error) {
 	if err := m.Start(); err != nil {
 		return nil, fmt.Errorf("start embedded redis: %w", err)
 	}
-	r, err := open(ctx, redis.NewClient(&redis.Options{Addr: m.Addr(),
-		MaintNotificationsConfig: noMaintNotifications(), DisableIdentity: true}), opts)
+	o := &redis.Options{Addr: m.Addr(), MaintNotificationsConfig: noMaintNotifications(), DisableIdentity: true}
+	smallBuffers(o)
+	r, err := open(ctx, redis.NewClient(o), opts)
 	if err != nil {
 		m.Close()
 		return nil, err
 	}
 	r.stop = m.Close
 	return r, nil
+}
+
+// smallBuffers sizes the client's connection buffers for slabot's
+// commands, a few KB each (pipelines of a batch: a few hundred KB, written
+// in several pieces). go-redis's defaults (32 KiB, and 128 KiB for each
+// pipeline connection) were a third of slabot's live heap under load.
+// Longer replies are read past the buffer, so nothing is cut short.
+func smallBuffers(o *redis.Options) {
+	o.ReadBufferSize, o.WriteBufferSize = 8<<10, 8<<10
+	o.PipelineReadBufferSize, o.PipelineWriteBufferSize = 32<<10, 32<<10
 }
 
 func open(ctx context.Context, rdb *redis.Client, opts Options) (*Redis, error) {
