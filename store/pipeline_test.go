@@ -22,7 +22,7 @@ type gateHook struct {
 	pipelines atomic.Int64
 }
 
-func (h *gateHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *gateHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
 func (h *gateHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
 
 func (h *gateHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
