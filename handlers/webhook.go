@@ -94,13 +94,23 @@ func webhook(ing Ingester, auth WebhookAuth, obs Observer, log *slog.Logger) gin
 			r.Status = app.Ignored
 		}
 		if len(events) == 1 || body[firstNonSpace(body)] != '[' {
-			r = response{Status: r.Status}
-		} else {
-			r.Events = len(events)
+			c.Data(http.StatusOK, jsonContentType, statusBodies[r.Status])
+			return
 		}
+		r.Events = len(events)
 		c.JSON(http.StatusOK, r)
 	}
 }
+
+// statusBodies are the answers to a single event, rendered once: the
+// webhook's hot path.
+var statusBodies = map[app.Outcome][]byte{
+	app.Processed: []byte(`{"status":"processed"}`),
+	app.Duplicate: []byte(`{"status":"duplicate"}`),
+	app.Ignored:   []byte(`{"status":"ignored"}`),
+}
+
+const jsonContentType = "application/json; charset=utf-8"
 
 func firstNonSpace(b []byte) int {
 	for i, c := range b {
