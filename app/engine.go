@@ -172,6 +172,9 @@ type AlertWrite struct {
 	Alert   Alert
 	Version int64
 	Due     time.Time
+	// Prior, when known, is the stored alert's state (StateResolved for
+	// none), so that the store skips index writes the state already made.
+	Prior *State
 }
 
 // Outcome is what happened to one event.
@@ -457,7 +460,12 @@ func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
 	}
 	for _, id := range order {
 		if w := alerts[id]; w.changed {
-			c.Alerts = append(c.Alerts, AlertWrite{Alert: w.alert, Version: w.version, Due: e.due(w.alert, snap, now)})
+			prior := snap.Alerts[id].Alert.State
+			if w.version == 0 {
+				prior = StateResolved
+			}
+			c.Alerts = append(c.Alerts, AlertWrite{Alert: w.alert, Version: w.version, Due: e.due(w.alert, snap, now),
+				Prior: &prior})
 		}
 	}
 	return c

@@ -185,7 +185,8 @@ func decodeAlert(vals []any) (app.VersionedAlert, bool, error) {
 // history, default queue, then alert keys, storm keys, digest keys.
 // ARGV: seenTTL, queueID, queueName, nAlerts, nStorms, nDigests, expected
 // queue version, expected default version (-1: unchecked), known; per
-// alert (id, version, data, dueMs, open, ttl, pruneField); per storm
+// alert (id, version, data, dueMs, open, ttl, pruneField, was open: "1",
+// "0" or "" unknown); per storm
 // (version, data); per digest (id, version, data, dueMs, ttl); then
 // nMembers, (digest index, field, member)…; nLatest, (field, value)…;
 // nNotes, payloads…; nUndue, ids…; nFields, (field, value or "" to
@@ -205,15 +206,19 @@ local eq, ed = tonumber(ARGV[7]), tonumber(ARGV[8])
 if eq >= 0 and tonumber(redis.call('HGET', KEYS[2], 'cv') or '0') ~= eq then return lost(-1) end
 if ed >= 0 and tonumber(redis.call('HGET', KEYS[9], 'cv') or '0') ~= ed then return lost(-2) end
 local na, ns, nd = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local widths = {7, 2, 5}
+local widths = {8, 2, 5}
 local verAt = {1, 0, 1}
 local counts = {na, ns, nd}
 local i, k, n = 10, 10, 2
 for kind = 1, 3 do
   for r = 1, counts[kind] do
     n = n + 1
-    local v = tonumber(redis.call('HGET', KEYS[k], 'v') or '0')
-    if v ~= tonumber(ARGV[i + verAt[kind]]) then return lost(-n) end
+    -- Every write of a queue's alerts moves the queue's version: when
+    -- that was checked, its alerts' versions need no check of their own.
+    if kind > 1 or eq < 0 then
+      local v = tonumber(redis.call('HGET', KEYS[k], 'v') or '0')
+      if v ~= tonumber(ARGV[i + verAt[kind]]) then return lost(-n) end
+    end
     i, k = i + widths[kind], k + 1
   end
 end
@@ -231,12 +236,21 @@ for r = 1, na do
   local key, id = KEYS[k], ARGV[i]
   redis.call('HSET', key, 'v', tonumber(ARGV[i + 1]) + 1, 'data', ARGV[i + 2])
   if ARGV[i + 6] ~= '' then redis.call('HDEL', key, ARGV[i + 6]) end
-  local ttl = tonumber(ARGV[i + 5])
-  if ttl > 0 then redis.call('EXPIRE', key, ttl) else redis.call('PERSIST', key) end
+  local ttl, was = tonumber(ARGV[i + 5]), ARGV[i + 7]
   local due = tonumber(ARGV[i + 3])
   if due > 0 then redis.call('ZADD', KEYS[4], due, id) else redis.call('ZREM', KEYS[4], id) end
-  if ARGV[i + 4] == '1' then redis.call('SADD', KEYS[5], id) else redis.call('SREM', KEYS[5], id) end
-  i, k = i + 7, k + 1
+  -- An open alert has no TTL and is in the open set; a closed one has a
+  -- TTL and is not. Skip what the alert's previous state already did.
+  if ARGV[i + 4] == '1' then
+    if was ~= '1' then
+      redis.call('PERSIST', key)
+      redis.call('SADD', KEYS[5], id)
+    end
+  else
+    redis.call('EXPIRE', key, ttl)
+    if was ~= '0' then redis.call('SREM', KEYS[5], id) end
+  end
+  i, k = i + 8, k + 1
 end
 for r = 1, ns do
   redis.call('HSET', KEYS[k], 'v', tonumber(ARGV[i]) + 1, 'data', ARGV[i + 1])
@@ -399,7 +413,14 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 		if w.Alert.Episode > keepMessages {
 			prune = tsField(w.Alert.Episode - keepMessages)
 		}
-		args = append(args, w.Alert.ID, w.Version, data, dueMillis(w.Due), isOpen, ttl, prune)
+		was := "" // unknown: do all
+		if w.Prior != nil {
+			was = "0"
+			if *w.Prior == app.StatePending || w.Prior.Open() {
+				was = "1"
+			}
+		}
+		args = append(args, w.Alert.ID, w.Version, data, dueMillis(w.Due), isOpen, ttl, prune, was)
 	}
 	for _, w := range c.Storms {
 		keys = append(keys, r.stormKey(w.Storm.Channel))

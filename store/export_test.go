@@ -1,6 +1,18 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // FlushScripts makes Redis forget its cached scripts, as a restart does.
 func (r *Redis) FlushScripts(ctx context.Context) error { return r.rdb.ScriptFlush(ctx).Err() }
+
+// AlertTTL is the TTL of an alert's key (-1: none).
+func (r *Redis) AlertTTL(ctx context.Context, alertID string) (time.Duration, error) {
+	k, err := r.alertKey(alertID)
+	if err != nil {
+		return 0, err
+	}
+	return r.rdb.TTL(ctx, k).Result()
+}

@@ -435,3 +435,45 @@ func TestCommitMany(t *testing.T) {
 		}
 	})
 }
+
+// An open alert is in the open set without a TTL, a resolved one has a
+// TTL and is not, whether or not the change names the prior state (which
+// lets the script skip what that state already did).
+func TestAlertIndexes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Redis) {
+		ctx := context.Background()
+		open, resolved := app.StateFiring, app.StateResolved
+		a := firing(1)
+		version := int64(0)
+		steps := []struct {
+			state app.State
+			prior *app.State
+		}{
+			{app.StateFiring, &resolved}, // new
+			{app.StateAcknowledged, &open},
+			{app.StateResolved, &open},
+			{app.StateResolved, &resolved},
+			{app.StateFiring, &resolved},
+			{app.StateResolved, nil}, // prior unknown
+			{app.StateFiring, nil},
+		}
+		for i, st := range steps {
+			a.State = st.state
+			if err := s.Commit(ctx, app.Change{QueueID: q, Alerts: []app.AlertWrite{{Alert: a, Version: version, Prior: st.prior}}}); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			version++
+			n, err := s.OpenAlertCount(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ttl, err := s.AlertTTL(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if isOpen := st.state.Open(); (n == 1) != isOpen || (ttl > 0) == isOpen {
+				t.Errorf("step %d (%s, prior %v): open alerts %d, TTL %v", i, st.state, st.prior, n, ttl)
+			}
+		}
+	})
+}
