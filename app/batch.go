@@ -135,15 +135,15 @@ type batchPart struct {
 	at      []int
 }
 
-// commitStormPart commits the storm changes of a round, under their
-// channels' locks, in one pipeline (commitStorms), and settles their events.
+// commitStormPart commits the storm changes of a round, with whatever
+// else waits for their channels, in one pipeline (commitStormRequests),
+// and settles their events.
 func (e *Engine) commitStormPart(ctx context.Context, p *batchPart, channels []string, snaps []Snapshot, heads []int, out []Outcome, done []bool, now time.Time) error {
-	defer e.locks.lock(channels)()
 	rs := make([]*stormRequest, len(p.changes))
 	for n, c := range p.changes {
 		rs[n] = &stormRequest{change: c, snap: snaps[p.at[n]], now: now}
 	}
-	e.commitStorms(ctx, rs)
+	e.commitStormRequests(ctx, channels, rs...)
 	for n, k := range p.at {
 		r := rs[n]
 		if r.err == nil {

@@ -355,19 +355,27 @@ func (e *Engine) commitChange(ctx context.Context, c Change, snap Snapshot, now 
 	if len(chs) == 0 {
 		return c, nil, e.commitStore(ctx, c)
 	}
+	req := &stormRequest{change: c, snap: snap, now: now}
+	e.commitStormRequests(ctx, chs, req)
+	return req.change, req.diverted, req.err
+}
+
+// commitStormRequests queues rs, storm changes of channels chs, takes the
+// channels' locks and commits everything queued for them, rs included
+// unless a holder before did. When it returns, every request in rs is
+// served: by this holder, or by one that finished before releasing the
+// locks this one then took.
+func (e *Engine) commitStormRequests(ctx context.Context, chs []string, rs ...*stormRequest) {
 	chs = slices.Clone(chs)
 	slices.Sort(chs)
+	chs = slices.Compact(chs)
 	key := strings.Join(chs, ",")
-	req := &stormRequest{change: c, snap: snap, now: now}
-	e.waiting.add(key, req)
+	e.waiting.add(key, rs...)
 	unlock := e.locks.lock(chs)
 	defer unlock()
 	if batch := e.waiting.take(key); len(batch) > 0 {
 		e.commitStorms(ctx, batch)
 	}
-	// Served now: by this holder, or by one before it (which finished
-	// before releasing the locks this one then took).
-	return req.change, req.diverted, req.err
 }
 
 // stormRequest is a storm change waiting for its channels' locks, and
@@ -386,13 +394,13 @@ type stormWaiters struct {
 	m  map[string][]*stormRequest
 }
 
-func (w *stormWaiters) add(key string, r *stormRequest) {
+func (w *stormWaiters) add(key string, rs ...*stormRequest) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
 		w.m = make(map[string][]*stormRequest)
 	}
-	w.m[key] = append(w.m[key], r)
+	w.m[key] = append(w.m[key], rs...)
 }
 
 func (w *stormWaiters) take(key string) []*stormRequest {
