@@ -14,7 +14,8 @@ import (
 // consumer group). An entry stays pending until Done, so an entry held by a
 // replica that died is reclaimed by another after ClaimIdle.
 type Outbox interface {
-	// Receive returns new entries for consumer, waiting up to block.
+	// Receive returns new entries for consumer, waiting up to block, or
+	// not at all when block is negative.
 	Receive(ctx context.Context, consumer string, max int, block time.Duration) ([]Delivery, error)
 	// Reclaim takes over entries that other consumers left idle for minIdle.
 	Reclaim(ctx context.Context, consumer string, minIdle time.Duration, max int) ([]Delivery, error)
@@ -23,6 +24,9 @@ type Outbox interface {
 	// Release gives ids up at once, so any dispatcher may reclaim them
 	// without waiting for them to go idle.
 	Release(ctx context.Context, consumer string, ids []string) error
+	// Fetch reads again entries consumer holds, by ID (those still
+	// pending), resetting their idle time as Keep does.
+	Fetch(ctx context.Context, consumer string, ids []string) ([]Delivery, error)
 	// Done removes a delivered (or abandoned) entry.
 	Done(ctx context.Context, id string) error
 	// MessageTS returns the Slack ts of an alert episode's message: "" when
@@ -92,7 +96,8 @@ type DispatcherOptions struct {
 }
 
 // Dispatcher drains the outbox into Slack: in stream order, paced per
-// channel, retrying what can succeed later and dropping what cannot.
+// channel, taking channels in turn, retrying what can succeed later and
+// dropping what cannot.
 type Dispatcher struct {
 	outbox   Outbox
 	notifier Notifier
@@ -100,8 +105,21 @@ type Dispatcher struct {
 	opts     DispatcherOptions
 	log      *slog.Logger
 
-	held     []*heldDelivery // sorted by stream ID
+	held   []*heldDelivery // in full, sorted by stream ID
+	inFull map[string]int  // len(held) by channel
+	// byID holds, by channel and sorted by stream ID, the entries read past
+	// the channel's budget: pending in the group under this consumer, their
+	// payload read again when the channel drains.
+	byID  map[string][]entryRef
+	nByID int
+	// stalled marks channels whose last refill failed; they wait for the
+	// next maintain before trying again.
+	stalled  map[string]bool
 	nextPost map[string]time.Time
+	// served is the turn of each channel's last delivery attempt, so the
+	// channel served longest ago goes first.
+	served map[string]uint64
+	turn   uint64
 }
 
 type heldDelivery struct {
@@ -112,6 +130,16 @@ type heldDelivery struct {
 	// sentTS is the ts of a post Slack accepted but we failed to record;
 	// the retry records it instead of posting again.
 	sentTS string
+	// stale marks an update overtaken by a newer update of its message,
+	// which rewrote the message from a later snapshot.
+	stale bool
+}
+
+// entryRef is an entry held by ID only: a few dozen bytes instead of its
+// notification.
+type entryRef struct {
+	id  string
+	seq [2]uint64
 }
 
 // NewDispatcher returns a dispatcher; call Run to start it.
@@ -141,38 +169,61 @@ func NewDispatcher(outbox Outbox, notifier Notifier, clock Clock, opts Dispatche
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Dispatcher{outbox: outbox, notifier: notifier, clock: clock, opts: opts, log: opts.Logger,
-		nextPost: make(map[string]time.Time)}
+		inFull: make(map[string]int), byID: make(map[string][]entryRef), stalled: make(map[string]bool),
+		nextPost: make(map[string]time.Time), served: make(map[string]uint64)}
 }
 
-// maxHeld bounds the entries one dispatcher holds in memory; the rest wait
-// in the stream for this or another replica.
-const maxHeld = 512
+// A dispatcher holds at most maxHeld entries in full (with their
+// notification), and at most channelBudget of one channel, so that a channel
+// whose deliveries pile up (paced, rate-limited, failing) cannot take the
+// room the others need. Past a channel's budget it reads on, to reach the
+// other channels' entries, and holds that channel's entries by ID only, at
+// most maxByID of them in all; the rest wait in the stream.
+const (
+	maxHeld       = 512
+	channelBudget = 32
+	maxByID       = 4096
+	readBatch     = 64
+	// readEvery is how often the dispatcher reads while it has work due,
+	// so that a channel always ready to send cannot hide newer entries.
+	readEvery = 100 * time.Millisecond
+	// keepBatch bounds the IDs sent in one Keep or Release call.
+	keepBatch = 512
+)
 
 // Run delivers until ctx is done. It returns after finishing the call in
-// progress and releasing the entries it still holds, which stay pending in
-// the stream for the next dispatcher to reclaim at once, so nothing is lost.
+// progress and releasing the entries it still holds, in full or by ID,
+// which stay pending in the stream for the next dispatcher to reclaim at
+// once, so nothing is lost.
 func (d *Dispatcher) Run(ctx context.Context) {
 	defer d.release(ctx)
-	var lastClaim time.Time
+	var lastClaim, lastRead time.Time
 	for ctx.Err() == nil {
 		now := d.clock.Now()
 		if now.Sub(lastClaim) >= d.opts.ClaimIdle/3 {
 			lastClaim = now
 			d.maintain(ctx)
 		}
-		if h := d.next(now); h != nil {
+		d.refill(ctx)
+		h, wake := d.scan(now)
+		room := min(readBatch, maxByID-d.nByID)
+		if h != nil && (room <= 0 || now.Sub(lastRead) < readEvery) {
 			d.deliver(ctx, h)
 			continue
 		}
-		wait := d.opts.IdleWait
-		if w, ok := d.nextWake(now); ok && w < wait {
-			wait = max(w, time.Millisecond)
+		wait := time.Duration(-1) // work is due: only look
+		if h == nil {
+			wait = d.opts.IdleWait
+			if !wake.IsZero() && wake.Sub(now) < wait {
+				wait = max(wake.Sub(now), time.Millisecond)
+			}
 		}
-		if len(d.held) >= maxHeld {
+		if room <= 0 {
 			sleep(ctx, wait)
 			continue
 		}
-		dels, err := d.outbox.Receive(ctx, d.opts.Consumer, 64, wait)
+		dels, err := d.outbox.Receive(ctx, d.opts.Consumer, room, wait)
+		lastRead = d.clock.Now()
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Warn("outbox read failed", "err", err)
@@ -180,43 +231,72 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 			continue
 		}
-		d.hold(dels)
+		d.giveBack(ctx, d.hold(dels))
 	}
+}
+
+// pending lists the IDs of every entry this dispatcher holds, in full or by ID.
+func (d *Dispatcher) pending() []string {
+	ids := make([]string, 0, len(d.held)+d.nByID)
+	for _, h := range d.held {
+		ids = append(ids, h.ID)
+	}
+	for _, refs := range d.byID {
+		for _, r := range refs {
+			ids = append(ids, r.id)
+		}
+	}
+	return ids
 }
 
 // release hands held entries back on shutdown. If it fails (Redis down),
 // they are reclaimed after ClaimIdle instead.
 func (d *Dispatcher) release(ctx context.Context) {
-	if len(d.held) == 0 {
+	ids := d.pending()
+	if len(ids) == 0 {
 		return
-	}
-	ids := make([]string, len(d.held))
-	for i, h := range d.held {
-		ids[i] = h.ID
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	if err := d.outbox.Release(rctx, d.opts.Consumer, ids); err != nil {
-		d.log.Warn("could not release held outbox entries; they will be reclaimed after the claim timeout", "err", err, "count", len(ids))
-		return
+	for batch := range slices.Chunk(ids, keepBatch) {
+		if err := d.outbox.Release(rctx, d.opts.Consumer, batch); err != nil {
+			d.log.Warn("could not release held outbox entries; they will be reclaimed after the claim timeout", "err", err, "count", len(ids))
+			return
+		}
 	}
 	d.log.Info("released held outbox entries for other replicas", "count", len(ids))
-	d.held = nil
+	d.held, d.byID, d.nByID = nil, make(map[string][]entryRef), 0
+	clear(d.inFull)
+}
+
+// giveBack releases entries read with no room left to hold them, so that
+// any dispatcher may take them later.
+func (d *Dispatcher) giveBack(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	if err := d.outbox.Release(ctx, d.opts.Consumer, ids); err != nil && ctx.Err() == nil {
+		d.log.Warn("could not release outbox entries; they will be reclaimed after the claim timeout", "err", err, "count", len(ids))
+	}
 }
 
 // maintain reclaims entries abandoned by dead dispatchers and keeps the
 // entries this one holds from being reclaimed by others.
 func (d *Dispatcher) maintain(ctx context.Context) {
-	if len(d.held) > 0 {
-		ids := make([]string, len(d.held))
-		for i, h := range d.held {
-			ids[i] = h.ID
-		}
-		if err := d.outbox.Keep(ctx, d.opts.Consumer, ids); err != nil && ctx.Err() == nil {
-			d.log.Warn("outbox keep failed", "err", err)
+	clear(d.stalled)
+	for batch := range slices.Chunk(d.pending(), keepBatch) {
+		if err := d.outbox.Keep(ctx, d.opts.Consumer, batch); err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("outbox keep failed", "err", err)
+			}
+			break
 		}
 	}
-	dels, err := d.outbox.Reclaim(ctx, d.opts.Consumer, d.opts.ClaimIdle, 64)
+	room := min(readBatch, maxByID-d.nByID)
+	if room <= 0 {
+		return
+	}
+	dels, err := d.outbox.Reclaim(ctx, d.opts.Consumer, d.opts.ClaimIdle, room)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Warn("outbox reclaim failed", "err", err)
@@ -226,48 +306,128 @@ func (d *Dispatcher) maintain(ctx context.Context) {
 	if len(dels) > 0 {
 		d.log.Info("reclaimed outbox entries", "count", len(dels))
 	}
-	d.hold(dels)
+	d.giveBack(ctx, d.hold(dels))
 }
 
-func (d *Dispatcher) hold(dels []Delivery) {
+// hold takes entries read from the outbox. An entry is held in full while
+// the dispatcher is under maxHeld, its channel under budget and no older
+// entry of its channel is held by ID (that one must go first); otherwise it
+// is held by ID only. An entry older than some of its channel's entries
+// held in full (one reclaimed from a dead dispatcher) is held in full over
+// the budget, to go before them. hold returns the IDs it has no room for.
+func (d *Dispatcher) hold(dels []Delivery) (overflow []string) {
 	now := d.clock.Now()
 	for _, del := range dels {
-		if slices.ContainsFunc(d.held, func(h *heldDelivery) bool { return h.ID == del.ID }) {
+		seq := parseStreamID(del.ID)
+		i, ok := slices.BinarySearchFunc(d.held, seq, func(h *heldDelivery, s [2]uint64) int { return compareSeq(h.seq, s) })
+		if ok {
 			continue
 		}
-		h := &heldDelivery{Delivery: del, seq: parseStreamID(del.ID), due: now}
-		i, _ := slices.BinarySearchFunc(d.held, h.seq, func(x *heldDelivery, s [2]uint64) int {
-			return compareSeq(x.seq, s)
-		})
-		d.held = slices.Insert(d.held, i, h)
+		ch := del.Notification.Channel
+		refs := d.byID[ch]
+		if j, ok := slices.BinarySearchFunc(refs, seq, compareRef); ok {
+			refs = slices.Delete(refs, j, j+1) // its notification is here again
+			d.nByID--
+		}
+		underBudget := d.inFull[ch] < channelBudget ||
+			slices.ContainsFunc(d.held[i:], func(h *heldDelivery) bool { return h.Notification.Channel == ch })
+		switch {
+		case len(d.held) < maxHeld && underBudget && (len(refs) == 0 || compareSeq(refs[0].seq, seq) > 0):
+			d.held = slices.Insert(d.held, i, &heldDelivery{Delivery: del, seq: seq, due: now})
+			d.inFull[ch]++
+		case d.nByID < maxByID:
+			j, _ := slices.BinarySearchFunc(refs, seq, compareRef)
+			refs = slices.Insert(refs, j, entryRef{id: del.ID, seq: seq})
+			d.nByID++
+		default:
+			overflow = append(overflow, del.ID)
+		}
+		d.setByID(ch, refs)
 	}
+	return overflow
 }
 
-// next is the oldest held entry that is due and whose channel may take it.
-func (d *Dispatcher) next(now time.Time) *heldDelivery {
-	for _, h := range d.held {
-		if !h.due.After(now) && (!paced(h.Notification.Kind) || !d.nextPost[h.Notification.Channel].After(now)) {
-			return h
-		}
+func (d *Dispatcher) setByID(ch string, refs []entryRef) {
+	if len(refs) == 0 {
+		delete(d.byID, ch)
+		return
 	}
-	return nil
+	d.byID[ch] = refs
 }
 
-func (d *Dispatcher) nextWake(now time.Time) (time.Duration, bool) {
-	var earliest time.Time
+// refill reads again (Fetch) the oldest entries held by ID of the channels
+// that have drained to half their budget, so that they go next.
+func (d *Dispatcher) refill(ctx context.Context) {
+	room := maxHeld - len(d.held)
+	if room <= 0 || d.nByID == 0 {
+		return
+	}
+	var chans []string
+	for ch := range d.byID {
+		if d.inFull[ch] <= channelBudget/2 && !d.stalled[ch] {
+			chans = append(chans, ch)
+		}
+	}
+	// The channel whose entries have waited longest comes first.
+	slices.SortFunc(chans, func(a, b string) int { return compareSeq(d.byID[a][0].seq, d.byID[b][0].seq) })
+	var ids []string
+	taken := make(map[string][]entryRef)
+	for _, ch := range chans {
+		refs := d.byID[ch]
+		n := min(channelBudget-d.inFull[ch], len(refs), room-len(ids))
+		if n <= 0 {
+			break
+		}
+		for _, r := range refs[:n] {
+			ids = append(ids, r.id)
+		}
+		taken[ch] = slices.Clone(refs[:n])
+		d.setByID(ch, slices.Delete(refs, 0, n))
+		d.nByID -= n
+	}
+	if len(ids) == 0 {
+		return
+	}
+	dels, err := d.outbox.Fetch(ctx, d.opts.Consumer, ids)
+	if err != nil {
+		// Still pending under this consumer: hold them by ID again, and
+		// let their channels wait for the next maintain before retrying.
+		for ch, refs := range taken {
+			d.setByID(ch, append(refs, d.byID[ch]...))
+			d.nByID += len(refs)
+			d.stalled[ch] = true
+		}
+		if ctx.Err() == nil {
+			d.log.Warn("could not read held outbox entries again", "err", err, "count", len(ids))
+		}
+		return
+	}
+	// Entries not returned were acknowledged meanwhile: nothing to do.
+	d.giveBack(ctx, d.hold(dels))
+}
+
+// scan returns the entry to deliver now: among the entries that are due
+// and whose channel's pacing lets them go, the oldest of the channel served
+// longest ago. With none, wake is when the earliest may go (zero when
+// nothing is held).
+func (d *Dispatcher) scan(now time.Time) (next *heldDelivery, wake time.Time) {
 	for _, h := range d.held {
-		t := h.due
-		if np := d.nextPost[h.Notification.Channel]; paced(h.Notification.Kind) && np.After(t) {
-			t = np
+		n := h.Notification
+		at := h.due
+		if np := d.nextPost[n.Channel]; paced(n.Kind) && np.After(at) {
+			at = np
 		}
-		if earliest.IsZero() || t.Before(earliest) {
-			earliest = t
+		if at.After(now) {
+			if wake.IsZero() || at.Before(wake) {
+				wake = at
+			}
+			continue
+		}
+		if next == nil || d.served[n.Channel] < d.served[next.Notification.Channel] {
+			next = h
 		}
 	}
-	if earliest.IsZero() {
-		return 0, false
-	}
-	return earliest.Sub(now), true
+	return next, wake
 }
 
 // paced reports whether a kind creates a new message (chat.postMessage),
@@ -281,6 +441,12 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.CallTimeout)
 	defer cancel()
 	log := d.log.With("alert_id", n.Alert.ID, "channel_id", n.Channel, "kind", n.Kind, "episode", n.Alert.Episode)
+	if h.stale {
+		d.finish(cctx, h, log)
+		return
+	}
+	d.turn++
+	d.served[n.Channel] = d.turn
 
 	var ts string
 	msgID, episode := n.MessageRef()
@@ -338,7 +504,27 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 		d.record(cctx, h, newTS, log)
 		return
 	}
+	if !paced(n.Kind) {
+		d.supersede(h)
+	}
 	d.finish(cctx, h, log)
+}
+
+// supersede marks the held updates of h's message older than h stale: an
+// update rewrites the whole message from its snapshot, so sending an older
+// one after h (a retry) would put the message back to an earlier state,
+// such as firing after its resolution.
+func (d *Dispatcher) supersede(h *heldDelivery) {
+	id, episode := h.Notification.MessageRef()
+	now := d.clock.Now()
+	for _, x := range d.held {
+		if x == h {
+			return // held is in stream order: the rest are newer
+		}
+		if xid, xepisode := x.Notification.MessageRef(); !paced(x.Notification.Kind) && xid == id && xepisode == episode {
+			x.stale, x.due = true, now
+		}
+	}
 }
 
 // record stores a posted message's ts. Slack already has the message, so on
@@ -383,6 +569,13 @@ func (d *Dispatcher) finish(ctx context.Context, h *heldDelivery, log *slog.Logg
 		return
 	}
 	d.held = slices.DeleteFunc(d.held, func(x *heldDelivery) bool { return x == h })
+	ch := h.Notification.Channel
+	if d.inFull[ch]--; d.inFull[ch] <= 0 {
+		delete(d.inFull, ch)
+		if _, ok := d.byID[ch]; !ok {
+			delete(d.served, ch)
+		}
+	}
 }
 
 func parseStreamID(id string) [2]uint64 {
@@ -398,6 +591,8 @@ func compareSeq(a, b [2]uint64) int {
 	}
 	return cmpUint(a[1], b[1])
 }
+
+func compareRef(r entryRef, s [2]uint64) int { return compareSeq(r.seq, s) }
 
 func cmpUint(a, b uint64) int {
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -15,14 +16,20 @@ import (
 type notifier struct {
 	mu    sync.Mutex
 	calls []string
+	notes []app.Notification // what each recorded call delivered
 	fail  func(n app.Notification, call int) error
-	seq   int
+	// called, if set, sees every call first, on the dispatcher's goroutine.
+	called func(n app.Notification)
+	seq    int
 }
 
 func (f *notifier) Notify(_ context.Context, n app.Notification, ts string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.seq++
+	if f.called != nil {
+		f.called(n)
+	}
 	if f.fail != nil {
 		if err := f.fail(n, f.seq); err != nil {
 			return "", err
@@ -33,6 +40,7 @@ func (f *notifier) Notify(_ context.Context, n app.Notification, ts string) (str
 		newTS = fmt.Sprintf("1700000000.%06d", f.seq)
 	}
 	f.calls = append(f.calls, fmt.Sprintf("%s#%d@%s", n.Kind, n.Alert.Episode, ts))
+	f.notes = append(f.notes, n)
 	return newTS, nil
 }
 
@@ -40,6 +48,12 @@ func (f *notifier) recorded() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.calls...)
+}
+
+func (f *notifier) delivered() []app.Notification {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]app.Notification(nil), f.notes...)
 }
 
 // waitFor polls until the notifier has n calls, or fails the test.
@@ -62,7 +76,12 @@ func runDispatcher(t *testing.T, h *harness, f app.Notifier, opts app.Dispatcher
 		opts.Pace = time.Millisecond
 	}
 	opts.IdleWait = 20 * time.Millisecond
-	d := app.NewDispatcher(h.store, f, app.SystemClock{}, opts)
+	return run(t, app.NewDispatcher(h.store, f, app.SystemClock{}, opts))
+}
+
+// run runs d until the test ends or the returned func is called.
+func run(t *testing.T, d *app.Dispatcher) context.CancelFunc {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
@@ -160,5 +179,241 @@ func TestDispatchSkipsRepostAfterCrash(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if got = f.recorded(); !equal(got, []string{"update#1@1700000000.000001", "reply#1@1700000000.000001"}) {
 		t.Errorf("calls %v", got)
+	}
+}
+
+func TestDispatchNewerUpdateSupersedesRetriedOne(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{})
+	h.set(queue, app.Waiting, 10, 0)
+	h.observe("voice", app.Waiting, 15)
+	h.clock.Advance(time.Minute) // past UpdateEvery: the next value updates the message
+	h.observe("voice", app.Waiting, 20)
+	h.observe("voice", app.Waiting, 1) // resolve: update + reply
+	f := &notifier{
+		fail: func(n app.Notification, call int) error {
+			if call == 2 { // the first update; its retry is due a second later
+				return &app.DeliveryError{Err: errors.New("500"), Retry: true}
+			}
+			return nil
+		},
+		// Each call takes a millisecond, and nothing else moves the clock.
+		called: func(app.Notification) { h.clock.Advance(time.Millisecond) },
+	}
+	d := app.NewDispatcher(h.store, f, h.clock, app.DispatcherOptions{Pace: time.Millisecond, IdleWait: 20 * time.Millisecond})
+	run(t, d)
+	waitFor(t, f, 3)
+	waitDrained(t, h)
+	var got []string
+	for _, n := range f.delivered() {
+		got = append(got, fmt.Sprintf("%s:%s:%v", n.Kind, n.Alert.State, n.Alert.Value))
+	}
+	// The update being retried is older than the resolution: sent after it,
+	// it would show the alert firing again.
+	want := []string{"post:firing:15", "update:resolved:1", "reply:resolved:1"}
+	if !equal(got, want) {
+		t.Errorf("delivered %v, want %v", got, want)
+	}
+}
+
+// enqueue adds n announcements to channel's outbox, texts "channel i".
+func enqueue(t *testing.T, h *harness, channel string, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if err := h.store.Enqueue(h.ctx, app.Notification{Kind: app.KindAnnounce, Channel: channel,
+			Text: fmt.Sprintf("%s %d", channel, i), At: h.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitUntil polls the notifier until done holds for what it delivered, or
+// fails the test.
+func waitUntil(t *testing.T, f *notifier, what string, done func([]app.Notification) bool) []app.Notification {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if got := f.delivered(); done(got) {
+			return got
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: never happened; %d calls", what, len(f.delivered()))
+	return nil
+}
+
+func deliveredTo(channel string) func([]app.Notification) bool {
+	return func(got []app.Notification) bool {
+		return slices.ContainsFunc(got, func(n app.Notification) bool { return n.Channel == channel })
+	}
+}
+
+// labels names deliveries: an announcement by its text, an alert's
+// notification as "kind:state".
+func labels(ns []app.Notification) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.Text
+		if n.Kind != app.KindAnnounce {
+			out[i] = fmt.Sprintf("%s:%s", n.Kind, n.Alert.State)
+		}
+	}
+	return out
+}
+
+// waitDrained polls until the outbox is empty, or fails the test.
+func waitDrained(t *testing.T, h *harness) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if n, _, err := h.store.OutboxDepth(h.ctx); err == nil && n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	n, _, _ := h.store.OutboxDepth(h.ctx)
+	t.Fatalf("outbox still holds %d entries", n)
+}
+
+func TestDispatchPacedBacklogDoesNotHoldUpOtherChannels(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{})
+	busy := app.MaxHeld + 88 // more than the dispatcher could hold before
+	enqueue(t, h, "CBUSY", 0, busy)
+	enqueue(t, h, "CQUIET", 0, 1)
+	f := &notifier{}
+	// The clock stands still: the busy channel posts once, then its pacing
+	// holds back the rest, as Slack's one post per second does.
+	d := app.NewDispatcher(h.store, f, h.clock, app.DispatcherOptions{Pace: time.Second, IdleWait: 20 * time.Millisecond})
+	run(t, d)
+	got := waitUntil(t, f, "the quiet channel's announcement is delivered", deliveredTo("CQUIET"))
+	if want := []string{"CBUSY 0", "CQUIET 0"}; !equal(labels(got), want) {
+		t.Errorf("delivered %v, want %v", labels(got), want)
+	}
+}
+
+func TestDispatchBusyChannelDeliversOnceInOrder(t *testing.T) {
+	h := newHarness(t, app.EngineOptions{}) // alerts go to C1
+	h.set(queue, app.Waiting, 10, 0)
+	enqueue(t, h, "C1", 0, 100)
+	// An alert's messages deep in C1's backlog: they are read past the
+	// channel's budget, held by ID and read again.
+	h.observe("voice", app.Waiting, 15)
+	h.clock.Advance(time.Minute)
+	h.observe("voice", app.Waiting, 20)
+	h.observe("voice", app.Waiting, 1)
+	enqueue(t, h, "C1", 100, 200)
+	enqueue(t, h, "C2", 0, 1)
+	const pace = time.Second
+
+	var d *app.Dispatcher
+	var maxFull, maxC1, maxByID int
+	f := &notifier{}
+	f.called = func(app.Notification) {
+		full, c1, byID := d.Held("C1")
+		maxFull, maxC1, maxByID = max(maxFull, full), max(maxC1, c1), max(maxByID, byID)
+		// Each call takes as long as the pacing, so C1 always has a post
+		// due: the dispatcher is never idle.
+		h.clock.Advance(pace)
+	}
+	d = app.NewDispatcher(h.store, f, h.clock, app.DispatcherOptions{Pace: pace, IdleWait: 20 * time.Millisecond})
+	stop := run(t, d)
+	waitUntil(t, f, "every entry is delivered", func(got []app.Notification) bool { return len(got) >= 305 })
+	waitDrained(t, h)
+	stop()
+	got := f.delivered()
+
+	var c1 []string
+	quietAt := -1
+	for i, label := range labels(got) {
+		if got[i].Channel == "C2" {
+			quietAt = len(c1)
+			continue
+		}
+		c1 = append(c1, label)
+	}
+	if quietAt < 0 || quietAt >= 40 {
+		t.Errorf("C2's announcement came after %d of C1's messages, want it before the 40th", quietAt)
+	}
+	var want []string
+	for i := range 100 {
+		want = append(want, fmt.Sprintf("C1 %d", i))
+	}
+	want = append(want, "post:firing", "update:firing", "update:resolved", "reply:resolved")
+	for i := 100; i < 300; i++ {
+		want = append(want, fmt.Sprintf("C1 %d", i))
+	}
+	if !equal(c1, want) {
+		t.Errorf("C1 got %d messages, want %d, each once and in stream order:\n got %v\nwant %v", len(c1), len(want), c1, want)
+	}
+	if maxFull > app.MaxHeld || maxC1 > app.ChannelBudget {
+		t.Errorf("held up to %d entries in full, %d of C1, want at most %d and %d", maxFull, maxC1, app.MaxHeld, app.ChannelBudget)
+	}
+	if maxByID == 0 {
+		t.Errorf("no entry was held by ID: the backlog did not exceed the channel's budget")
+	}
+}
+
+func TestDispatchReplicasShareBacklogOnce(t *testing.T) {
+	tests := []struct {
+		name string
+		// paceA is replica a's pacing; b posts as fast as it can.
+		paceA time.Duration
+		// alone says whether a runs alone until it stops.
+		alone bool
+		// stopA says when replica a stops, handing back what it holds.
+		stopA func([]app.Notification) bool
+	}{
+		{"racing replicas, one stopping mid-backlog", time.Nanosecond, false,
+			func(got []app.Notification) bool { return len(got) >= 100 }},
+		// Paced at one post an hour, replica a posts once per channel;
+		// once it has posted C3's first entry it has read past C1's and
+		// C2's backlogs and holds most of them by ID.
+		{"replica stopping with a backlog held by ID", time.Hour, true,
+			func(got []app.Notification) bool {
+				return slices.ContainsFunc(got, func(n app.Notification) bool { return n.Text == "C3 0" })
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, app.EngineOptions{})
+			enqueue(t, h, "C1", 0, 300)
+			enqueue(t, h, "C2", 0, 40)
+			enqueue(t, h, "C3", 0, 20)
+			// A replica read the first entries and died without delivering them.
+			if dels, err := h.store.Receive(h.ctx, "dead-replica", 50, time.Millisecond); err != nil || len(dels) != 50 {
+				t.Fatalf("Receive = %d entries, %v", len(dels), err)
+			}
+			f := &notifier{}
+			stopA := runDispatcher(t, h, f, app.DispatcherOptions{Consumer: "a", Pace: tt.paceA, ClaimIdle: time.Second})
+			var stopB context.CancelFunc
+			if !tt.alone {
+				stopB = runDispatcher(t, h, f, app.DispatcherOptions{Consumer: "b", Pace: time.Nanosecond, ClaimIdle: time.Second})
+			}
+			waitUntil(t, f, "replica a is ready to stop", tt.stopA)
+			stopA()
+			if tt.alone {
+				stopB = runDispatcher(t, h, f, app.DispatcherOptions{Consumer: "b", Pace: time.Nanosecond, ClaimIdle: time.Second})
+			}
+			waitUntil(t, f, "every entry is delivered", func(got []app.Notification) bool { return len(got) >= 360 })
+			waitDrained(t, h)
+			stopB()
+
+			seen := make(map[string]int)
+			for _, n := range f.delivered() {
+				seen[n.Text]++
+			}
+			for _, ch := range []struct {
+				name string
+				n    int
+			}{{"C1", 300}, {"C2", 40}, {"C3", 20}} {
+				for i := range ch.n {
+					if text := fmt.Sprintf("%s %d", ch.name, i); seen[text] != 1 {
+						t.Errorf("%s delivered %d times, want once", text, seen[text])
+					}
+				}
+			}
+			if got := len(f.delivered()); got != 360 {
+				t.Errorf("%d deliveries, want 360", got)
+			}
+		})
 	}
 }

@@ -101,6 +101,22 @@ func (r *Redis) Keep(ctx context.Context, consumer string, ids []string) error {
 	return nil
 }
 
+// Fetch reads entries consumer holds again, by ID: XCLAIM to the same
+// consumer, which also resets their idle time. Entries acknowledged
+// meanwhile are not returned.
+func (r *Redis) Fetch(ctx context.Context, consumer string, ids []string) ([]app.Delivery, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	msgs, err := r.rdb.XClaim(ctx, &redis.XClaimArgs{
+		Stream: r.outboxKey(), Group: outboxGroup, Consumer: consumer, MinIdle: 0, Messages: ids,
+	}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	return r.appendDeliveries(ctx, nil, msgs), nil
+}
+
 // Release marks ids long idle, so the next Reclaim by any consumer takes
 // them at once (XCLAIM … IDLE).
 func (r *Redis) Release(ctx context.Context, consumer string, ids []string) error {

@@ -477,3 +477,30 @@ func TestAlertIndexes(t *testing.T) {
 		}
 	})
 }
+
+// Fetch reads entries a consumer holds again, by ID, except those done.
+func TestFetch(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Redis) {
+		ctx := context.Background()
+		for _, ch := range []string{"C1", "C2", "C3"} {
+			if err := s.Enqueue(ctx, app.Notification{Kind: app.KindAnnounce, Channel: ch, Text: "hello " + ch}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dels, err := s.Receive(ctx, "c1", 10, 10*time.Millisecond)
+		if err != nil || len(dels) != 3 {
+			t.Fatalf("Receive = %v, %v", dels, err)
+		}
+		if err := s.Done(ctx, dels[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Fetch(ctx, "c1", []string{dels[0].ID, dels[1].ID, dels[2].ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != dels[0].ID || got[0].Notification.Text != "hello C1" ||
+			got[1].ID != dels[2].ID || got[1].Notification.Channel != "C3" {
+			t.Errorf("Fetch = %+v, want the entries of C1 and C3", got)
+		}
+	})
+}

@@ -1,0 +1,104 @@
+package app
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestHoldBoundsMemory feeds hold far more entries than it may keep, in
+// read-sized batches, and checks the bounds, that nothing is lost (what it
+// cannot hold it gives back), that in each channel the entries held in full
+// are older than those held by ID (they must be delivered first), and that
+// quiet channels read after a busy one are still held in full.
+func TestHoldBoundsMemory(t *testing.T) {
+	tests := []struct {
+		name  string
+		busy  int // busy channels, interleaved in the stream
+		each  int // entries of each busy channel
+		quiet int // channels with one entry, after the busy ones
+	}{
+		{"one busy channel", 1, 10000, 0},
+		{"many busy channels", 100, 100, 0},
+		{"quiet channels after a busy one", 1, 600, 20},
+		{"quiet channels after too big a backlog", 1, 6000, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewDispatcher(nil, nil, NewManualClock(time.Unix(1_800_000_000, 0)), DispatcherOptions{})
+			var dels []Delivery
+			for i := range tt.each {
+				for c := range tt.busy {
+					dels = append(dels, Delivery{ID: fmt.Sprintf("1800000000000-%d", i*tt.busy+c),
+						Notification: Notification{Kind: KindAnnounce, Channel: fmt.Sprintf("C%d", c)}})
+				}
+			}
+			for c := range tt.quiet {
+				dels = append(dels, Delivery{ID: fmt.Sprintf("1800000000001-%d", c),
+					Notification: Notification{Kind: KindAnnounce, Channel: fmt.Sprintf("Q%d", c)}})
+			}
+			var overflow []string
+			for batch := range slices.Chunk(dels, readBatch) {
+				overflow = append(overflow, d.hold(batch)...)
+			}
+
+			if got := len(d.held); got > maxHeld {
+				t.Errorf("held %d entries in full, want at most %d", got, maxHeld)
+			}
+			for ch, n := range d.inFull {
+				if n > channelBudget {
+					t.Errorf("held %d entries of %s in full, want at most %d", n, ch, channelBudget)
+				}
+			}
+			byID := 0
+			for ch, refs := range d.byID {
+				byID += len(refs)
+				for _, h := range d.held {
+					if h.Notification.Channel == ch && compareSeq(h.seq, refs[0].seq) > 0 {
+						t.Errorf("%s: %s held in full after %s held by ID", ch, h.ID, refs[0].id)
+					}
+				}
+			}
+			if byID != d.nByID || byID > maxByID {
+				t.Errorf("held %d entries by ID (counted %d), want at most %d", byID, d.nByID, maxByID)
+			}
+			if got, want := len(d.held)+byID+len(overflow), len(dels); got != want {
+				t.Errorf("held %d + %d and gave back %d entries, want %d in all", len(d.held), byID, len(overflow), want)
+			}
+			for c := range tt.quiet {
+				if ch := fmt.Sprintf("Q%d", c); d.inFull[ch] != 1 {
+					t.Errorf("%s: %d entries held in full, want its one entry", ch, d.inFull[ch])
+				}
+			}
+		})
+	}
+}
+
+// TestHoldKeepsChannelOrder checks that an entry older than those of its
+// channel held in full (reclaimed from a dead dispatcher) is held in full
+// ahead of them even over the budget, and that one newer than some held by
+// ID waits behind those.
+func TestHoldKeepsChannelOrder(t *testing.T) {
+	d := NewDispatcher(nil, nil, NewManualClock(time.Unix(1_800_000_000, 0)), DispatcherOptions{})
+	del := func(seq int) Delivery {
+		return Delivery{ID: fmt.Sprintf("1800000000000-%d", seq), Notification: Notification{Kind: KindAnnounce, Channel: "C1"}}
+	}
+	var dels []Delivery
+	for seq := 10; seq < 10+channelBudget+8; seq++ {
+		dels = append(dels, del(seq))
+	}
+	d.hold(dels)
+	d.hold([]Delivery{del(5), del(10 + channelBudget + 20)})
+
+	if got, want := d.held[0].ID, del(5).ID; got != want {
+		t.Errorf("first held in full %s, want %s", got, want)
+	}
+	if got, want := d.inFull["C1"], channelBudget+1; got != want {
+		t.Errorf("%d entries held in full, want %d", got, want)
+	}
+	refs := d.byID["C1"]
+	if got, want := refs[len(refs)-1].id, del(10+channelBudget+20).ID; got != want || len(refs) != 9 {
+		t.Errorf("held by ID %d entries, the last %s; want 9, the last %s", len(refs), got, want)
+	}
+}
