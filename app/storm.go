@@ -419,6 +419,9 @@ func (w *stormWaiters) take(key string) []*stormRequest {
 // changes after it then fail their version checks too (their callers
 // evaluate them again, as after any lost race).
 func (e *Engine) commitStorms(ctx context.Context, rs []*stormRequest) {
+	// The changes are other callers' too: one caller giving up must not
+	// fail them (the store's timeouts bound the work).
+	ctx = context.WithoutCancel(ctx)
 	cs := make([]Change, 0, len(rs))
 	var pending []*stormRequest
 	for _, r := range rs {
