@@ -46,16 +46,11 @@ type stormStep struct {
 // the alerts that joined a digest, which fired without a post.
 func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now time.Time) ([]Alert, error) {
 	idx := make(map[string]int, len(c.Alerts))
-	var channels, digestIDs []string
 	for i, w := range c.Alerts {
 		idx[w.Alert.ID] = i
-		if p := snap.Alerts[w.Alert.ID].Alert; leftDigest(p, w.Alert) {
-			digestIDs = appendNew(digestIDs, p.Digest)
-		}
-		if w.Alert.Digest != "" {
-			digestIDs = appendNew(digestIDs, w.Alert.Digest)
-		}
 	}
+	var channels []string
+	digestIDs := memberDigests(*c, snap)
 	for _, n := range c.Notifications {
 		if e.stormable(n) {
 			channels = appendNew(channels, n.Channel)
@@ -86,7 +81,7 @@ func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now tim
 		switch {
 		case leftDigest(p, w.Alert):
 			s.leave(p)
-		case w.Alert.Digest != "" && (noted[w.Alert.ID] || p.State.Open() != w.Alert.State.Open()):
+		case memberChanged(p, w.Alert, noted):
 			s.absorb(p, w.Alert)
 		}
 	}
@@ -316,22 +311,51 @@ func (e *Engine) digestDue(d Digest, now time.Time) time.Time {
 	return next
 }
 
-// stormChannels are the channels whose storm state committing c may
-// change: those of its posts that may join a digest, and those of the
-// digests its alerts stand (or stood) in.
-func (e *Engine) stormChannels(c Change, snap Snapshot) []string {
-	var out []string
-	add := func(digestID string) {
-		if ch, _, err := ParseDigestID(digestID); err == nil {
-			out = appendNew(out, ch)
+// memberDigests are the digests whose members c changes: the digest an
+// open episode left, and the digest of a member that changed in a way its
+// digest shows.
+func memberDigests(c Change, snap Snapshot) []string {
+	var ids []string
+	var noted map[string]bool
+	for _, w := range c.Alerts {
+		p := snap.Alerts[w.Alert.ID].Alert
+		if p.Digest == "" && w.Alert.Digest == "" {
+			continue
+		}
+		if noted == nil {
+			noted = make(map[string]bool, len(c.Notifications))
+			for _, n := range c.Notifications {
+				noted[n.Alert.ID] = true
+			}
+		}
+		switch {
+		case leftDigest(p, w.Alert):
+			if p.State.Open() { // else its end was already counted
+				ids = appendNew(ids, p.Digest)
+			}
+		case memberChanged(p, w.Alert, noted):
+			ids = appendNew(ids, w.Alert.Digest)
 		}
 	}
-	for _, w := range c.Alerts {
-		if p := snap.Alerts[w.Alert.ID].Alert; p.Digest != "" {
-			add(p.Digest)
-		}
-		if w.Alert.Digest != "" {
-			add(w.Alert.Digest)
+	return ids
+}
+
+// memberChanged reports whether a, standing in a digest, changed in a way
+// the digest shows: it has a notification (which the digest shows
+// instead), or it opened or closed.
+func memberChanged(prior, a Alert, noted map[string]bool) bool {
+	return a.Digest != "" && (noted[a.ID] || prior.State.Open() != a.State.Open())
+}
+
+// stormChannels are the channels whose storm state committing c changes:
+// those of its posts that may join a digest, and those of the digests
+// whose members it changes. A change with none (most updates of an alert
+// standing in a digest) is committed without the channels' locks.
+func (e *Engine) stormChannels(c Change, snap Snapshot) []string {
+	var out []string
+	for _, id := range memberDigests(c, snap) {
+		if ch, _, err := ParseDigestID(id); err == nil {
+			out = appendNew(out, ch)
 		}
 	}
 	for _, n := range c.Notifications {
