@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -350,19 +349,15 @@ func (e *Engine) Ingest(ctx context.Context, ev Event) (Outcome, error) {
 		}
 		now := e.clock.Now()
 		c, err := e.commit(ctx, e.change(snap, ev, now), snap, now)
+		var out Outcome
+		settled, err := e.settle(snap, c, err, &out)
 		switch {
-		case err == nil:
-			e.cache.committed(snap, c)
-			return Processed, nil
-		case errors.Is(err, ErrDuplicate):
-			return Duplicate, nil
-		case errors.Is(err, ErrConflict):
-			if !cached {
-				backoff(ctx, attempt) // a real race, not a stale cache
-			}
-			continue
-		default:
-			return "", fmt.Errorf("commit queue %s: %w", ev.QueueID, err)
+		case err != nil:
+			return "", err
+		case settled:
+			return out, nil
+		case !cached:
+			backoff(ctx, attempt) // a real race, not a stale cache
 		}
 	}
 	return "", fmt.Errorf("ingest queue %s: %w after %d attempts", ev.QueueID, ErrConflict, maxAttempts)
