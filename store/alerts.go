@@ -213,12 +213,11 @@ local i, k, n = 10, 10, 2
 for kind = 1, 3 do
   for r = 1, counts[kind] do
     n = n + 1
-    -- Every write of a queue's alerts moves the queue's version: when
-    -- that was checked, its alerts' versions need no check of their own.
-    if kind > 1 or eq < 0 then
-      local v = tonumber(redis.call('HGET', KEYS[k], 'v') or '0')
-      if v ~= tonumber(ARGV[i + verAt[kind]]) then return lost(-n) end
-    end
+    -- Checked even when the queue's version was: it also guards against a
+    -- writer that does not move the queue's version (an older slabot in a
+    -- rolling deploy).
+    local v = tonumber(redis.call('HGET', KEYS[k], 'v') or '0')
+    if v ~= tonumber(ARGV[i + verAt[kind]]) then return lost(-n) end
     i, k = i + widths[kind], k + 1
   end
 end
