@@ -43,6 +43,10 @@ const NoMessage = "-"
 type Delivery struct {
 	ID           string
 	Notification Notification
+	// Reclaimed says the entry was taken over from the consumer that held
+	// it (a replica that died or shut down), which may have sent it to
+	// Slack without recording so.
+	Reclaimed bool
 }
 
 // Notifier delivers one notification to Slack. ts is the episode's message
@@ -52,12 +56,31 @@ type Notifier interface {
 	Notify(ctx context.Context, n Notification, ts string) (string, error)
 }
 
+// Finder is implemented by notifiers that can look for a message they may
+// have sent without learning its ts (a post whose answer was lost). Before
+// sending again a post or reply that may already have taken effect, the
+// dispatcher asks a notifier that is a Finder, and records what it finds
+// instead of posting a duplicate. Notifiers that are not Finders are
+// simply asked to send again.
+type Finder interface {
+	// Find returns the ts of the message that delivering n (a post, an
+	// announcement, or a reply in the thread of the message ts) created,
+	// or "" when there is none. Failures should be *DeliveryError.
+	Find(ctx context.Context, n Notification, ts string) (string, error)
+}
+
 // DeliveryError classifies a failed delivery: Retry says whether trying
 // again can help, After how long the remote asked us to wait.
 type DeliveryError struct {
 	Err   error
 	Retry bool
 	After time.Duration
+	// Unsure says the request may have reached the remote and taken effect
+	// although no answer came back (a timeout, a connection lost after
+	// sending, an unreadable answer), so that sending again may duplicate
+	// it. A clear refusal (an HTTP error status, a Slack error code) is
+	// not unsure.
+	Unsure bool
 	// Fix tells the operator what to change for a permanent error.
 	Fix string
 }
@@ -120,6 +143,9 @@ type Dispatcher struct {
 	// channel served longest ago goes first.
 	served map[string]uint64
 	turn   uint64
+	// findWarned is set once a failed lookup for a sent message has been
+	// logged as a warning, so a missing scope does not flood the log.
+	findWarned bool
 }
 
 type heldDelivery struct {
@@ -133,13 +159,21 @@ type heldDelivery struct {
 	// stale marks an update overtaken by a newer update of its message,
 	// which rewrote the message from a later snapshot.
 	stale bool
+	// unsure marks a delivery that may already have reached Slack: an
+	// attempt failed after its request went out, or the entry was
+	// reclaimed from another consumer. Before posting it again the
+	// dispatcher looks for the message (Finder).
+	unsure bool
+	// lookups counts failed looks for the message, to give up and post.
+	lookups int
 }
 
 // entryRef is an entry held by ID only: a few dozen bytes instead of its
 // notification.
 type entryRef struct {
-	id  string
-	seq [2]uint64
+	id     string
+	seq    [2]uint64
+	unsure bool // the entry was reclaimed (Delivery.Reclaimed)
 }
 
 // NewDispatcher returns a dispatcher; call Run to start it.
@@ -326,6 +360,7 @@ func (d *Dispatcher) hold(dels []Delivery) (overflow []string) {
 		ch := del.Notification.Channel
 		refs := d.byID[ch]
 		if j, ok := slices.BinarySearchFunc(refs, seq, compareRef); ok {
+			del.Reclaimed = del.Reclaimed || refs[j].unsure
 			refs = slices.Delete(refs, j, j+1) // its notification is here again
 			d.nByID--
 		}
@@ -333,11 +368,11 @@ func (d *Dispatcher) hold(dels []Delivery) (overflow []string) {
 			slices.ContainsFunc(d.held[i:], func(h *heldDelivery) bool { return h.Notification.Channel == ch })
 		switch {
 		case len(d.held) < maxHeld && underBudget && (len(refs) == 0 || compareSeq(refs[0].seq, seq) > 0):
-			d.held = slices.Insert(d.held, i, &heldDelivery{Delivery: del, seq: seq, due: now})
+			d.held = slices.Insert(d.held, i, &heldDelivery{Delivery: del, seq: seq, due: now, unsure: del.Reclaimed})
 			d.inFull[ch]++
 		case d.nByID < maxByID:
 			j, _ := slices.BinarySearchFunc(refs, seq, compareRef)
-			refs = slices.Insert(refs, j, entryRef{id: del.ID, seq: seq})
+			refs = slices.Insert(refs, j, entryRef{id: del.ID, seq: seq, unsure: del.Reclaimed})
 			d.nByID++
 		default:
 			overflow = append(overflow, del.ID)
@@ -371,6 +406,7 @@ func (d *Dispatcher) refill(ctx context.Context) {
 	// The channel whose entries have waited longest comes first.
 	slices.SortFunc(chans, func(a, b string) int { return compareSeq(d.byID[a][0].seq, d.byID[b][0].seq) })
 	var ids []string
+	unsure := make(map[string]bool)
 	taken := make(map[string][]entryRef)
 	for _, ch := range chans {
 		refs := d.byID[ch]
@@ -380,6 +416,9 @@ func (d *Dispatcher) refill(ctx context.Context) {
 		}
 		for _, r := range refs[:n] {
 			ids = append(ids, r.id)
+			if r.unsure {
+				unsure[r.id] = true
+			}
 		}
 		taken[ch] = slices.Clone(refs[:n])
 		d.setByID(ch, slices.Delete(refs, 0, n))
@@ -403,6 +442,9 @@ func (d *Dispatcher) refill(ctx context.Context) {
 		return
 	}
 	// Entries not returned were acknowledged meanwhile: nothing to do.
+	for i := range dels {
+		dels[i].Reclaimed = unsure[dels[i].ID]
+	}
 	d.giveBack(ctx, d.hold(dels))
 }
 
@@ -478,13 +520,38 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 		d.record(cctx, h, h.sentTS, log)
 		return
 	}
+	if h.unsure && paced(n.Kind) {
+		found, wait := d.find(cctx, h, ts, log)
+		if wait {
+			return
+		}
+		if found != "" {
+			log.Info("slack had accepted the notification although its answer was lost; recording it instead of posting again", "ts", found)
+			d.delivered(cctx, h, found, log)
+			return
+		}
+	}
+	d.send(ctx, h, ts, log)
+}
+
+// send delivers h to Slack and records the result. It has a timeout of its
+// own, so that a look for the message before it leaves the call its time.
+func (d *Dispatcher) send(ctx context.Context, h *heldDelivery, ts string, log *slog.Logger) {
+	n := h.Notification
+	msgID, episode := n.MessageRef()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.CallTimeout)
+	defer cancel()
 	if paced(n.Kind) {
 		d.nextPost[n.Channel] = d.clock.Now().Add(d.opts.Pace)
 	}
 	newTS, err := d.notifier.Notify(cctx, n, ts)
 	if err != nil {
 		var de *DeliveryError
-		if errors.As(err, &de) && !de.Retry {
+		classified := errors.As(err, &de)
+		if classified && de.Unsure {
+			h.unsure = true // it stays so: that attempt may still show up
+		}
+		if classified && !de.Retry {
 			d.observe(n, "permanent")
 			log.Error("slack rejected notification; not retrying", "err", err, "fix", de.Fix)
 			if n.Kind.opensMessage() {
@@ -500,14 +567,65 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 		return
 	}
 	d.observe(n, "ok")
-	if n.Kind.opensMessage() && msgID != "" {
-		d.record(cctx, h, newTS, log)
-		return
-	}
 	if !paced(n.Kind) {
 		d.supersede(h)
 	}
-	d.finish(cctx, h, log)
+	d.delivered(cctx, h, newTS, log)
+}
+
+// delivered completes a notification Slack has taken: a post's ts is
+// recorded for its updates and replies, anything else is done.
+func (d *Dispatcher) delivered(ctx context.Context, h *heldDelivery, ts string, log *slog.Logger) {
+	if msgID, _ := h.Notification.MessageRef(); h.Notification.Kind.opensMessage() && msgID != "" {
+		d.record(ctx, h, ts, log)
+		return
+	}
+	d.finish(ctx, h, log)
+}
+
+// maxLookups bounds the failed looks for an unsure delivery's message
+// that may fail for a passing reason (a timeout, a rate limit) before the
+// dispatcher gives up and posts again.
+const maxLookups = 3
+
+// find looks for the message an unsure post or reply may have created,
+// and returns its ts, or "" to post. With wait it has scheduled a retry
+// instead: the look failed for a passing reason. A look that cannot
+// succeed (a missing scope, a notifier that cannot look) posts again: a
+// duplicate is better than a lost alert.
+func (d *Dispatcher) find(ctx context.Context, h *heldDelivery, ts string, log *slog.Logger) (found string, wait bool) {
+	f, ok := d.notifier.(Finder)
+	if !ok {
+		return "", false
+	}
+	found, err := f.Find(ctx, h.Notification, ts)
+	if err == nil {
+		return found, false
+	}
+	h.lookups++
+	var de *DeliveryError
+	if errors.As(err, &de) && de.Retry && h.lookups < maxLookups {
+		delay := min(time.Second<<min(h.lookups-1, 10), d.opts.MaxBackoff)
+		if de.After > 0 {
+			delay = de.After
+		}
+		h.due = d.clock.Now().Add(delay)
+		log.Warn("could not look for a message slack may have posted; will look again", "err", err,
+			"attempt", h.lookups, "retry_in", delay.String())
+		return "", true
+	}
+	fix := ""
+	if de != nil {
+		fix = de.Fix
+	}
+	if !d.findWarned {
+		d.findWarned = true
+		log.Warn("could not look for a message slack may have posted; posting again, which may duplicate it (logged once)",
+			"err", err, "fix", fix)
+	} else {
+		log.Debug("could not look for a message slack may have posted; posting again", "err", err)
+	}
+	return "", false
 }
 
 // supersede marks the held updates of h's message older than h stale: an

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -100,5 +101,56 @@ func TestHoldKeepsChannelOrder(t *testing.T) {
 	refs := d.byID["C1"]
 	if got, want := refs[len(refs)-1].id, del(10+channelBudget+20).ID; got != want || len(refs) != 9 {
 		t.Errorf("held by ID %d entries, the last %s; want 9, the last %s", len(refs), got, want)
+	}
+}
+
+// fetchOutbox answers Fetch from entries it keeps, as a Redis stream
+// would: without the mark Reclaim put on them.
+type fetchOutbox struct {
+	Outbox
+	entries map[string]Delivery
+}
+
+func (o fetchOutbox) Fetch(_ context.Context, _ string, ids []string) ([]Delivery, error) {
+	var out []Delivery
+	for _, id := range ids {
+		del := o.entries[id]
+		del.Reclaimed = false
+		out = append(out, del)
+	}
+	return out, nil
+}
+
+// TestReclaimedStaysUnsureHeldByID checks that an entry reclaimed while
+// its channel is over budget, and so held by ID only, is still unsure (to
+// be looked for before it is posted again) once read back in full.
+func TestReclaimedStaysUnsureHeldByID(t *testing.T) {
+	entries := make(map[string]Delivery)
+	del := func(seq int) Delivery {
+		d := Delivery{ID: fmt.Sprintf("1800000000000-%d", seq), Notification: Notification{Kind: KindAnnounce, Channel: "C1"}}
+		entries[d.ID] = d
+		return d
+	}
+	d := NewDispatcher(fetchOutbox{entries: entries}, nil, NewManualClock(time.Unix(1_800_000_000, 0)), DispatcherOptions{})
+	var dels []Delivery
+	for seq := range channelBudget {
+		dels = append(dels, del(seq))
+	}
+	d.hold(dels)
+	reclaimed := del(channelBudget + 1)
+	reclaimed.Reclaimed = true
+	d.hold([]Delivery{reclaimed, del(channelBudget + 2)})
+	if refs := d.byID["C1"]; len(refs) != 2 || !refs[0].unsure || refs[1].unsure {
+		t.Fatalf("held by ID %+v, want the reclaimed entry marked unsure and the other not", refs)
+	}
+
+	// The channel drains; its entries held by ID are read again.
+	d.held, d.inFull = nil, make(map[string]int)
+	d.refill(t.Context())
+	if len(d.held) != 2 {
+		t.Fatalf("held %d entries in full after refill, want 2", len(d.held))
+	}
+	if !d.held[0].unsure || d.held[1].unsure {
+		t.Errorf("unsure = %v, %v; want the reclaimed entry unsure and the other not", d.held[0].unsure, d.held[1].unsure)
 	}
 }

@@ -9,22 +9,18 @@ import (
 	"github.com/slabot/slabot/bench/rig"
 )
 
-// answerLostIsKnown marks the known issue TestSlackPostedButAnswerLost
-// shows. While it is true, TestSlabotKilledMidStream logs, instead of
+// answerLostIsKnown marks the issue TestSlackPostedButAnswerLost shows as
+// known. While it is true, TestSlabotKilledMidStream logs, instead of
 // failing on, messages posted twice across a kill: a kill that lands
 // between Slack accepting a post and slabot recording it is the same bug.
-// Set it to false with the fix.
-const answerLostIsKnown = true
+// It is false since slabot looks for such a post before posting again.
+const answerLostIsKnown = false
 
 // When Slack posts a message but its answer never reaches slabot (the
 // call times out, or slabot dies before reading it), slabot does not know
 // whether the post happened, and must not post the alert or its
 // resolution a second time.
 func TestSlackPostedButAnswerLost(t *testing.T) {
-	t.Skip("known issue: slabot posts again when Slack's answer to a post or reply is lost " +
-		"(timeout, or a crash before the answer is read): each case gets a duplicate message. " +
-		"Fix proposed in BENCHMARKS.md (Bugs the fault tests found, 2): tag posts with message metadata " +
-		"and look for them before re-sending an unsure delivery. Remove this Skip with the fix.")
 	tests := []struct {
 		name string
 		// reply loses the first resolution's answer instead of the first

@@ -46,7 +46,10 @@ type Client struct {
 	log   *slog.Logger
 }
 
-var _ app.Notifier = (*Client)(nil)
+var (
+	_ app.Notifier = (*Client)(nil)
+	_ app.Finder   = (*Client)(nil)
+)
 
 // New returns a client using the bot token (SLACK_BOT_TOKEN).
 func New(token string, opts Options) *Client {
@@ -80,6 +83,9 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 		return "", err
 	}
 	now := renderTime(n)
+	// Every new message carries metadata naming its notification, so that
+	// Find can tell whether a post whose answer was lost took effect.
+	meta := slack.MsgOptionMetadata(notificationMetadata(n))
 	var (
 		method string
 		newTS  string
@@ -90,7 +96,7 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 		method = "chat.postMessage"
 		text, blocks := AlertMessage(n.Alert, now, c.opts.AppsURL)
 		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel,
-			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...), meta)
 	case app.KindUpdate:
 		method = "chat.update"
 		text, blocks := AlertMessage(n.Alert, now, c.opts.AppsURL)
@@ -101,15 +107,15 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 		method = "chat.postMessage"
 		text := replyText(n.Alert, n.Reason, now, c.opts.Mention)
 		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel,
-			slack.MsgOptionText(text, false), slack.MsgOptionTS(ts))
+			slack.MsgOptionText(text, false), slack.MsgOptionTS(ts), meta)
 	case app.KindAnnounce:
 		method = "chat.postMessage"
-		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel, slack.MsgOptionText(n.Text, false))
+		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel, slack.MsgOptionText(n.Text, false), meta)
 	case app.KindDigestPost:
 		method = "chat.postMessage"
 		text, blocks := DigestMessage(*n.Digest, now)
 		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel,
-			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...), meta)
 	case app.KindDigestUpdate:
 		method = "chat.update"
 		text, blocks := DigestMessage(*n.Digest, now)
@@ -119,7 +125,7 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 	case app.KindDigestReply:
 		method = "chat.postMessage"
 		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel,
-			slack.MsgOptionText(digestReplyText(*n.Digest, n.Reason, now, c.opts.Mention), false), slack.MsgOptionTS(ts))
+			slack.MsgOptionText(digestReplyText(*n.Digest, n.Reason, now, c.opts.Mention), false), slack.MsgOptionTS(ts), meta)
 	default:
 		return "", &app.DeliveryError{Err: errors.New("slack: unknown notification kind " + string(n.Kind))}
 	}
@@ -129,7 +135,8 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 	if newTS == "" {
 		// Slack always names the message it accepted; a reply without one
 		// came from something else (a proxy's error page, say).
-		return "", &app.DeliveryError{Err: errors.New("slack " + method + ": response has no message ts"), Retry: true}
+		return "", &app.DeliveryError{Err: errors.New("slack " + method + ": response has no message ts"), Retry: true,
+			Unsure: method == "chat.postMessage"}
 	}
 	c.log.Debug("slack message sent", "method", method, "kind", n.Kind, "channel_id", n.Channel,
 		"alert_id", n.Alert.ID, "episode", n.Alert.Episode, "ts", newTS)

@@ -176,8 +176,10 @@ func TestNotifyClassifiesFailures(t *testing.T) {
 		header    map[string]string
 		body      string
 		wantRetry bool
-		wantAfter time.Duration
-		wantFix   string // substring; "" means no Fix expected
+		// wantUnsure: the post may have happened although the call failed.
+		wantUnsure bool
+		wantAfter  time.Duration
+		wantFix    string // substring; "" means no Fix expected
 	}{
 		{name: "429 with Retry-After", status: 429, header: map[string]string{"Retry-After": "7"},
 			body: `{"ok":false,"error":"ratelimited"}`, wantRetry: true, wantAfter: 7 * time.Second},
@@ -199,8 +201,8 @@ func TestNotifyClassifiesFailures(t *testing.T) {
 		{name: "ok false ratelimited", status: 200, body: `{"ok":false,"error":"ratelimited"}`, wantRetry: true},
 		{name: "internal_error", status: 200, body: `{"ok":false,"error":"internal_error"}`, wantRetry: true},
 		{name: "service_unavailable", status: 200, body: `{"ok":false,"error":"service_unavailable"}`, wantRetry: true},
-		{name: "garbled body", status: 200, body: `<html>`, wantRetry: true},
-		{name: "ok without ts", status: 200, body: `{"ok":true,"channel":"C1"}`, wantRetry: true},
+		{name: "garbled body", status: 200, body: `<html>`, wantRetry: true, wantUnsure: true},
+		{name: "ok without ts", status: 200, body: `{"ok":true,"channel":"C1"}`, wantRetry: true, wantUnsure: true},
 		{name: "token echoed back", status: 200, body: `{"ok":false,"error":"bad token ` + testToken + `"}`, wantFix: "api.slack.com"},
 	}
 	for _, tt := range tests {
@@ -223,6 +225,9 @@ func TestNotifyClassifiesFailures(t *testing.T) {
 			}
 			if de.Retry != tt.wantRetry {
 				t.Errorf("Retry = %v, want %v (err %v)", de.Retry, tt.wantRetry, err)
+			}
+			if de.Unsure != tt.wantUnsure {
+				t.Errorf("Unsure = %v, want %v (err %v)", de.Unsure, tt.wantUnsure, err)
 			}
 			if de.After != tt.wantAfter {
 				t.Errorf("After = %v, want %v", de.After, tt.wantAfter)
@@ -256,6 +261,9 @@ func TestNotifyNetworkErrorHidesURL(t *testing.T) {
 	}
 	if !de.Retry {
 		t.Errorf("Retry = false for %v, want a retry", err)
+	}
+	if de.Unsure {
+		t.Errorf("Unsure = true for %v: no connection was made, so nothing was posted", err)
 	}
 	for _, secret := range []string{testToken, "hunter2", "/api/chat.postMessage"} {
 		if strings.Contains(err.Error(), secret) {

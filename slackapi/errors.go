@@ -3,8 +3,10 @@ package slackapi
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -46,7 +48,8 @@ var transientCodes = map[string]bool{
 }
 
 // classify turns a slack-go error from method into a *app.DeliveryError
-// saying whether a retry can help. Its message names the method and the
+// saying whether a retry can help and whether the call may have taken
+// effect although it failed (Unsure). Its message names the method and the
 // cause but never the token or request URL.
 func classify(method, token string, err error) *app.DeliveryError {
 	de := classifyCause(method, err)
@@ -84,14 +87,31 @@ func classifyCause(method string, err error) *app.DeliveryError {
 		}
 		return &app.DeliveryError{Err: err, Fix: fix}
 	}
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		// slack-go's only number parsing outside JSON: a 429's Retry-After
+		// that is a date. A refusal, so nothing was posted.
+		return &app.DeliveryError{Err: err, Retry: true}
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		// url.Error names the full request URL; keep only what failed.
-		return &app.DeliveryError{Err: fmt.Errorf("%s request: %w", strings.ToLower(ue.Op), ue.Err), Retry: true}
+		return &app.DeliveryError{Err: fmt.Errorf("%s request: %w", strings.ToLower(ue.Op), ue.Err), Retry: true,
+			Unsure: !neverSent(ue.Err)}
 	}
 	// What is left is the transport's: context expiry, connection resets, a
-	// garbled body, an unparsable Retry-After. All are worth another try.
-	return &app.DeliveryError{Err: err, Retry: true}
+	// garbled body. All are worth another try, and after any of them Slack
+	// may have acted on the request.
+	return &app.DeliveryError{Err: err, Retry: true, Unsure: true}
+}
+
+// neverSent reports whether a transport error happened before the request
+// could reach Slack: no connection was made (refused, DNS), so the call
+// certainly did not take effect. Any other failure (a timeout, a reset)
+// may have come after Slack read the request.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // redact guards against a token echoed back in any error text: it keeps

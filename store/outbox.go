@@ -48,6 +48,7 @@ func (r *Redis) Receive(ctx context.Context, consumer string, max int, block tim
 }
 
 // Reclaim takes over entries other consumers left idle for at least minIdle.
+// They come back Reclaimed: whoever held them may have sent them.
 func (r *Redis) Reclaim(ctx context.Context, consumer string, minIdle time.Duration, max int) ([]app.Delivery, error) {
 	var out []app.Delivery
 	start := "0-0"
@@ -62,7 +63,11 @@ func (r *Redis) Reclaim(ctx context.Context, consumer string, minIdle time.Durat
 			}
 			return out, unavailable(err)
 		}
+		from := len(out)
 		out = r.appendDeliveries(ctx, out, msgs)
+		for i := from; i < len(out); i++ {
+			out[i].Reclaimed = true
+		}
 		if next == "0-0" || next == "" || len(msgs) == 0 {
 			break
 		}

@@ -160,6 +160,12 @@ func TestOutboxLifecycle(t *testing.T) {
 		if err != nil || len(got) != 1 || got[0].ID != first[1].ID {
 			t.Fatalf("Reclaim = %v, %v; want only %s", got, err, first[1].ID)
 		}
+		if !got[0].Reclaimed {
+			t.Error("reclaimed entry not marked Reclaimed: its dead holder may have sent it")
+		}
+		if first[0].Reclaimed || rest[0].Reclaimed {
+			t.Error("entries read with Receive marked Reclaimed")
+		}
 		if n, _, err := s.OutboxDepth(ctx); err != nil || n != 2 {
 			t.Errorf("OutboxDepth = %d, %v; want 2", n, err)
 		}

@@ -13,7 +13,7 @@ import (
 
 // slackCall is one Web API call the fake received and answered with ok.
 type slackCall struct {
-	Method, Channel, TS, ThreadTS, Text, Blocks, User string
+	Method, Channel, TS, ThreadTS, Text, Blocks, User, Metadata string
 	// Posted is the ts the fake gave a new message (chat.postMessage).
 	Posted string
 }
@@ -67,11 +67,16 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if method == "conversations.history" || method == "conversations.replies" {
+		// Reads change nothing: answered from the posts, not recorded.
+		f.history(w, r.PostForm.Get("channel"), r.PostForm.Get("ts"), method == "conversations.replies")
+		return
+	}
 	f.seq++
 	ts := fmt.Sprintf("1700000000.%06d", f.seq)
 	c := slackCall{Method: method, Channel: r.PostForm.Get("channel"), TS: r.PostForm.Get("ts"),
 		ThreadTS: r.PostForm.Get("thread_ts"), Text: r.PostForm.Get("text"), Blocks: r.PostForm.Get("blocks"),
-		User: r.PostForm.Get("user_id")}
+		User: r.PostForm.Get("user_id"), Metadata: r.PostForm.Get("metadata")}
 	if method == "chat.postMessage" {
 		c.Posted = ts
 	}
@@ -87,6 +92,26 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": ts})
 	}
+}
+
+// history answers conversations.history (the channel's messages, newest
+// first) or conversations.replies (the thread of ts), with the metadata
+// each post carried. Called with f.mu held.
+func (f *fakeSlack) history(w http.ResponseWriter, channel, ts string, thread bool) {
+	msgs := []map[string]any{}
+	for i := len(f.calls) - 1; i >= 0; i-- {
+		c := f.calls[i]
+		if c.Method != "chat.postMessage" || c.Channel != channel || (thread && c.ThreadTS != ts) || (!thread && c.ThreadTS != "") {
+			continue
+		}
+		m := map[string]any{"type": "message", "text": c.Text, "ts": c.Posted}
+		if json.Valid([]byte(c.Metadata)) {
+			m["metadata"] = json.RawMessage(c.Metadata)
+		}
+		msgs = append(msgs, m)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": msgs, "has_more": false})
 }
 
 func (f *fakeSlack) recorded() []slackCall {
