@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -56,19 +54,6 @@ type Notifier interface {
 	Notify(ctx context.Context, n Notification, ts string) (string, error)
 }
 
-// Finder is implemented by notifiers that can look for a message they may
-// have sent without learning its ts (a post whose answer was lost). Before
-// sending again a post or reply that may already have taken effect, the
-// dispatcher asks a notifier that is a Finder, and records what it finds
-// instead of posting a duplicate. Notifiers that are not Finders are
-// simply asked to send again.
-type Finder interface {
-	// Find returns the ts of the message that delivering n (a post, an
-	// announcement, or a reply in the thread of the message ts) created,
-	// or "" when there is none. Failures should be *DeliveryError.
-	Find(ctx context.Context, n Notification, ts string) (string, error)
-}
-
 // DeliveryError classifies a failed delivery: Retry says whether trying
 // again can help, After how long the remote asked us to wait.
 type DeliveryError struct {
@@ -86,6 +71,7 @@ type DeliveryError struct {
 }
 
 func (e *DeliveryError) Error() string { return e.Err.Error() }
+
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // DeliveryObserver is told the result of every Slack call: "ok",
@@ -168,14 +154,6 @@ type heldDelivery struct {
 	lookups int
 }
 
-// entryRef is an entry held by ID only: a few dozen bytes instead of its
-// notification.
-type entryRef struct {
-	id     string
-	seq    [2]uint64
-	unsure bool // the entry was reclaimed (Delivery.Reclaimed)
-}
-
 // NewDispatcher returns a dispatcher; call Run to start it.
 func NewDispatcher(outbox Outbox, notifier Notifier, clock Clock, opts DispatcherOptions) *Dispatcher {
 	if opts.Consumer == "" {
@@ -206,24 +184,6 @@ func NewDispatcher(outbox Outbox, notifier Notifier, clock Clock, opts Dispatche
 		inFull: make(map[string]int), byID: make(map[string][]entryRef), stalled: make(map[string]bool),
 		nextPost: make(map[string]time.Time), served: make(map[string]uint64)}
 }
-
-// A dispatcher holds at most maxHeld entries in full (with their
-// notification), and at most channelBudget of one channel, so that a channel
-// whose deliveries pile up (paced, rate-limited, failing) cannot take the
-// room the others need. Past a channel's budget it reads on, to reach the
-// other channels' entries, and holds that channel's entries by ID only, at
-// most maxByID of them in all; the rest wait in the stream.
-const (
-	maxHeld       = 512
-	channelBudget = 32
-	maxByID       = 4096
-	readBatch     = 64
-	// readEvery is how often the dispatcher reads while it has work due,
-	// so that a channel always ready to send cannot hide newer entries.
-	readEvery = 100 * time.Millisecond
-	// keepBatch bounds the IDs sent in one Keep or Release call.
-	keepBatch = 512
-)
 
 // Run delivers until ctx is done. It returns after finishing the call in
 // progress and releasing the entries it still holds, in full or by ID,
@@ -267,185 +227,6 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		}
 		d.giveBack(ctx, d.hold(dels))
 	}
-}
-
-// pending lists the IDs of every entry this dispatcher holds, in full or by ID.
-func (d *Dispatcher) pending() []string {
-	ids := make([]string, 0, len(d.held)+d.nByID)
-	for _, h := range d.held {
-		ids = append(ids, h.ID)
-	}
-	for _, refs := range d.byID {
-		for _, r := range refs {
-			ids = append(ids, r.id)
-		}
-	}
-	return ids
-}
-
-// release hands held entries back on shutdown. If it fails (Redis down),
-// they are reclaimed after ClaimIdle instead.
-func (d *Dispatcher) release(ctx context.Context) {
-	ids := d.pending()
-	if len(ids) == 0 {
-		return
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	for batch := range slices.Chunk(ids, keepBatch) {
-		if err := d.outbox.Release(rctx, d.opts.Consumer, batch); err != nil {
-			d.log.Warn("could not release held outbox entries; they will be reclaimed after the claim timeout", "err", err, "count", len(ids))
-			return
-		}
-	}
-	d.log.Info("released held outbox entries for other replicas", "count", len(ids))
-	d.held, d.byID, d.nByID = nil, make(map[string][]entryRef), 0
-	clear(d.inFull)
-}
-
-// giveBack releases entries read with no room left to hold them, so that
-// any dispatcher may take them later.
-func (d *Dispatcher) giveBack(ctx context.Context, ids []string) {
-	if len(ids) == 0 {
-		return
-	}
-	if err := d.outbox.Release(ctx, d.opts.Consumer, ids); err != nil && ctx.Err() == nil {
-		d.log.Warn("could not release outbox entries; they will be reclaimed after the claim timeout", "err", err, "count", len(ids))
-	}
-}
-
-// maintain reclaims entries abandoned by dead dispatchers and keeps the
-// entries this one holds from being reclaimed by others.
-func (d *Dispatcher) maintain(ctx context.Context) {
-	clear(d.stalled)
-	for batch := range slices.Chunk(d.pending(), keepBatch) {
-		if err := d.outbox.Keep(ctx, d.opts.Consumer, batch); err != nil {
-			if ctx.Err() == nil {
-				d.log.Warn("outbox keep failed", "err", err)
-			}
-			break
-		}
-	}
-	room := min(readBatch, maxByID-d.nByID)
-	if room <= 0 {
-		return
-	}
-	dels, err := d.outbox.Reclaim(ctx, d.opts.Consumer, d.opts.ClaimIdle, room)
-	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Warn("outbox reclaim failed", "err", err)
-		}
-		return
-	}
-	if len(dels) > 0 {
-		d.log.Info("reclaimed outbox entries", "count", len(dels))
-	}
-	d.giveBack(ctx, d.hold(dels))
-}
-
-// hold takes entries read from the outbox. An entry is held in full while
-// the dispatcher is under maxHeld, its channel under budget and no older
-// entry of its channel is held by ID (that one must go first); otherwise it
-// is held by ID only. An entry older than some of its channel's entries
-// held in full (one reclaimed from a dead dispatcher) is held in full over
-// the budget, to go before them. hold returns the IDs it has no room for.
-func (d *Dispatcher) hold(dels []Delivery) (overflow []string) {
-	now := d.clock.Now()
-	for _, del := range dels {
-		seq := parseStreamID(del.ID)
-		i, ok := slices.BinarySearchFunc(d.held, seq, func(h *heldDelivery, s [2]uint64) int { return compareSeq(h.seq, s) })
-		if ok {
-			continue
-		}
-		ch := del.Notification.Channel
-		refs := d.byID[ch]
-		if j, ok := slices.BinarySearchFunc(refs, seq, compareRef); ok {
-			del.Reclaimed = del.Reclaimed || refs[j].unsure
-			refs = slices.Delete(refs, j, j+1) // its notification is here again
-			d.nByID--
-		}
-		underBudget := d.inFull[ch] < channelBudget ||
-			slices.ContainsFunc(d.held[i:], func(h *heldDelivery) bool { return h.Notification.Channel == ch })
-		switch {
-		case len(d.held) < maxHeld && underBudget && (len(refs) == 0 || compareSeq(refs[0].seq, seq) > 0):
-			d.held = slices.Insert(d.held, i, &heldDelivery{Delivery: del, seq: seq, due: now, unsure: del.Reclaimed})
-			d.inFull[ch]++
-		case d.nByID < maxByID:
-			j, _ := slices.BinarySearchFunc(refs, seq, compareRef)
-			refs = slices.Insert(refs, j, entryRef{id: del.ID, seq: seq, unsure: del.Reclaimed})
-			d.nByID++
-		default:
-			overflow = append(overflow, del.ID)
-		}
-		d.setByID(ch, refs)
-	}
-	return overflow
-}
-
-func (d *Dispatcher) setByID(ch string, refs []entryRef) {
-	if len(refs) == 0 {
-		delete(d.byID, ch)
-		return
-	}
-	d.byID[ch] = refs
-}
-
-// refill reads again (Fetch) the oldest entries held by ID of the channels
-// that have drained to half their budget, so that they go next.
-func (d *Dispatcher) refill(ctx context.Context) {
-	room := maxHeld - len(d.held)
-	if room <= 0 || d.nByID == 0 {
-		return
-	}
-	var chans []string
-	for ch := range d.byID {
-		if d.inFull[ch] <= channelBudget/2 && !d.stalled[ch] {
-			chans = append(chans, ch)
-		}
-	}
-	// The channel whose entries have waited longest comes first.
-	slices.SortFunc(chans, func(a, b string) int { return compareSeq(d.byID[a][0].seq, d.byID[b][0].seq) })
-	var ids []string
-	unsure := make(map[string]bool)
-	taken := make(map[string][]entryRef)
-	for _, ch := range chans {
-		refs := d.byID[ch]
-		n := min(channelBudget-d.inFull[ch], len(refs), room-len(ids))
-		if n <= 0 {
-			break
-		}
-		for _, r := range refs[:n] {
-			ids = append(ids, r.id)
-			if r.unsure {
-				unsure[r.id] = true
-			}
-		}
-		taken[ch] = slices.Clone(refs[:n])
-		d.setByID(ch, slices.Delete(refs, 0, n))
-		d.nByID -= n
-	}
-	if len(ids) == 0 {
-		return
-	}
-	dels, err := d.outbox.Fetch(ctx, d.opts.Consumer, ids)
-	if err != nil {
-		// Still pending under this consumer: hold them by ID again, and
-		// let their channels wait for the next maintain before retrying.
-		for ch, refs := range taken {
-			d.setByID(ch, append(refs, d.byID[ch]...))
-			d.nByID += len(refs)
-			d.stalled[ch] = true
-		}
-		if ctx.Err() == nil {
-			d.log.Warn("could not read held outbox entries again", "err", err, "count", len(ids))
-		}
-		return
-	}
-	// Entries not returned were acknowledged meanwhile: nothing to do.
-	for i := range dels {
-		dels[i].Reclaimed = unsure[dels[i].ID]
-	}
-	d.giveBack(ctx, d.hold(dels))
 }
 
 // scan returns the entry to deliver now: among the entries that are due
@@ -583,51 +364,6 @@ func (d *Dispatcher) delivered(ctx context.Context, h *heldDelivery, ts string, 
 	d.finish(ctx, h, log)
 }
 
-// maxLookups bounds the failed looks for an unsure delivery's message
-// that may fail for a passing reason (a timeout, a rate limit) before the
-// dispatcher gives up and posts again.
-const maxLookups = 3
-
-// find looks for the message an unsure post or reply may have created,
-// and returns its ts, or "" to post. With wait it has scheduled a retry
-// instead: the look failed for a passing reason. A look that cannot
-// succeed (a missing scope, a notifier that cannot look) posts again: a
-// duplicate is better than a lost alert.
-func (d *Dispatcher) find(ctx context.Context, h *heldDelivery, ts string, log *slog.Logger) (found string, wait bool) {
-	f, ok := d.notifier.(Finder)
-	if !ok {
-		return "", false
-	}
-	found, err := f.Find(ctx, h.Notification, ts)
-	if err == nil {
-		return found, false
-	}
-	h.lookups++
-	var de *DeliveryError
-	if errors.As(err, &de) && de.Retry && h.lookups < maxLookups {
-		delay := min(time.Second<<min(h.lookups-1, 10), d.opts.MaxBackoff)
-		if de.After > 0 {
-			delay = de.After
-		}
-		h.due = d.clock.Now().Add(delay)
-		log.Warn("could not look for a message slack may have posted; will look again", "err", err,
-			"attempt", h.lookups, "retry_in", delay.String())
-		return "", true
-	}
-	fix := ""
-	if de != nil {
-		fix = de.Fix
-	}
-	if !d.findWarned {
-		d.findWarned = true
-		log.Warn("could not look for a message slack may have posted; posting again, which may duplicate it (logged once)",
-			"err", err, "fix", fix)
-	} else {
-		log.Debug("could not look for a message slack may have posted; posting again", "err", err)
-	}
-	return "", false
-}
-
 // supersede marks the held updates of h's message older than h stale: an
 // update rewrites the whole message from its snapshot, so sending an older
 // one after h (a retry) would put the message back to an earlier state,
@@ -694,32 +430,6 @@ func (d *Dispatcher) finish(ctx context.Context, h *heldDelivery, log *slog.Logg
 			delete(d.served, ch)
 		}
 	}
-}
-
-func parseStreamID(id string) [2]uint64 {
-	ms, seq, _ := strings.Cut(id, "-")
-	a, _ := strconv.ParseUint(ms, 10, 64)
-	b, _ := strconv.ParseUint(seq, 10, 64)
-	return [2]uint64{a, b}
-}
-
-func compareSeq(a, b [2]uint64) int {
-	if c := cmpUint(a[0], b[0]); c != 0 {
-		return c
-	}
-	return cmpUint(a[1], b[1])
-}
-
-func compareRef(r entryRef, s [2]uint64) int { return compareSeq(r.seq, s) }
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -1,0 +1,175 @@
+package app
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the durable state the engine reads and changes. Every change goes
+// through Commit, which applies it atomically or not at all: it fails with
+// ErrConflict when a version the change was built on moved since it was read
+// (the queue's, the default queue's, an alert's, a storm record's or a
+// digest's: another replica, a button or the time-driven pass got there
+// first) and with ErrDuplicate when the event key was already recorded.
+type Store interface {
+	Records
+	Load(ctx context.Context, queueID, eventKey string, alertIDs []string) (Snapshot, error)
+	Commit(ctx context.Context, c Change) error
+	// LoadMany and CommitMany do what Load and Commit do for several
+	// queues in one round trip (IngestMany). CommitMany returns one error
+	// per change.
+	LoadMany(ctx context.Context, reqs []LoadRequest) ([]Snapshot, error)
+	CommitMany(ctx context.Context, cs []Change) []error
+	// Due returns the IDs of alerts (and digests) whose time-driven
+	// evaluation is due.
+	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// MetricHistory returns a queue's history of metric m over the 7 days
+	// up to now, one series per media type.
+	MetricHistory(ctx context.Context, queueID string, m Metric, now time.Time) ([]Series, error)
+	// Storms loads the storm records of channels, the digests named, and
+	// each loaded channel's latest digest, without their members.
+	Storms(ctx context.Context, channels, digestIDs []string) (map[string]VersionedStorm, map[string]VersionedDigest, error)
+	// DigestMembers loads a digest's members, in no particular order.
+	DigestMembers(ctx context.Context, digestID string) ([]DigestMember, error)
+}
+
+// LoadRequest names what LoadMany reads of one queue: as Load's arguments.
+type LoadRequest struct {
+	QueueID, EventKey string
+	AlertIDs          []string
+}
+
+// Snapshot is what the engine needs to evaluate one queue's observations.
+type Snapshot struct {
+	// Seen is set when the event key was already recorded.
+	Seen       bool
+	Queue      Queue
+	Thresholds map[Metric]Threshold // the queue's own
+	Defaults   map[Metric]Threshold // the default queue's
+	Alerts     map[string]VersionedAlert
+	// AllSnoozedUntil is the end of a snooze of every queue (/sla snooze all).
+	AllSnoozedUntil time.Time
+	// DefaultHours are the default queue's business hours, for queues
+	// without their own.
+	DefaultHours *Hours
+	// Versions are the queue's and the default queue's commit versions
+	// when this was read: a commit expecting them fails if either moved.
+	Versions Versions
+}
+
+// Versions are commit versions of a queue and of the default queue. Every
+// committed change of a queue's state, alerts or thresholds increments its
+// version, so an unchanged version means an unchanged queue: the engine can
+// evaluate the next event on what it last committed, without reading it
+// back (one Redis round trip per event), and still never act on stale state.
+type Versions struct {
+	Queue, Default int64
+}
+
+// hours are the business hours that apply to the snapshot's queue: its
+// own, else the default queue's; nil means always open.
+func (s Snapshot) hours() *Hours {
+	if h := s.Queue.Hours; h != nil && h.Set() {
+		return h
+	}
+	return s.DefaultHours
+}
+
+// snoozedUntil is when posting resumes for the snapshot's queue.
+func (s Snapshot) snoozedUntil() time.Time {
+	if s.AllSnoozedUntil.After(s.Queue.SnoozedUntil) {
+		return s.AllSnoozedUntil
+	}
+	return s.Queue.SnoozedUntil
+}
+
+// Queue is what slabot knows of one queue.
+type Queue struct {
+	ID           string
+	Name         string
+	Route        string // channel for this queue's alerts; empty means the default
+	SnoozedUntil time.Time
+	SnoozedBy    string
+	// Hours are the queue's own business hours (nil: the default's).
+	Hours *Hours
+	// Latest holds the last value of each metric, keyed by LatestKey.
+	Latest map[string]float64
+	// Known is set once the queue is in the index of known queues.
+	Known bool
+}
+
+// LatestKey names a queue's last value of a metric for a media type.
+func LatestKey(mediaType string, m Metric) string { return mediaType + "/" + string(m) }
+
+// VersionedAlert is an alert with the version a compare-and-set must match.
+type VersionedAlert struct {
+	Alert   Alert
+	Version int64
+}
+
+// Change is one atomic step: alert writes, the notifications they cause, the
+// queue's latest values and the event key that makes the step idempotent.
+type Change struct {
+	QueueID  string
+	EventKey string
+	// Expect, when set, makes the commit conditional on the queue's and the
+	// default queue's versions (ErrConflict if either moved).
+	Expect *Versions
+	// Known skips adding the queue to the index of known queues.
+	Known bool
+	// QueueName is set when the event taught a new name for the queue.
+	QueueName string
+	// Latest are the queue's new latest values; Prior the values they
+	// replace (where known) and At when they were seen, for the queue's
+	// metric history (a minute's first value is kept, for 7 days).
+	Latest        map[string]float64
+	Prior         map[string]float64
+	At            time.Time
+	Alerts        []AlertWrite
+	Notifications []Notification
+	// Undue lists alert IDs to drop from the time-driven index (their
+	// alert no longer exists).
+	Undue []string
+	// Snooze, when set, replaces the queue's snooze (a zero Until clears it).
+	Snooze *Snooze
+	// Route, when set, replaces the queue's channel ("" clears it).
+	Route *string
+	// Hours, when set, replaces the queue's business hours (unset Hours
+	// remove them, so the default's apply).
+	Hours *Hours
+	// History records who did what, for /sla history.
+	History []HistoryEntry
+	// Storms and Digests replace channel storm records and digests if
+	// their versions still match, like Alerts.
+	Storms  []StormWrite
+	Digests []DigestWrite
+}
+
+// StormWrite replaces a channel's storm record if its stored version still
+// equals Version.
+type StormWrite struct {
+	Storm   Storm
+	Version int64
+}
+
+// DigestWrite replaces a digest (all but its members) if its stored
+// version still equals Version, and writes Members, each replacing the
+// stored member of the same alert episode. Due is when the time-driven
+// pass must next look at it (zero: never).
+type DigestWrite struct {
+	Digest  Digest
+	Version int64
+	Members []DigestMember
+	Due     time.Time
+}
+
+// AlertWrite replaces one alert if its stored version still equals Version.
+// Due is when time-driven evaluation should next look at it (zero: never).
+type AlertWrite struct {
+	Alert   Alert
+	Version int64
+	Due     time.Time
+	// Prior, when known, is the stored alert's state (StateResolved for
+	// none), so that the store skips index writes the state already made.
+	Prior *State
+}
