@@ -1,12 +1,9 @@
 package faulttest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -253,7 +250,7 @@ func (c *cluster) settle(p plan, timeout time.Duration) tally {
 func (c *cluster) outboxDepth() (float64, error) {
 	var last error
 	for _, b := range c.bots {
-		v, err := gauge(b.URL, "slabot_outbox_depth")
+		v, err := outboxGauge(b.URL)
 		if err == nil {
 			return v, nil
 		}
@@ -262,19 +259,9 @@ func (c *cluster) outboxDepth() (float64, error) {
 	return 0, last
 }
 
-func gauge(url, name string) (float64, error) {
-	client := &http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get(url + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(v, 64)
-		}
-	}
-	return 0, fmt.Errorf("/metrics has no %s", name)
+// outboxGauge reads slabot_outbox_depth from one replica, giving up after 2 s.
+func outboxGauge(url string) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return rig.Gauge(ctx, url, "slabot_outbox_depth")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -189,27 +188,6 @@ func (h *harness) openAlertsProbe(ctx context.Context, n int) (openResult, error
 		return res, err
 	}
 	res.redisMemoryMB = info["used_memory"] / (1 << 20)
-	res.open, err = gauge(ctx, bot.URL, "slabot_open_alerts")
+	res.open, err = rig.Gauge(ctx, bot.URL, "slabot_open_alerts")
 	return res, err
-}
-
-// gauge reads one unlabelled metric from slabot's /metrics.
-func gauge(ctx context.Context, url, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(v, 64)
-		}
-	}
-	return 0, fmt.Errorf("/metrics has no %s", name)
 }
