@@ -85,21 +85,18 @@ func (e *Engine) ingestRound(ctx context.Context, evs []Event, heads []int, out 
 		var ok bool
 		if snaps[k], ok = e.cache.snapshot(evs[i].QueueID, ids); !ok {
 			misses = append(misses, k)
-			reqs = append(reqs, LoadRequest{QueueID: evs[i].QueueID, EventKey: evs[i].Key,
-				AlertIDs: e.cache.cachedAlertIDs(evs[i].QueueID, ids)})
+			reqs = append(reqs, LoadRequest{QueueID: evs[i].QueueID, EventKey: evs[i].Key, AlertIDs: ids})
 		}
 	}
 	if len(reqs) > 0 {
-		loaded, err := e.store.LoadMany(ctx, reqs)
+		loaded, err := e.load(ctx, reqs)
 		if err != nil {
-			return nil, fmt.Errorf("load %d queues: %w", len(reqs), err)
+			return nil, err
 		}
 		for n, k := range misses {
-			if loaded[n].Seen {
+			if snaps[k] = loaded[n]; snaps[k].Seen {
 				out[heads[k]], done[k] = Duplicate, true
-				continue
 			}
-			snaps[k] = e.cache.loaded(reqs[n].QueueID, loaded[n], reqs[n].AlertIDs)
 		}
 	}
 

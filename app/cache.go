@@ -92,7 +92,10 @@ func (c *stateCache) committed(snap Snapshot, ch Change) {
 	next.Seen = false
 	next.Versions.Queue++
 	next.Queue.Known = true
-	next.Queue.Latest = mergeLatest(snap.Queue.Latest, ch.Latest)
+	next.Queue.Latest = ch.merged
+	if next.Queue.Latest == nil {
+		next.Queue.Latest = mergeLatest(snap.Queue.Latest, ch.Latest)
+	}
 	if ch.QueueName != "" {
 		next.Queue.Name = ch.QueueName
 	}

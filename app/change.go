@@ -143,6 +143,10 @@ type Change struct {
 	// their versions still match, like Alerts.
 	Storms  []StormWrite
 	Digests []DigestWrite
+
+	// merged are the queue's latest values after the change (the
+	// snapshot's with Latest over them), kept for the engine's cache.
+	merged map[string]float64
 }
 
 // StormWrite replaces a channel's storm record if its stored version still

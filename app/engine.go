@@ -109,13 +109,7 @@ const maxAttempts = 16
 // backoff waits a little before the next compare-and-set attempt, longer
 // and at random after each lost race, so that contenders spread out.
 func backoff(ctx context.Context, attempt int) {
-	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	sleep(ctx, time.Duration(rand.Int64N(int64(time.Millisecond)<<min(attempt, 5))))
 }
 
 // commit applies the storm rules to c and commits it, then logs and
@@ -172,11 +166,11 @@ func (e *Engine) Ingest(ctx context.Context, ev Event) (Outcome, error) {
 	for attempt := range maxAttempts {
 		snap, cached := e.cache.snapshot(ev.QueueID, ids)
 		if !cached {
-			var err error
-			if snap, err = e.load(ctx, ev, ids); err != nil {
+			snaps, err := e.load(ctx, []LoadRequest{{QueueID: ev.QueueID, EventKey: ev.Key, AlertIDs: ids}})
+			if err != nil {
 				return "", err
 			}
-			if snap.Seen {
+			if snap = snaps[0]; snap.Seen {
 				return Duplicate, nil
 			}
 		}
@@ -205,19 +199,24 @@ func eventAlertIDs(ev Event) []string {
 	return ids
 }
 
-// load reads the queue of ev for alerts ids, and those already cached
-// (so that a queue whose events alternate media types stays cached), and
-// caches it.
-func (e *Engine) load(ctx context.Context, ev Event, ids []string) (Snapshot, error) {
-	ids = e.cache.cachedAlertIDs(ev.QueueID, slices.Clone(ids))
-	snap, err := e.store.Load(ctx, ev.QueueID, ev.Key, ids)
+// load reads the snapshots of queues not cached, in one round trip, each
+// with the alerts already cached for its queue too (so that a queue whose
+// events alternate media types stays cached), and caches those whose
+// event key is new (a Seen snapshot is returned as read).
+func (e *Engine) load(ctx context.Context, reqs []LoadRequest) ([]Snapshot, error) {
+	for i := range reqs {
+		reqs[i].AlertIDs = e.cache.cachedAlertIDs(reqs[i].QueueID, slices.Clone(reqs[i].AlertIDs))
+	}
+	snaps, err := e.store.LoadMany(ctx, reqs)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("load queue %s: %w", ev.QueueID, err)
+		return nil, fmt.Errorf("load %d queues: %w", len(reqs), err)
 	}
-	if snap.Seen {
-		return snap, nil
+	for i, r := range reqs {
+		if !snaps[i].Seen {
+			snaps[i] = e.cache.loaded(r.QueueID, snaps[i], r.AlertIDs)
+		}
 	}
-	return e.cache.loaded(ev.QueueID, snap, ids), nil
+	return snaps, nil
 }
 
 // change is the change ev makes to snap, conditional on snap's versions.
@@ -266,6 +265,7 @@ func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
 	}
 	q := snap.Queue
 	q.Latest = mergeLatest(q.Latest, c.Latest)
+	c.merged = q.Latest
 	q.SnoozedUntil = snap.snoozedUntil()
 	sched := e.zones.schedule(snap.hours())
 

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -44,9 +43,7 @@ func (r *Redis) evalCommits(ctx context.Context, calls []scriptCall) {
 	}
 }
 
-func isNoScript(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
-}
+func isNoScript(err error) bool { return redis.HasErrorPrefix(err, "NOSCRIPT") }
 
 // commitQueue lets concurrent commits share round trips. A commit that
 // finds no pipeline in flight sends at once, with whatever else is queued;
