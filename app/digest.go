@@ -95,8 +95,8 @@ func (m DigestMember) DisplayName() string {
 // Open reports whether the member is a live breach the digest speaks for.
 func (m DigestMember) Open() bool { return m.State.Open() && !m.Moved }
 
-// memberOf is how a digest shows alert a.
-func memberOf(a Alert) DigestMember {
+// MemberOf is how a digest shows alert a.
+func MemberOf(a Alert) DigestMember {
 	return DigestMember{AlertID: a.ID, Episode: a.Episode, QueueID: a.QueueID, QueueName: a.QueueName,
 		MediaType: a.MediaType, Metric: a.Metric, Value: a.Value, Threshold: a.Threshold, State: a.State,
 		Muted: a.Muted, AckedBy: a.AckedBy, FiredAt: a.FiredAt}
@@ -168,15 +168,15 @@ func ParseDigestID(id string) (channel string, seq int, err error) {
 	rest, ok := strings.CutPrefix(id, digestPrefix)
 	ch, n, ok2 := strings.Cut(rest, ":")
 	seq, err = strconv.Atoi(n)
-	if !ok || !ok2 || err != nil || seq < 1 || !validChannel(ch) {
+	if !ok || !ok2 || err != nil || seq < 1 || !ValidChannel(ch) {
 		return "", 0, fmt.Errorf("%w: digest id %q", ErrNotFound, clipRunes(id, 80))
 	}
 	return ch, seq, nil
 }
 
-// validChannel accepts channel IDs as Slack makes them (C0123ABCD), and
+// ValidChannel accepts channel IDs as Slack makes them (C0123ABCD), and
 // the like: letters and digits, at most 32.
-func validChannel(ch string) bool {
+func ValidChannel(ch string) bool {
 	if ch == "" || len(ch) > 32 {
 		return false
 	}
@@ -198,6 +198,6 @@ func (n Notification) MessageRef() (id string, episode int) {
 	return n.Alert.ID, n.Alert.Episode
 }
 
-// opensMessage reports whether the kind posts the message that later
+// OpensMessage reports whether the kind posts the message that later
 // updates and thread replies refer to.
-func (k NotificationKind) opensMessage() bool { return k == KindPost || k == KindDigestPost }
+func (k NotificationKind) OpensMessage() bool { return k == KindPost || k == KindDigestPost }

@@ -240,17 +240,17 @@ type Schedule struct {
 	loc   *time.Location
 }
 
-// zones caches loaded time zones for an engine: loading one reads the
-// zone database.
-type zones struct {
+// Zones caches loaded time zones: loading one reads the zone database.
+// The zero value is ready to use.
+type Zones struct {
 	mu sync.Mutex
 	m  map[string]*time.Location
 }
 
-// schedule is the Schedule of h (nil or unset: always open). A zone that
+// Schedule is the Schedule of h (nil or unset: always open). A zone that
 // no longer loads (a renamed zone) leaves the queue always open rather
 // than silencing it.
-func (z *zones) schedule(h *Hours) Schedule {
+func (z *Zones) Schedule(h *Hours) Schedule {
 	if h == nil || !h.Set() || h.Always {
 		return Schedule{}
 	}
@@ -345,4 +345,15 @@ func (s Schedule) intervals(t time.Time, before, after int) [][2]time.Time {
 		}
 	}
 	return out
+}
+
+// OpenAt reports whether the hours are open at t and when that changes
+// next (zero: never). Hours whose zone no longer loads count as always
+// open, as the engine treats them.
+func (h Hours) OpenAt(t time.Time) (bool, time.Time) {
+	s, err := ScheduleOf(h)
+	if err != nil {
+		return true, time.Time{}
+	}
+	return s.Open(t), s.Next(t)
 }

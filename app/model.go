@@ -218,3 +218,13 @@ type ServiceLevelTarget struct {
 	Percent float64       `json:"percent"`
 	Within  time.Duration `json:"within"`
 }
+
+// Outcome is what happened to one event.
+type Outcome string
+
+// Outcomes, as reported in the webhook's "status".
+const (
+	Processed Outcome = "processed"
+	Ignored   Outcome = "ignored"
+	Duplicate Outcome = "duplicate"
+)

@@ -12,7 +12,7 @@ import (
 	"github.com/slabot/slabot/app"
 )
 
-// Ingester takes one event into the alert engine (app.Engine).
+// Ingester takes one event into the alert engine (engine.Engine).
 type Ingester interface {
 	Ingest(ctx context.Context, ev app.Event) (app.Outcome, error)
 }

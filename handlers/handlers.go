@@ -16,14 +16,14 @@ import (
 	"github.com/slabot/slabot/slackapi"
 )
 
-// Ingester evaluates webhook events; *app.Engine implements it.
+// Ingester evaluates webhook events; *engine.Engine implements it.
 type Ingester interface {
 	Ingest(ctx context.Context, ev app.Event) (app.Outcome, error)
 	// IngestMany evaluates a JSON array's events, each queue's in order.
 	IngestMany(ctx context.Context, evs []app.Event) ([]app.Outcome, error)
 }
 
-// Actions are what supervisors do from Slack; *app.Engine implements it.
+// Actions are what supervisors do from Slack; *engine.Engine implements it.
 // Each is atomic in the store and enqueues its own message updates.
 type Actions interface {
 	Ack(ctx context.Context, alertID string, episode int, by app.Actor) (app.Alert, error)
@@ -36,7 +36,7 @@ type Actions interface {
 	Route(ctx context.Context, queueID, channel string, by app.Actor) error
 }
 
-// Records is the read side of app.Records that /sla and the App Home show.
+// Records is the read side of engine.Records that /sla and the App Home show.
 type Records interface {
 	Thresholds(ctx context.Context) ([]app.Threshold, error)
 	OpenAlerts(ctx context.Context) ([]app.Alert, error)
@@ -91,7 +91,7 @@ type Deps struct {
 	// The Slack routes (/slack/commands, /slack/interactions,
 	// /slack/events) are served when Actions and Records are set.
 	Slack SlackAuth
-	// Actions changes alerts, snoozes, thresholds and routes (*app.Engine).
+	// Actions changes alerts, snoozes, thresholds and routes (*engine.Engine).
 	Actions Actions
 	// Records lists what supervisors ask about (*store.Redis).
 	Records Records

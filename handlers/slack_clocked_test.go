@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
+	"github.com/slabot/slabot/app/engine"
 	"github.com/slabot/slabot/slackapi"
 	"github.com/slabot/slabot/store"
 	"github.com/slabot/slabot/store/redistest"
@@ -21,7 +23,7 @@ type clockedE2E struct {
 	clock *app.ManualClock
 }
 
-func newClockedE2E(t *testing.T, opts app.EngineOptions, queues []app.QueueInfo) *clockedE2E {
+func newClockedE2E(t *testing.T, opts engine.Options, queues []app.QueueInfo) *clockedE2E {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.New(ctx, redistest.URL(t), store.Options{Prefix: redistest.Prefix(t)})
@@ -36,10 +38,10 @@ func newClockedE2E(t *testing.T, opts app.EngineOptions, queues []app.QueueInfo)
 	if opts.Channel == "" {
 		opts.Channel = slackTestChan
 	}
-	eng := app.NewEngine(st, clock, opts)
+	eng := engine.New(st, clock, opts)
 	fake := newSlackFake(t)
 	client := slackapi.New(slackTestToken, slackapi.Options{APIURL: fake.APIURL()})
-	disp := app.NewDispatcher(st, client, app.SystemClock{}, app.DispatcherOptions{
+	disp := dispatch.New(st, client, app.SystemClock{}, dispatch.Options{
 		Consumer: "test", Pace: time.Millisecond, IdleWait: 20 * time.Millisecond})
 	dctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -90,7 +92,7 @@ func stormQueues(n int) []app.QueueInfo {
 // Snooze all act on every alert, and its thread says when it is over.
 func TestStormDigestEndToEnd(t *testing.T) {
 	queues := stormQueues(50)
-	e := newClockedE2E(t, app.EngineOptions{StormThreshold: app.DefaultStormThreshold}, queues)
+	e := newClockedE2E(t, engine.Options{StormThreshold: engine.DefaultStormThreshold}, queues)
 	if got := runCommand(t, e.h, "U0LEAD001", "set default waiting 10"); !strings.Contains(got, "Threshold set") {
 		t.Fatalf("set: %s", got)
 	}
@@ -218,7 +220,7 @@ func TestStormDigestEndToEnd(t *testing.T) {
 // (no thread reply, no ping); a breach over the weekend posts nothing; at
 // opening time the breach still going on is posted afresh.
 func TestBusinessHoursEndToEnd(t *testing.T) {
-	e := newClockedE2E(t, app.EngineOptions{}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}})
+	e := newClockedE2E(t, engine.Options{}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}})
 	// Far enough ahead that the dispatcher (on the real clock) never finds
 	// a notification stale; Friday 1 March 2030, London on GMT.
 	e.clock.Set(time.Date(2030, 3, 1, 17, 30, 0, 0, time.UTC))
@@ -271,7 +273,7 @@ func TestBusinessHoursEndToEnd(t *testing.T) {
 // breaches posts a fresh alert; one that ends after the queue recovered
 // posts nothing, the old message showing the recovery.
 func TestSnoozeExpiryEndToEnd(t *testing.T) {
-	e := newClockedE2E(t, app.EngineOptions{}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}, {ID: billingQueue, Name: "Billing EU"}})
+	e := newClockedE2E(t, engine.Options{}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}, {ID: billingQueue, Name: "Billing EU"}})
 	e.clock.Set(time.Date(2030, 3, 1, 10, 0, 0, 0, time.UTC))
 	runCommand(t, e.h, "U0LEAD001", "set default waiting 10")
 	e.observe(t, supportQueue, "voice", app.Waiting, 15)
@@ -300,7 +302,7 @@ func TestSnoozeExpiryEndToEnd(t *testing.T) {
 // TestPreviewEndToEnd: /sla preview replays a rule over the stored
 // history and changes nothing; /sla set says the same of the rule it sets.
 func TestPreviewEndToEnd(t *testing.T) {
-	e := newClockedE2E(t, app.EngineOptions{}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}})
+	e := newClockedE2E(t, engine.Options{}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}})
 	start := time.Date(2030, 3, 4, 0, 0, 0, 0, time.UTC)
 	// Three days of Support's longest wait: 60 s, with breaches of 22 and 5
 	// minutes; an event at each change, and every 3 hours (never during a

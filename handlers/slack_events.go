@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/slack-go/slack/slackevents"
 
-	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 	"github.com/slabot/slabot/slackapi"
 )
 
@@ -128,10 +128,10 @@ func homeContent(ctx context.Context, d Deps) (slackapi.Home, error) {
 }
 
 // Compile-time checks that what cmd wires fits: the engine acts, any
-// app.Records (the store) lists, and both Slack adapters show the Home.
+// engine.Records (the store) lists, and both Slack adapters show the Home.
 var (
-	_ Actions       = (*app.Engine)(nil)
-	_ Records       = app.Records(nil)
+	_ Actions       = (*engine.Engine)(nil)
+	_ Records       = engine.Records(nil)
 	_ HomePublisher = (*slackapi.Client)(nil)
 	_ HomePublisher = (*slackapi.Console)(nil)
 )

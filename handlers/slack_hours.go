@@ -10,7 +10,7 @@ import (
 	"github.com/slabot/slabot/slackapi"
 )
 
-// hoursActions set and read business hours; *app.Engine implements them.
+// hoursActions set and read business hours; *engine.Engine implements them.
 type hoursActions interface {
 	SetHours(ctx context.Context, queueID string, h app.Hours, by app.Actor) (app.Hours, error)
 	HoursOf(ctx context.Context, queueID string) (h app.Hours, own bool, err error)

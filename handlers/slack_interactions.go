@@ -126,7 +126,7 @@ func (x *clicks) act(ctx context.Context, ba *slack.BlockAction, by app.Actor) (
 	return "", false // a control slabot does not handle, e.g. a link button
 }
 
-// digestActions are the storm digest's controls; *app.Engine implements
+// digestActions are the storm digest's controls; *engine.Engine implements
 // them.
 type digestActions interface {
 	AckDigest(ctx context.Context, digestID string, by app.Actor) ([]app.Alert, error)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
+	"github.com/slabot/slabot/app/engine"
 	"github.com/slabot/slabot/slackapi"
 	"github.com/slabot/slabot/store"
 	"github.com/slabot/slabot/store/redistest"
@@ -19,7 +21,7 @@ import (
 // the HTTP edge, delivering to a recording Slack fake.
 type slackE2E struct {
 	store  *store.Redis
-	engine *app.Engine
+	engine *engine.Engine
 	slack  *slackFake
 	h      http.Handler
 	bg     *background
@@ -38,11 +40,11 @@ func newSlackE2E(t *testing.T, mod func(*Deps)) *slackE2E {
 		t.Fatal(err)
 	}
 	builtin := &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: 300, SetBy: "built-in"}
-	eng := app.NewEngine(st, app.SystemClock{}, app.EngineOptions{Channel: slackTestChan, BuiltinDefault: builtin})
+	eng := engine.New(st, app.SystemClock{}, engine.Options{Channel: slackTestChan, BuiltinDefault: builtin})
 	fake := newSlackFake(t)
 	client := slackapi.New(slackTestToken, slackapi.Options{APIURL: fake.APIURL()})
 
-	disp := app.NewDispatcher(st, client, app.SystemClock{}, app.DispatcherOptions{
+	disp := dispatch.New(st, client, app.SystemClock{}, dispatch.Options{
 		Consumer: "test", Pace: time.Millisecond, IdleWait: 20 * time.Millisecond})
 	dctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

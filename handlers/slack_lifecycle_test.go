@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 )
 
 // TestRemindersEndToEnd: an unacknowledged alert gets a reminder in its
 // thread every REMIND_AFTER; /sla ack stops them.
 func TestRemindersEndToEnd(t *testing.T) {
-	e := newClockedE2E(t, app.EngineOptions{RemindAfter: 15 * time.Minute}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}})
+	e := newClockedE2E(t, engine.Options{RemindAfter: 15 * time.Minute}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}})
 	e.clock.Set(time.Date(2030, 3, 1, 10, 0, 0, 0, time.UTC))
 	runCommand(t, e.h, "U0LEAD001", "set Support waiting 10")
 	e.observe(t, supportQueue, "voice", app.Waiting, 15)
@@ -40,7 +41,7 @@ func TestRemindersEndToEnd(t *testing.T) {
 // TestClearBandEndToEnd: with a clear band a value oscillating around the
 // threshold is one alert in Slack, resolved once it is back past the band.
 func TestClearBandEndToEnd(t *testing.T) {
-	e := newClockedE2E(t, app.EngineOptions{}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}})
+	e := newClockedE2E(t, engine.Options{}, []app.QueueInfo{{ID: supportQueue, Name: "Support"}})
 	e.clock.Set(time.Date(2030, 3, 1, 10, 0, 0, 0, time.UTC))
 	if got := runCommand(t, e.h, "U0LEAD001", "set Support waiting 10 clear 5"); !strings.Contains(got, "Threshold set") {
 		t.Fatalf("set: %s", got)

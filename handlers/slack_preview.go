@@ -9,7 +9,7 @@ import (
 	"github.com/slabot/slabot/slackapi"
 )
 
-// previewer replays a rule over the stored history; *app.Engine does.
+// previewer replays a rule over the stored history; *engine.Engine does.
 type previewer interface {
 	Preview(ctx context.Context, t app.Threshold) (app.Preview, error)
 }

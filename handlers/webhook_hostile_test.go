@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 	"github.com/slabot/slabot/handlers"
 	"github.com/slabot/slabot/store"
 	"github.com/slabot/slabot/store/redistest"
@@ -32,7 +33,7 @@ func newHostileEnv(t *testing.T, auth handlers.WebhookAuth) hostileEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := app.NewEngine(st, app.SystemClock{}, app.EngineOptions{Channel: "C0ALERTS",
+	eng := engine.New(st, app.SystemClock{}, engine.Options{Channel: "C0ALERTS",
 		BuiltinDefault: &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: 300}})
 	srv := httptest.NewServer(handlers.New(handlers.Deps{Ingester: eng, Store: st, Webhook: auth}))
 	t.Cleanup(srv.Close)

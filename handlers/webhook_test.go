@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 	"github.com/slabot/slabot/handlers"
 	"github.com/slabot/slabot/store"
 	"github.com/slabot/slabot/store/redistest"
@@ -36,7 +37,7 @@ func newWebhookEnv(t *testing.T, url string, auth handlers.WebhookAuth) webhookE
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng := app.NewEngine(st, app.SystemClock{}, app.EngineOptions{Channel: "C1",
+	eng := engine.New(st, app.SystemClock{}, engine.Options{Channel: "C1",
 		BuiltinDefault: &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: 300}})
 	srv := httptest.NewServer(handlers.New(handlers.Deps{Ingester: eng, Store: st, Webhook: auth}))
 	t.Cleanup(srv.Close)

@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 // DefaultAPIURL is Slack's Web API base URL.
@@ -47,8 +48,8 @@ type Client struct {
 }
 
 var (
-	_ app.Notifier = (*Client)(nil)
-	_ app.Finder   = (*Client)(nil)
+	_ dispatch.Notifier = (*Client)(nil)
+	_ dispatch.Finder   = (*Client)(nil)
 )
 
 // New returns a client using the bot token (SLACK_BOT_TOKEN).
@@ -73,10 +74,10 @@ func New(token string, opts Options) *Client {
 // Notify performs one notification: it posts a new alert message, updates
 // the message ts in place, or replies in its thread. Posts and replies
 // return the new message's ts, updates return ts. Every failure is a
-// *app.DeliveryError.
+// *dispatch.DeliveryError.
 func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (string, error) {
 	if n.Channel == "" {
-		return "", &app.DeliveryError{Err: errors.New("slack: notification has no channel"),
+		return "", &dispatch.DeliveryError{Err: errors.New("slack: notification has no channel"),
 			Fix: "set SLACK_CHANNEL_ID or route the queue with /sla route"}
 	}
 	if err := checkNotification(n, ts, "slack"); err != nil {
@@ -127,7 +128,7 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 		_, newTS, err = c.api.PostMessageContext(ctx, n.Channel,
 			slack.MsgOptionText(digestReplyText(*n.Digest, n.Reason, now, c.opts.Mention), false), slack.MsgOptionTS(ts), meta)
 	default:
-		return "", &app.DeliveryError{Err: errors.New("slack: unknown notification kind " + string(n.Kind))}
+		return "", &dispatch.DeliveryError{Err: errors.New("slack: unknown notification kind " + string(n.Kind))}
 	}
 	if err != nil {
 		return "", classify(method, string(c.token), err)
@@ -135,7 +136,7 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 	if newTS == "" {
 		// Slack always names the message it accepted; a reply without one
 		// came from something else (a proxy's error page, say).
-		return "", &app.DeliveryError{Err: errors.New("slack " + method + ": response has no message ts"), Retry: true,
+		return "", &dispatch.DeliveryError{Err: errors.New("slack " + method + ": response has no message ts"), Retry: true,
 			Unsure: method == "chat.postMessage"}
 	}
 	c.log.Debug("slack message sent", "method", method, "kind", n.Kind, "channel_id", n.Channel,
@@ -151,9 +152,9 @@ func checkNotification(n app.Notification, ts, who string) error {
 	digest := n.Kind == app.KindDigestPost || n.Kind == app.KindDigestUpdate || n.Kind == app.KindDigestReply
 	switch {
 	case !opens && ts == "":
-		return &app.DeliveryError{Err: errors.New(who + ": " + string(n.Kind) + " without a message ts")}
+		return &dispatch.DeliveryError{Err: errors.New(who + ": " + string(n.Kind) + " without a message ts")}
 	case digest && n.Digest == nil:
-		return &app.DeliveryError{Err: errors.New(who + ": " + string(n.Kind) + " without its digest")}
+		return &dispatch.DeliveryError{Err: errors.New(who + ": " + string(n.Kind) + " without its digest")}
 	}
 	return nil
 }
@@ -168,7 +169,7 @@ func renderTime(n app.Notification) time.Time {
 }
 
 // AuthTest checks the token (auth.test) and returns the workspace and bot
-// user names, for the setup command. Failures are *app.DeliveryError with
+// user names, for the setup command. Failures are *dispatch.DeliveryError with
 // a Fix when the token is at fault.
 func (c *Client) AuthTest(ctx context.Context) (team, user string, err error) {
 	resp, err := c.api.AuthTestContext(ctx)
@@ -183,7 +184,7 @@ func (c *Client) AuthTest(ctx context.Context) (team, user string, err error) {
 // It needs the channels:read scope (groups:read for private channels).
 func (c *Client) ChannelInfo(ctx context.Context, channelID string) (name string, isMember bool, err error) {
 	if channelID == "" {
-		return "", false, &app.DeliveryError{Err: errors.New("slack conversations.info: empty channel ID"),
+		return "", false, &dispatch.DeliveryError{Err: errors.New("slack conversations.info: empty channel ID"),
 			Fix: "set SLACK_CHANNEL_ID to a channel ID such as C0123ABCD"}
 	}
 	ch, err := c.api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: channelID})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 func newTestClient(t *testing.T, f *fakeSlack, opts Options) *Client {
@@ -152,9 +153,9 @@ func TestNotifyRejectsBadNotifications(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := c.Notify(t.Context(), tt.n, tt.ts)
-			var de *app.DeliveryError
+			var de *dispatch.DeliveryError
 			if !errors.As(err, &de) {
-				t.Fatalf("error = %v, want *app.DeliveryError", err)
+				t.Fatalf("error = %v, want *dispatch.DeliveryError", err)
 			}
 			if de.Retry {
 				t.Error("Retry = true, want a permanent error")
@@ -219,9 +220,9 @@ func TestNotifyClassifiesFailures(t *testing.T) {
 			c := newTestClient(t, f, Options{})
 
 			_, err := c.Notify(t.Context(), notification(app.KindPost, firingAlert()), "")
-			var de *app.DeliveryError
+			var de *dispatch.DeliveryError
 			if !errors.As(err, &de) {
-				t.Fatalf("error = %v (%T), want *app.DeliveryError", err, err)
+				t.Fatalf("error = %v (%T), want *dispatch.DeliveryError", err, err)
 			}
 			if de.Retry != tt.wantRetry {
 				t.Errorf("Retry = %v, want %v (err %v)", de.Retry, tt.wantRetry, err)
@@ -255,9 +256,9 @@ func TestNotifyNetworkErrorHidesURL(t *testing.T) {
 
 	c := New(testToken, Options{APIURL: base})
 	_, err := c.Notify(t.Context(), notification(app.KindPost, firingAlert()), "")
-	var de *app.DeliveryError
+	var de *dispatch.DeliveryError
 	if !errors.As(err, &de) {
-		t.Fatalf("error = %v, want *app.DeliveryError", err)
+		t.Fatalf("error = %v, want *dispatch.DeliveryError", err)
 	}
 	if !de.Retry {
 		t.Errorf("Retry = false for %v, want a retry", err)
@@ -278,9 +279,9 @@ func TestNotifyContextCanceledRetries(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := c.Notify(ctx, notification(app.KindPost, firingAlert()), "")
-	var de *app.DeliveryError
+	var de *dispatch.DeliveryError
 	if !errors.As(err, &de) || !de.Retry {
-		t.Fatalf("error = %v, want a retryable *app.DeliveryError", err)
+		t.Fatalf("error = %v, want a retryable *dispatch.DeliveryError", err)
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v does not wrap context.Canceled", err)
@@ -313,7 +314,7 @@ func TestAuthTest(t *testing.T) {
 	}
 
 	_, _, err = New("xoxb-wrong", Options{APIURL: f.URL()}).AuthTest(t.Context())
-	var de *app.DeliveryError
+	var de *dispatch.DeliveryError
 	if !errors.As(err, &de) || de.Retry || !strings.Contains(de.Fix, "SLACK_BOT_TOKEN") {
 		t.Errorf("AuthTest with a bad token: error = %v, want a permanent error with a token fix", err)
 	}
@@ -339,7 +340,7 @@ func TestChannelInfo(t *testing.T) {
 
 	for _, id := range []string{"C404", ""} {
 		_, _, err = c.ChannelInfo(t.Context(), id)
-		var de *app.DeliveryError
+		var de *dispatch.DeliveryError
 		if !errors.As(err, &de) || de.Retry || de.Fix == "" {
 			t.Errorf("ChannelInfo(%q): error = %v, want a permanent error with a fix", id, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 // ConsoleOptions configures a Console; the zero value is usable.
@@ -39,7 +40,7 @@ type Console struct {
 	seq int
 }
 
-var _ app.Notifier = (*Console)(nil)
+var _ dispatch.Notifier = (*Console)(nil)
 
 // NewConsole returns a Console printing to w.
 func NewConsole(w io.Writer, opts ConsoleOptions) *Console {
@@ -55,7 +56,7 @@ func NewConsole(w io.Writer, opts ConsoleOptions) *Console {
 // stdout cannot help.
 func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return "", &app.DeliveryError{Err: fmt.Errorf("console: %w", err), Retry: true}
+		return "", &dispatch.DeliveryError{Err: fmt.Errorf("console: %w", err), Retry: true}
 	}
 	if err := checkNotification(n, ts, "console"); err != nil {
 		return "", err
@@ -77,7 +78,7 @@ func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (st
 	case app.KindDigestReply:
 		text = digestReplyText(*n.Digest, n.Reason, now, c.opts.Mention)
 	default:
-		return "", &app.DeliveryError{Err: errors.New("console: unknown notification kind " + string(n.Kind))}
+		return "", &dispatch.DeliveryError{Err: errors.New("console: unknown notification kind " + string(n.Kind))}
 	}
 
 	c.mu.Lock()
@@ -109,7 +110,7 @@ func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (st
 		writeIndented(&b, l)
 	}
 	if _, err := io.WriteString(c.w, b.String()); err != nil {
-		return "", &app.DeliveryError{Err: fmt.Errorf("console: %w", err)}
+		return "", &dispatch.DeliveryError{Err: fmt.Errorf("console: %w", err)}
 	}
 	if c.log.Enabled(ctx, slog.LevelDebug) {
 		c.log.DebugContext(ctx, "slack message", "kind", n.Kind, "channel_id", n.Channel, "ts", newTS,

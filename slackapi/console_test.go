@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 func TestConsolePrintsMessages(t *testing.T) {
@@ -123,8 +124,8 @@ func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("stdout cl
 
 func TestConsoleWriteFailureIsPermanent(t *testing.T) {
 	_, err := NewConsole(brokenWriter{}, ConsoleOptions{}).Notify(t.Context(), notification(app.KindPost, firingAlert()), "")
-	var de *app.DeliveryError
+	var de *dispatch.DeliveryError
 	if !errors.As(err, &de) || de.Retry {
-		t.Errorf("error = %v, want a permanent *app.DeliveryError", err)
+		t.Errorf("error = %v, want a permanent *dispatch.DeliveryError", err)
 	}
 }

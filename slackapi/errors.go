@@ -11,7 +11,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 // permanentFixes maps the Slack error codes that no retry can cure to what
@@ -47,36 +47,36 @@ var transientCodes = map[string]bool{
 	"request_timeout":     true,
 }
 
-// classify turns a slack-go error from method into a *app.DeliveryError
+// classify turns a slack-go error from method into a *dispatch.DeliveryError
 // saying whether a retry can help and whether the call may have taken
 // effect although it failed (Unsure). Its message names the method and the
 // cause but never the token or request URL.
-func classify(method, token string, err error) *app.DeliveryError {
+func classify(method, token string, err error) *dispatch.DeliveryError {
 	de := classifyCause(method, err)
 	de.Err = redact(fmt.Errorf("slack %s: %w", method, de.Err), token)
 	return de
 }
 
-func classifyCause(method string, err error) *app.DeliveryError {
+func classifyCause(method string, err error) *dispatch.DeliveryError {
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
-		return &app.DeliveryError{Err: err, Retry: true, After: rl.RetryAfter}
+		return &dispatch.DeliveryError{Err: err, Retry: true, After: rl.RetryAfter}
 	}
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) {
 		switch code := sc.Code; {
 		case code >= 500, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
-			return &app.DeliveryError{Err: err, Retry: true}
+			return &dispatch.DeliveryError{Err: err, Retry: true}
 		case code == http.StatusNotFound:
-			return &app.DeliveryError{Err: err, Fix: "check SLACK_API_URL (normally https://slack.com/api/)"}
+			return &dispatch.DeliveryError{Err: err, Fix: "check SLACK_API_URL (normally https://slack.com/api/)"}
 		default:
-			return &app.DeliveryError{Err: err, Fix: "check SLACK_API_URL, SLACK_BOT_TOKEN and any proxy between slabot and Slack"}
+			return &dispatch.DeliveryError{Err: err, Fix: "check SLACK_API_URL, SLACK_BOT_TOKEN and any proxy between slabot and Slack"}
 		}
 	}
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
 		if transientCodes[se.Err] {
-			return &app.DeliveryError{Err: err, Retry: true}
+			return &dispatch.DeliveryError{Err: err, Retry: true}
 		}
 		fix, ok := permanentFixes[se.Err]
 		switch {
@@ -85,24 +85,24 @@ func classifyCause(method string, err error) *app.DeliveryError {
 		case !ok:
 			fix = "see https://api.slack.com/methods/" + method + "#errors"
 		}
-		return &app.DeliveryError{Err: err, Fix: fix}
+		return &dispatch.DeliveryError{Err: err, Fix: fix}
 	}
 	var ne *strconv.NumError
 	if errors.As(err, &ne) {
 		// slack-go's only number parsing outside JSON: a 429's Retry-After
 		// that is a date. A refusal, so nothing was posted.
-		return &app.DeliveryError{Err: err, Retry: true}
+		return &dispatch.DeliveryError{Err: err, Retry: true}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		// url.Error names the full request URL; keep only what failed.
-		return &app.DeliveryError{Err: fmt.Errorf("%s request: %w", strings.ToLower(ue.Op), ue.Err), Retry: true,
+		return &dispatch.DeliveryError{Err: fmt.Errorf("%s request: %w", strings.ToLower(ue.Op), ue.Err), Retry: true,
 			Unsure: !neverSent(ue.Err)}
 	}
 	// What is left is the transport's: context expiry, connection resets, a
 	// garbled body. All are worth another try, and after any of them Slack
 	// may have acted on the request.
-	return &app.DeliveryError{Err: err, Retry: true, Unsure: true}
+	return &dispatch.DeliveryError{Err: err, Retry: true, Unsure: true}
 }
 
 // neverSent reports whether a transport error happened before the request

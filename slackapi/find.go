@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 // MetadataEventType is the event_type of the message metadata every post
@@ -60,18 +61,18 @@ func notificationMetadata(n app.Notification) slack.SlackMetadata {
 // a thread reply in the thread of ts (conversations.replies). It matches
 // the metadata Notify attaches and returns the message's ts, or "" when
 // there is none. It needs the channels:history scope (groups:history for
-// private channels); failures are *app.DeliveryError.
+// private channels); failures are *dispatch.DeliveryError.
 func (c *Client) Find(ctx context.Context, n app.Notification, ts string) (string, error) {
 	want, err := normalize(notificationMetadata(n).EventPayload)
 	if err != nil {
-		return "", &app.DeliveryError{Err: fmt.Errorf("slack: encode metadata: %w", err)}
+		return "", &dispatch.DeliveryError{Err: fmt.Errorf("slack: encode metadata: %w", err)}
 	}
 	switch n.Kind {
 	case app.KindPost, app.KindDigestPost, app.KindAnnounce:
 		return c.findInHistory(ctx, n.Channel, renderTime(n).Add(-findWindow), want)
 	case app.KindReply, app.KindDigestReply:
 		if ts == "" {
-			return "", &app.DeliveryError{Err: errors.New("slack: look for a " + string(n.Kind) + " without its thread ts")}
+			return "", &dispatch.DeliveryError{Err: errors.New("slack: look for a " + string(n.Kind) + " without its thread ts")}
 		}
 		return c.findInThread(ctx, n.Channel, ts, want)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 func findDigest() *app.Digest {
@@ -204,7 +205,7 @@ func TestFindReply(t *testing.T) {
 }
 
 // TestFindFailures checks that a failed lookup is a classified
-// *app.DeliveryError naming the method and, for a missing scope, the fix.
+// *dispatch.DeliveryError naming the method and, for a missing scope, the fix.
 func TestFindFailures(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -237,9 +238,9 @@ func TestFindFailures(t *testing.T) {
 			n := notification(tt.kind, firingAlert())
 			n.Reason = "resolved"
 			_, err := c.Find(t.Context(), n, "1700000100.000100")
-			var de *app.DeliveryError
+			var de *dispatch.DeliveryError
 			if !errors.As(err, &de) {
-				t.Fatalf("error = %v (%T), want *app.DeliveryError", err, err)
+				t.Fatalf("error = %v (%T), want *dispatch.DeliveryError", err, err)
 			}
 			if de.Retry != tt.wantRetry {
 				t.Errorf("Retry = %v, want %v (err %v)", de.Retry, tt.wantRetry, err)
@@ -271,9 +272,9 @@ func TestNotifyTimeoutIsUnsure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Notify(ctx, notification(app.KindPost, firingAlert()), "")
-	var de *app.DeliveryError
+	var de *dispatch.DeliveryError
 	if !errors.As(err, &de) {
-		t.Fatalf("error = %v, want *app.DeliveryError", err)
+		t.Fatalf("error = %v, want *dispatch.DeliveryError", err)
 	}
 	if !de.Retry || !de.Unsure {
 		t.Errorf("Retry, Unsure = %v, %v for %v; want both", de.Retry, de.Unsure, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 // Identifiers of the App Home's interactive parts, handled by the same
@@ -227,10 +228,10 @@ func SlackTime(t time.Time) string { return slackTime(t) }
 func UserMention(id string) string { return userMention(id) }
 
 // PublishHome publishes the App Home for userID (views.publish). Failures
-// are *app.DeliveryError, like Notify's.
+// are *dispatch.DeliveryError, like Notify's.
 func (c *Client) PublishHome(ctx context.Context, userID string, h Home) error {
 	if userID == "" {
-		return &app.DeliveryError{Err: errors.New("slack views.publish: no user")}
+		return &dispatch.DeliveryError{Err: errors.New("slack views.publish: no user")}
 	}
 	_, err := c.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: userID, View: HomeView(h)})
 	if err != nil {
@@ -244,7 +245,7 @@ func (c *Client) PublishHome(ctx context.Context, userID string, h Home) error {
 // no Slack to publish to.
 func (c *Console) PublishHome(ctx context.Context, userID string, h Home) error {
 	if err := ctx.Err(); err != nil {
-		return &app.DeliveryError{Err: fmt.Errorf("console: %w", err), Retry: true}
+		return &dispatch.DeliveryError{Err: fmt.Errorf("console: %w", err), Retry: true}
 	}
 	view := HomeView(h)
 	var b strings.Builder
@@ -260,7 +261,7 @@ func (c *Console) PublishHome(ctx context.Context, userID string, h Home) error 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, err := fmt.Fprint(c.w, b.String()); err != nil {
-		return &app.DeliveryError{Err: fmt.Errorf("console: %w", err)}
+		return &dispatch.DeliveryError{Err: fmt.Errorf("console: %w", err)}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 func testHome() Home {
@@ -214,7 +215,7 @@ func TestClientPublishHome(t *testing.T) {
 
 	f.fail = "invalid_auth"
 	err := c.PublishHome(t.Context(), "U42", testHome())
-	var de *app.DeliveryError
+	var de *dispatch.DeliveryError
 	if !errors.As(err, &de) || de.Retry || de.Fix == "" {
 		t.Errorf("invalid_auth: err = %#v, want a permanent DeliveryError with a fix", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 )
 
 // outboxGroup is the consumer group all dispatchers share.
@@ -25,7 +26,7 @@ func (r *Redis) ensureGroup(ctx context.Context) error {
 }
 
 // Receive reads new outbox entries for consumer, blocking up to block.
-func (r *Redis) Receive(ctx context.Context, consumer string, max int, block time.Duration) ([]app.Delivery, error) {
+func (r *Redis) Receive(ctx context.Context, consumer string, max int, block time.Duration) ([]dispatch.Delivery, error) {
 	res, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: outboxGroup, Consumer: consumer, Streams: []string{r.outboxKey(), ">"},
 		Count: int64(max), Block: block,
@@ -40,7 +41,7 @@ func (r *Redis) Receive(ctx context.Context, consumer string, max int, block tim
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	var out []app.Delivery
+	var out []dispatch.Delivery
 	for _, s := range res {
 		out = r.appendDeliveries(ctx, out, s.Messages)
 	}
@@ -49,8 +50,8 @@ func (r *Redis) Receive(ctx context.Context, consumer string, max int, block tim
 
 // Reclaim takes over entries other consumers left idle for at least minIdle.
 // They come back Reclaimed: whoever held them may have sent them.
-func (r *Redis) Reclaim(ctx context.Context, consumer string, minIdle time.Duration, max int) ([]app.Delivery, error) {
-	var out []app.Delivery
+func (r *Redis) Reclaim(ctx context.Context, consumer string, minIdle time.Duration, max int) ([]dispatch.Delivery, error) {
+	var out []dispatch.Delivery
 	start := "0-0"
 	for len(out) < max {
 		msgs, next, err := r.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
@@ -78,7 +79,7 @@ func (r *Redis) Reclaim(ctx context.Context, consumer string, minIdle time.Durat
 
 // appendDeliveries decodes stream messages; an undecodable entry can never
 // be delivered, so it is logged and removed rather than retried forever.
-func (r *Redis) appendDeliveries(ctx context.Context, out []app.Delivery, msgs []redis.XMessage) []app.Delivery {
+func (r *Redis) appendDeliveries(ctx context.Context, out []dispatch.Delivery, msgs []redis.XMessage) []dispatch.Delivery {
 	for _, m := range msgs {
 		raw, _ := m.Values["n"].(string)
 		var n app.Notification
@@ -87,7 +88,7 @@ func (r *Redis) appendDeliveries(ctx context.Context, out []app.Delivery, msgs [
 			_ = r.Done(ctx, m.ID)
 			continue
 		}
-		out = append(out, app.Delivery{ID: m.ID, Notification: n})
+		out = append(out, dispatch.Delivery{ID: m.ID, Notification: n})
 	}
 	return out
 }
@@ -109,7 +110,7 @@ func (r *Redis) Keep(ctx context.Context, consumer string, ids []string) error {
 // Fetch reads entries consumer holds again, by ID: XCLAIM to the same
 // consumer, which also resets their idle time. Entries acknowledged
 // meanwhile are not returned.
-func (r *Redis) Fetch(ctx context.Context, consumer string, ids []string) ([]app.Delivery, error) {
+func (r *Redis) Fetch(ctx context.Context, consumer string, ids []string) ([]dispatch.Delivery, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -153,7 +154,7 @@ func (r *Redis) Done(ctx context.Context, id string) error {
 func (r *Redis) MessageTS(ctx context.Context, alertID string, episode int) (string, error) {
 	k, err := r.alertKey(alertID)
 	if err != nil {
-		return app.NoMessage, nil // an entry for a key we cannot form can never be sent
+		return dispatch.NoMessage, nil // an entry for a key we cannot form can never be sent
 	}
 	ts, err := r.rdb.HGet(ctx, k, tsField(episode)).Result()
 	if errors.Is(err, redis.Nil) {

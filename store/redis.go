@@ -18,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
+	"github.com/slabot/slabot/app/engine"
 )
 
 // Redis is the Redis-backed store.
@@ -31,8 +33,8 @@ type Redis struct {
 }
 
 var (
-	_ app.Store  = (*Redis)(nil)
-	_ app.Outbox = (*Redis)(nil)
+	_ engine.Store    = (*Redis)(nil)
+	_ dispatch.Outbox = (*Redis)(nil)
 )
 
 // Options configures New. The zero value is usable.

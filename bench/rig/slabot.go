@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 	"github.com/slabot/slabot/store"
 )
 
@@ -188,7 +189,7 @@ func RouteQueues(ctx context.Context, redisURL string, queues []string, channel 
 		return err
 	}
 	defer st.Close()
-	eng := app.NewEngine(st, app.SystemClock{}, app.EngineOptions{})
+	eng := engine.New(st, app.SystemClock{}, engine.Options{})
 	for i, q := range queues {
 		if err := eng.Route(ctx, q, channel(i), app.Actor{UserID: "U0RIG", Via: "rig"}); err != nil {
 			return fmt.Errorf("route %s: %w", q, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 )
 
 // Secret is a credential. It never prints: logs and errors show
@@ -156,7 +157,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		c.DefaultLongestWait = d
 	}
 	c.RemindAfter = durationVar(get("REMIND_AFTER"), 15*time.Minute, time.Minute, "REMIND_AFTER", bad)
-	c.StormThreshold = app.DefaultStormThreshold
+	c.StormThreshold = engine.DefaultStormThreshold
 	switch v := strings.ToLower(get("STORM_THRESHOLD")); v {
 	case "":
 	case "off", "false", "none", "0":
@@ -168,7 +169,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.StormThreshold = n
 	}
-	c.StormWindow = durationVar(get("STORM_WINDOW"), app.DefaultStormWindow, time.Second, "STORM_WINDOW", bad)
+	c.StormWindow = durationVar(get("STORM_WINDOW"), engine.DefaultStormWindow, time.Second, "STORM_WINDOW", bad)
 	c.SlackPostInterval = durationVar(get("SLACK_POST_INTERVAL"), time.Second, time.Millisecond, "SLACK_POST_INTERVAL", bad)
 	c.PollInterval = durationVar(get("GENESYS_POLL_INTERVAL"), 10*time.Second, 2*time.Second, "GENESYS_POLL_INTERVAL", bad)
 

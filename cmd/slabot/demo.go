@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 	"github.com/slabot/slabot/slackapi"
 )
 
@@ -47,7 +48,7 @@ func demo(ctx context.Context, args []string, stdout io.Writer) error {
 	out := &lockedWriter{w: stdout}
 	w := wiring{stdout: out, log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: clock}
 	if *asJSON {
-		w.wrap = func(n app.Notifier) app.Notifier { return blockKitPrinter{next: n, w: out} }
+		w.wrap = func(n dispatch.Notifier) dispatch.Notifier { return blockKitPrinter{next: n, w: out} }
 	}
 	svc, err := build(ctx, cfg, w)
 	if err != nil {
@@ -265,7 +266,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // blockKitPrinter prints the Block Kit payload of every message it passes on.
 type blockKitPrinter struct {
-	next app.Notifier
+	next dispatch.Notifier
 	w    io.Writer
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 	"github.com/slabot/slabot/slackapi"
 	"github.com/slabot/slabot/store/redistest"
 )
@@ -190,10 +191,10 @@ func TestEndToEndDispatcherKilledMidSend(t *testing.T) {
 	e.send("longest_wait", 30) // resolution queued behind the post
 
 	notifier := slackapi.New("xoxb-test", slackapi.Options{APIURL: e.slack.URL + "/"})
-	opts := app.DispatcherOptions{Consumer: "first", ClaimIdle: 300 * time.Millisecond, CallTimeout: 500 * time.Millisecond,
+	opts := dispatch.Options{Consumer: "first", ClaimIdle: 300 * time.Millisecond, CallTimeout: 500 * time.Millisecond,
 		IdleWait: 20 * time.Millisecond, Pace: time.Millisecond}
 	ctx1, kill := context.WithCancel(context.Background())
-	first := app.NewDispatcher(e.svc.store, notifier, app.SystemClock{}, opts)
+	first := dispatch.New(e.svc.store, notifier, app.SystemClock{}, opts)
 	done := make(chan struct{})
 	go func() { first.Run(ctx1); close(done) }()
 	<-held
@@ -203,7 +204,7 @@ func TestEndToEndDispatcherKilledMidSend(t *testing.T) {
 	opts.Consumer = "second"
 	ctx2, stop := context.WithCancel(context.Background())
 	defer stop()
-	second := app.NewDispatcher(e.svc.store, notifier, app.SystemClock{}, opts)
+	second := dispatch.New(e.svc.store, notifier, app.SystemClock{}, opts)
 	go second.Run(ctx2)
 	e.slack.waitCalls(t, "post, update and reply", func(c []slackCall) bool { return len(c) >= 3 })
 	time.Sleep(300 * time.Millisecond)

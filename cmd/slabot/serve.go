@@ -17,6 +17,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
+	"github.com/slabot/slabot/app/engine"
 	"github.com/slabot/slabot/genesys"
 	"github.com/slabot/slabot/handlers"
 	"github.com/slabot/slabot/metrics"
@@ -33,8 +35,8 @@ type service struct {
 	cfg        Config
 	log        *slog.Logger
 	store      *store.Redis
-	engine     *app.Engine
-	dispatcher *app.Dispatcher
+	engine     *engine.Engine
+	dispatcher *dispatch.Dispatcher
 	poller     *genesys.Poller
 	handler    http.Handler
 	holder     string
@@ -59,7 +61,7 @@ type wiring struct {
 	log    *slog.Logger
 	clock  app.Clock // default app.SystemClock; the demo drives its own
 	// wrap, when set, wraps the Slack notifier (the demo prints Block Kit).
-	wrap func(app.Notifier) app.Notifier
+	wrap func(dispatch.Notifier) dispatch.Notifier
 }
 
 // build wires slabot from cfg.
@@ -82,7 +84,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	}
 
 	var (
-		notifier app.Notifier
+		notifier dispatch.Notifier
 		home     handlers.HomePublisher
 	)
 	pace := cfg.SlackPostInterval
@@ -104,10 +106,10 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	if cfg.DefaultLongestWait > 0 {
 		builtin = &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: cfg.DefaultLongestWait.Seconds(), SetBy: "built-in"}
 	}
-	s.engine = app.NewEngine(st, clock, app.EngineOptions{Channel: cfg.SlackChannelID, BuiltinDefault: builtin,
+	s.engine = engine.New(st, clock, engine.Options{Channel: cfg.SlackChannelID, BuiltinDefault: builtin,
 		RemindAfter: cfg.RemindAfter, StormThreshold: cfg.StormThreshold, StormWindow: cfg.StormWindow,
 		Observer: m, Logger: log})
-	s.dispatcher = app.NewDispatcher(st, notifier, clock, app.DispatcherOptions{Consumer: s.holder, Pace: pace,
+	s.dispatcher = dispatch.New(st, notifier, clock, dispatch.Options{Consumer: s.holder, Pace: pace,
 		Observer: m, Logger: log})
 
 	if cfg.Polling() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/slabot/slabot"
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
 	"github.com/slabot/slabot/genesys"
 	"github.com/slabot/slabot/slackapi"
 )
@@ -96,7 +97,7 @@ func checkSlack(ctx context.Context, cfg Config, check func(string, error, strin
 	}
 	fmt.Fprintf(stdout, "    workspace %q, bot @%s\n", team, user)
 	name, member, err := client.ChannelInfo(cctx, cfg.SlackChannelID)
-	var de *app.DeliveryError
+	var de *dispatch.DeliveryError
 	switch {
 	case errors.As(err, &de) && strings.Contains(err.Error(), "missing_scope"):
 		fmt.Fprintf(stdout, "• cannot check SLACK_CHANNEL_ID %s without the channels:read scope; if alerts fail with not_in_channel, /invite @%s there\n", cfg.SlackChannelID, user)
@@ -113,7 +114,7 @@ func checkSlack(ctx context.Context, cfg Config, check func(string, error, strin
 
 // fixOf is the remote's own fix when it gave one, else def.
 func fixOf(err error, def string) string {
-	var de *app.DeliveryError
+	var de *dispatch.DeliveryError
 	if errors.As(err, &de) && de.Fix != "" {
 		return de.Fix
 	}

@@ -1,22 +1,14 @@
-package app
+package engine
 
 import (
+	"github.com/slabot/slabot/app"
+
 	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"time"
-)
-
-// Outcome is what happened to one event.
-type Outcome string
-
-// Outcomes, as reported in the webhook's "status".
-const (
-	Processed Outcome = "processed"
-	Ignored   Outcome = "ignored"
-	Duplicate Outcome = "duplicate"
 )
 
 // Storm digest defaults (issue 5): 5 or more alerts posting in one channel
@@ -27,10 +19,10 @@ const (
 	DefaultStormWindow    = 30 * time.Second
 )
 
-// EngineOptions configures an Engine. The zero value is usable: no default
+// Options configures an Engine. The zero value is usable: no default
 // channel, 30 s update coalescing, the built-in default threshold, reminders
 // and storm digests off.
-type EngineOptions struct {
+type Options struct {
 	// Channel receives alerts of queues without a route.
 	Channel string
 	// UpdateEvery bounds how often a breaching alert's message is updated.
@@ -51,7 +43,7 @@ type EngineOptions struct {
 	DigestEvery time.Duration
 	// BuiltinDefault applies to queues with no threshold of that metric and
 	// no stored default (DESIGN §4: default longest_wait 300s).
-	BuiltinDefault *Threshold
+	BuiltinDefault *app.Threshold
 	// Observer, when set, counts transitions (metrics).
 	Observer TransitionObserver
 	Logger   *slog.Logger
@@ -70,20 +62,20 @@ type TransitionObserver interface {
 // also orders its own work on a queue or a storm channel, see keyLocks).
 type Engine struct {
 	store Store
-	clock Clock
-	opts  EngineOptions
+	clock app.Clock
+	opts  Options
 	log   *slog.Logger
 	locks *keyLocks // of storm channels
 	// queueLocks serialise this engine's evaluations of one queue.
 	queueLocks *keyLocks
 	// waiting are the storm changes waiting for their channels' locks.
 	waiting *stormWaiters
-	zones   *zones
+	zones   *app.Zones
 	cache   *stateCache
 }
 
-// NewEngine returns an engine on store, taking time from clock.
-func NewEngine(store Store, clock Clock, opts EngineOptions) *Engine {
+// New returns an engine on store, taking time from clock.
+func New(store Store, clock app.Clock, opts Options) *Engine {
 	if opts.UpdateEvery <= 0 {
 		opts.UpdateEvery = 30 * time.Second
 	}
@@ -97,7 +89,7 @@ func NewEngine(store Store, clock Clock, opts EngineOptions) *Engine {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{store: store, clock: clock, opts: opts, log: opts.Logger, locks: &keyLocks{}, queueLocks: &keyLocks{}, waiting: &stormWaiters{},
-		zones: &zones{}, cache: newStateCache()}
+		zones: &app.Zones{}, cache: newStateCache()}
 }
 
 // maxAttempts bounds compare-and-set retries; losing this many races in a
@@ -109,12 +101,17 @@ const maxAttempts = 16
 // backoff waits a little before the next compare-and-set attempt, longer
 // and at random after each lost race, so that contenders spread out.
 func backoff(ctx context.Context, attempt int) {
-	sleep(ctx, time.Duration(rand.Int64N(int64(time.Millisecond)<<min(attempt, 5))))
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5))))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // commit applies the storm rules to c and commits it, then logs and
 // counts its transitions. It returns the change as committed.
-func (e *Engine) commit(ctx context.Context, c Change, snap Snapshot, now time.Time) (Change, error) {
+func (e *Engine) commit(ctx context.Context, c app.Change, snap app.Snapshot, now time.Time) (app.Change, error) {
 	c, diverted, err := e.commitChange(ctx, c, snap, now)
 	if err != nil {
 		return c, err
@@ -125,7 +122,7 @@ func (e *Engine) commit(ctx context.Context, c Change, snap Snapshot, now time.T
 
 // logCommitted logs and counts the transitions of committed change c, and
 // of the alerts that fired into a digest (diverted).
-func (e *Engine) logCommitted(c Change, diverted []Alert) {
+func (e *Engine) logCommitted(c app.Change, diverted []app.Alert) {
 	e.logTransitions(c)
 	for _, a := range diverted {
 		e.count("fired")
@@ -138,7 +135,7 @@ func (e *Engine) logCommitted(c Change, diverted []Alert) {
 // storms and digests is cached, the queue's snapshot dropped (Ingest
 // caches its own), and after a failure everything c was built on is
 // dropped, since any of it may be what moved.
-func (e *Engine) commitStore(ctx context.Context, c Change) error {
+func (e *Engine) commitStore(ctx context.Context, c app.Change) error {
 	if err := e.store.Commit(ctx, c); err != nil {
 		e.cache.forget(c)
 		return err
@@ -157,26 +154,26 @@ func (e *Engine) commitStore(ctx context.Context, c Change) error {
 // It evaluates on the queue's cached snapshot when it has one: the commit
 // then costs the only Redis round trip, and fails with ErrConflict if the
 // snapshot was stale, in which case the queue is read afresh.
-func (e *Engine) Ingest(ctx context.Context, ev Event) (Outcome, error) {
+func (e *Engine) Ingest(ctx context.Context, ev app.Event) (app.Outcome, error) {
 	if len(ev.Observations) == 0 {
-		return Ignored, nil
+		return app.Ignored, nil
 	}
 	ids := eventAlertIDs(ev)
 	defer e.queueLocks.lock([]string{ev.QueueID})()
 	for attempt := range maxAttempts {
 		snap, cached := e.cache.snapshot(ev.QueueID, ids)
 		if !cached {
-			snaps, err := e.load(ctx, []LoadRequest{{QueueID: ev.QueueID, EventKey: ev.Key, AlertIDs: ids}})
+			snaps, err := e.load(ctx, []app.LoadRequest{{QueueID: ev.QueueID, EventKey: ev.Key, AlertIDs: ids}})
 			if err != nil {
 				return "", err
 			}
 			if snap = snaps[0]; snap.Seen {
-				return Duplicate, nil
+				return app.Duplicate, nil
 			}
 		}
 		now := e.clock.Now()
 		c, err := e.commit(ctx, e.change(snap, ev, now), snap, now)
-		var out Outcome
+		var out app.Outcome
 		settled, err := e.settle(snap, c, err, &out)
 		switch {
 		case err != nil:
@@ -187,14 +184,14 @@ func (e *Engine) Ingest(ctx context.Context, ev Event) (Outcome, error) {
 			backoff(ctx, attempt) // a real race, not a stale cache
 		}
 	}
-	return "", fmt.Errorf("ingest queue %s: %w after %d attempts", ev.QueueID, ErrConflict, maxAttempts)
+	return "", fmt.Errorf("ingest queue %s: %w after %d attempts", ev.QueueID, app.ErrConflict, maxAttempts)
 }
 
 // eventAlertIDs are the alerts an event's observations are about.
-func eventAlertIDs(ev Event) []string {
+func eventAlertIDs(ev app.Event) []string {
 	ids := make([]string, 0, len(ev.Observations))
 	for _, o := range ev.Observations {
-		ids = appendNew(ids, AlertID(ev.QueueID, o.MediaType, o.Metric))
+		ids = appendNew(ids, app.AlertID(ev.QueueID, o.MediaType, o.Metric))
 	}
 	return ids
 }
@@ -203,7 +200,7 @@ func eventAlertIDs(ev Event) []string {
 // with the alerts already cached for its queue too (so that a queue whose
 // events alternate media types stays cached), and caches those whose
 // event key is new (a Seen snapshot is returned as read).
-func (e *Engine) load(ctx context.Context, reqs []LoadRequest) ([]Snapshot, error) {
+func (e *Engine) load(ctx context.Context, reqs []app.LoadRequest) ([]app.Snapshot, error) {
 	for i := range reqs {
 		reqs[i].AlertIDs = e.cache.cachedAlertIDs(reqs[i].QueueID, slices.Clone(reqs[i].AlertIDs))
 	}
@@ -220,7 +217,7 @@ func (e *Engine) load(ctx context.Context, reqs []LoadRequest) ([]Snapshot, erro
 }
 
 // change is the change ev makes to snap, conditional on snap's versions.
-func (e *Engine) change(snap Snapshot, ev Event, now time.Time) Change {
+func (e *Engine) change(snap app.Snapshot, ev app.Event, now time.Time) app.Change {
 	c := e.apply(snap, ev, now)
 	v := snap.Versions
 	c.Expect, c.Known = &v, snap.Queue.Known
@@ -228,7 +225,7 @@ func (e *Engine) change(snap Snapshot, ev Event, now time.Time) Change {
 }
 
 // threshold is the rule that applies to metric m of the snapshot's queue.
-func (e *Engine) threshold(snap Snapshot, m Metric) (Threshold, bool) {
+func (e *Engine) threshold(snap app.Snapshot, m app.Metric) (app.Threshold, bool) {
 	if t, ok := snap.Thresholds[m]; ok {
 		return t, true
 	}
@@ -238,18 +235,18 @@ func (e *Engine) threshold(snap Snapshot, m Metric) (Threshold, bool) {
 	if b := e.opts.BuiltinDefault; b != nil && b.Metric == m {
 		return *b, true
 	}
-	return Threshold{}, false
+	return app.Threshold{}, false
 }
 
 // working is one alert being changed within a step.
 type working struct {
-	alert   Alert
+	alert   app.Alert
 	version int64
 	changed bool
 }
 
-func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
-	c := Change{QueueID: ev.QueueID, EventKey: ev.Key, Latest: make(map[string]float64, len(ev.Observations))}
+func (e *Engine) apply(snap app.Snapshot, ev app.Event, now time.Time) app.Change {
+	c := app.Change{QueueID: ev.QueueID, EventKey: ev.Key, Latest: make(map[string]float64, len(ev.Observations))}
 	if ev.QueueName != "" && ev.QueueName != snap.Queue.Name {
 		c.QueueName = ev.QueueName
 		snap.Queue.Name = ev.QueueName
@@ -257,7 +254,7 @@ func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
 	obs := e.evaluated(snap, ev.Observations)
 	c.At, c.Prior = now, make(map[string]float64, len(obs))
 	for _, o := range obs {
-		k := LatestKey(o.MediaType, o.Metric)
+		k := app.LatestKey(o.MediaType, o.Metric)
 		c.Latest[k] = o.Value
 		if v, ok := snap.Queue.Latest[k]; ok {
 			c.Prior[k] = v
@@ -265,20 +262,19 @@ func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
 	}
 	q := snap.Queue
 	q.Latest = mergeLatest(q.Latest, c.Latest)
-	c.merged = q.Latest
-	q.SnoozedUntil = snap.snoozedUntil()
-	sched := e.zones.schedule(snap.hours())
+	q.SnoozedUntil = snap.SnoozedUntil()
+	sched := e.zones.Schedule(snap.Hours())
 
 	alerts := make(map[string]*working)
 	var order []string
 	for _, o := range obs {
-		id := AlertID(ev.QueueID, o.MediaType, o.Metric)
+		id := app.AlertID(ev.QueueID, o.MediaType, o.Metric)
 		w, ok := alerts[id]
 		if !ok {
 			va := snap.Alerts[id]
 			w = &working{alert: va.Alert, version: va.Version}
 			if va.Version == 0 {
-				w.alert = Alert{ID: id, QueueID: ev.QueueID, MediaType: o.MediaType, Metric: o.Metric}
+				w.alert = app.Alert{ID: id, QueueID: ev.QueueID, MediaType: o.MediaType, Metric: o.Metric}
 			}
 			alerts[id] = w
 			order = append(order, id)
@@ -290,9 +286,9 @@ func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
 		if w := alerts[id]; w.changed {
 			prior := snap.Alerts[id].Alert.State
 			if w.version == 0 {
-				prior = StateResolved
+				prior = app.StateResolved
 			}
-			c.Alerts = append(c.Alerts, AlertWrite{Alert: w.alert, Version: w.version, Due: e.due(w.alert, snap, now),
+			c.Alerts = append(c.Alerts, app.AlertWrite{Alert: w.alert, Version: w.version, Due: e.due(w.alert, snap, now),
 				Prior: &prior})
 		}
 	}
@@ -302,7 +298,7 @@ func (e *Engine) apply(snap Snapshot, ev Event, now time.Time) Change {
 // evaluated drops the observations their rule's volume gate ignores: they
 // change nothing, not even the queue's latest values, so that a later
 // time-driven evaluation never acts on them either.
-func (e *Engine) evaluated(snap Snapshot, obs []Observation) []Observation {
+func (e *Engine) evaluated(snap app.Snapshot, obs []app.Observation) []app.Observation {
 	out := obs[:0:0]
 	for _, o := range obs {
 		if th, ok := e.threshold(snap, o.Metric); ok && th.Gates(o) {
@@ -325,12 +321,12 @@ func mergeLatest(old, fresh map[string]float64) map[string]float64 {
 }
 
 // observe applies one value to an alert: the event-driven half of DESIGN §5.
-func (e *Engine) observe(w *working, q Queue, v float64, th Threshold, hasThreshold bool, sched Schedule, now time.Time, out []Notification) []Notification {
+func (e *Engine) observe(w *working, q app.Queue, v float64, th app.Threshold, hasThreshold bool, sched app.Schedule, now time.Time, out []app.Notification) []app.Notification {
 	if !sched.Open(now) {
 		return e.offHours(w, v, th, hasThreshold, sched, now, out)
 	}
 	a := &w.alert
-	active := a.State == StatePending || a.State.Open()
+	active := a.State == app.StatePending || a.State.Open()
 	if !active && (!hasThreshold || !th.Breached(v)) {
 		return out // ok and staying ok: nothing to record
 	}
@@ -352,17 +348,17 @@ func (e *Engine) observe(w *working, q Queue, v float64, th Threshold, hasThresh
 		a.AckedBy, a.AckedAt, a.ResolvedBy, a.Dirty, a.Muted, a.Channel = "", time.Time{}, "", false, false, ""
 		a.Digest, a.OffHours, a.RearmAt = "", false, time.Time{}
 		if th.For > 0 {
-			a.State = StatePending
+			a.State = app.StatePending
 			return out
 		}
 		return e.fire(a, q, now, out)
-	case a.State == StatePending && breach:
+	case a.State == app.StatePending && breach:
 		if now.Sub(a.PendingSince) >= th.For {
 			return e.fire(a, q, now, out)
 		}
 		return out
-	case a.State == StatePending:
-		a.State, a.PendingSince = StateResolved, time.Time{} // never fired: nothing to tell
+	case a.State == app.StatePending:
+		a.State, a.PendingSince = app.StateResolved, time.Time{} // never fired: nothing to tell
 		return out
 	case !th.Holds(v): // back at the clear level (the threshold without a band)
 		return e.resolve(a, now, out)

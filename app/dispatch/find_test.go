@@ -1,4 +1,4 @@
-package app_test
+package dispatch_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
+	"github.com/slabot/slabot/app/engine"
 )
 
 // finder is a notifier that can also look for the messages it sent.
@@ -40,7 +42,7 @@ func (f *finder) looked() []string {
 // recorded as a successful post would be, and is not posted twice.
 func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 	const found = "1700000000.999999"
-	unsure := &app.DeliveryError{Err: errors.New("post timed out"), Retry: true, Unsure: true}
+	unsure := &dispatch.DeliveryError{Err: errors.New("post timed out"), Retry: true, Unsure: true}
 	failFirst := func(kind app.NotificationKind, err error) func(app.Notification, int) error {
 		failed := false
 		return func(n app.Notification, _ int) error {
@@ -84,7 +86,7 @@ func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 			name: "lookup that cannot succeed posts again",
 			fail: failFirst(app.KindPost, unsure),
 			find: func(app.Notification, string, int) (string, error) {
-				return "", &app.DeliveryError{Err: errors.New("missing_scope"), Fix: "add the channels:history scope"}
+				return "", &dispatch.DeliveryError{Err: errors.New("missing_scope"), Fix: "add the channels:history scope"}
 			},
 			wantCalls: []string{"post#1@", "update#1@1700000000.000002", "reply#1@1700000000.000002"},
 			wantFinds: []string{"post#1@"},
@@ -94,7 +96,7 @@ func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 			fail: failFirst(app.KindPost, unsure),
 			find: func(_ app.Notification, _ string, call int) (string, error) {
 				if call == 1 {
-					return "", &app.DeliveryError{Err: errors.New("ratelimited"), Retry: true, After: 10 * time.Millisecond}
+					return "", &dispatch.DeliveryError{Err: errors.New("ratelimited"), Retry: true, After: 10 * time.Millisecond}
 				}
 				return found, nil
 			},
@@ -103,7 +105,7 @@ func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 		},
 		{
 			name:      "sure failure is sent again without a lookup",
-			fail:      failFirst(app.KindPost, &app.DeliveryError{Err: errors.New("500"), Retry: true}),
+			fail:      failFirst(app.KindPost, &dispatch.DeliveryError{Err: errors.New("500"), Retry: true}),
 			find:      func(app.Notification, string, int) (string, error) { return found, nil },
 			wantCalls: []string{"post#1@", "update#1@1700000000.000002", "reply#1@1700000000.000002"},
 		},
@@ -111,14 +113,14 @@ func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, app.EngineOptions{})
+			h := newHarness(t, engine.Options{})
 			h.set(queue, app.Waiting, 10, 0)
 			h.observe("voice", app.Waiting, 15)
 			h.observe("voice", app.Waiting, 1) // resolve: update + reply
 			f := &finder{notifier: &notifier{fail: tt.fail}, find: tt.find}
 			// The harness's clock is far behind the dispatcher's: let the
 			// update and reply wait for their post however long.
-			runDispatcher(t, h, f, app.DispatcherOptions{MaxBackoff: 20 * time.Millisecond, WaitForPost: 1000 * time.Hour})
+			runDispatcher(t, h, f, dispatch.Options{MaxBackoff: 20 * time.Millisecond, WaitForPost: 1000 * time.Hour})
 			waitDrained(t, h)
 			if got := f.recorded(); !equal(got, tt.wantCalls) {
 				t.Errorf("calls %v, want %v", got, tt.wantCalls)
@@ -133,7 +135,7 @@ func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 // An entry reclaimed from a replica that died may have been posted by it:
 // the post is looked for, and the message found recorded, not posted again.
 func TestDispatchLooksForReclaimedPost(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	h.observe("voice", app.Waiting, 15)
 	if dels, err := h.store.Receive(h.ctx, "dead-replica", 10, time.Millisecond); err != nil || len(dels) != 1 {
@@ -141,7 +143,7 @@ func TestDispatchLooksForReclaimedPost(t *testing.T) {
 	}
 	const found = "1700000000.777777"
 	f := &finder{notifier: &notifier{}, find: func(app.Notification, string, int) (string, error) { return found, nil }}
-	runDispatcher(t, h, f, app.DispatcherOptions{Consumer: "alive", ClaimIdle: 60 * time.Millisecond})
+	runDispatcher(t, h, f, dispatch.Options{Consumer: "alive", ClaimIdle: 60 * time.Millisecond})
 	waitDrained(t, h)
 	if got := f.recorded(); len(got) != 0 {
 		t.Errorf("calls %v, want none: the dead replica's post was found", got)

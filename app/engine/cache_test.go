@@ -1,4 +1,4 @@
-package app_test
+package engine_test
 
 import (
 	"context"
@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 )
 
 // countingStore counts the reads an engine makes, to show which events
 // are evaluated on the engine's cached snapshot.
 type countingStore struct {
-	app.Store
+	engine.Store
 	loads, storms, commits atomic.Int64
 }
 
@@ -29,9 +30,9 @@ func (s *countingStore) Storms(ctx context.Context, channels, digestIDs []string
 }
 
 func TestCachedSnapshotOneReadPerQueue(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	counting := &countingStore{Store: h.store}
-	e := app.NewEngine(counting, h.clock, app.EngineOptions{Channel: "C1"})
+	e := engine.New(counting, h.clock, engine.Options{Channel: "C1"})
 	h.set(queue, app.Waiting, 10, 0)
 	for i, v := range []float64{3, 12, 13, 14, 2, 1, 11} {
 		h.clock.Advance(time.Minute)
@@ -53,10 +54,10 @@ func TestCachedSnapshotOneReadPerQueue(t *testing.T) {
 // A cached snapshot is only a guess: whatever another replica, a button or
 // a threshold change moved is seen before the next event is evaluated.
 func TestCachedSnapshotNeverActsOnStaleState(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	counting := &countingStore{Store: h.store}
-	a := app.NewEngine(counting, h.clock, app.EngineOptions{Channel: "C1"})
-	b := app.NewEngine(h.store, h.clock, app.EngineOptions{Channel: "C1"})
+	a := engine.New(counting, h.clock, engine.Options{Channel: "C1"})
+	b := engine.New(h.store, h.clock, engine.Options{Channel: "C1"})
 	h.set(queue, app.Waiting, 10, 0)
 
 	h.observeQueue(a, queue, app.Waiting, 12) // a fires and caches the firing alert
@@ -98,9 +99,9 @@ func TestCachedSnapshotNeverActsOnStaleState(t *testing.T) {
 // Storm state is cached too: a storm in one channel reads its storm record
 // once, not once per alert.
 func TestCachedStormState(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	counting := &countingStore{Store: h.store}
-	e := app.NewEngine(counting, h.clock, app.EngineOptions{Channel: "C1", StormThreshold: 3})
+	e := engine.New(counting, h.clock, engine.Options{Channel: "C1", StormThreshold: 3})
 	for i := range 12 {
 		q := fmt.Sprintf("storm-%02d", i)
 		h.set(q, app.Waiting, 10, 0)
@@ -136,10 +137,10 @@ func (s *countingStore) Commit(ctx context.Context, c app.Change) error {
 // event the same outcome. (Across queues a batch has no order: storm
 // digests, which depend on it, are tested apart.)
 func TestIngestManyMatchesIngest(t *testing.T) {
-	one := newHarness(t, app.EngineOptions{})
-	many := newHarness(t, app.EngineOptions{})
+	one := newHarness(t, engine.Options{})
+	many := newHarness(t, engine.Options{})
 	counting := &countingStore{Store: many.store}
-	batcher := app.NewEngine(counting, many.clock, app.EngineOptions{Channel: "C1"})
+	batcher := engine.New(counting, many.clock, engine.Options{Channel: "C1"})
 	for _, h := range []*harness{one, many} {
 		for q := range 6 {
 			h.set(fmt.Sprintf("q-%d", q), app.Waiting, 10, 0)
@@ -216,7 +217,7 @@ func byQueue(ns []stormNote) map[string][]string {
 
 // A batch that is a storm makes a digest, as the same events one by one do.
 func TestIngestManyStorm(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{StormThreshold: 4})
+	h := newHarness(t, engine.Options{StormThreshold: 4})
 	var batch []app.Event
 	for q := range 10 {
 		qid := stormQueue(q)
@@ -258,9 +259,9 @@ func (s *gatedStore) CommitMany(ctx context.Context, cs []app.Change) []error {
 // In a storm, the alerts waiting for their channel are committed together
 // by whichever gets the channel next: one round trip, not one each.
 func TestStormGroupCommit(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	st := &gatedStore{countingStore: &countingStore{Store: h.store}, gate: make(chan struct{})}
-	e := app.NewEngine(st, h.clock, app.EngineOptions{Channel: "C1", StormThreshold: 5})
+	e := engine.New(st, h.clock, engine.Options{Channel: "C1", StormThreshold: 5})
 	const n = 30
 	for q := range n {
 		h.set(stormQueue(q), app.Waiting, 10, 0)

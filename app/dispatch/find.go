@@ -1,6 +1,8 @@
-package app
+package dispatch
 
 import (
+	"github.com/slabot/slabot/app"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -17,7 +19,7 @@ type Finder interface {
 	// Find returns the ts of the message that delivering n (a post, an
 	// announcement, or a reply in the thread of the message ts) created,
 	// or "" when there is none. Failures should be *DeliveryError.
-	Find(ctx context.Context, n Notification, ts string) (string, error)
+	Find(ctx context.Context, n app.Notification, ts string) (string, error)
 }
 
 // maxLookups bounds the failed looks for an unsure delivery's message

@@ -1,6 +1,8 @@
-package app
+package engine
 
 import (
+	"github.com/slabot/slabot/app"
+
 	"context"
 	"fmt"
 	"maps"
@@ -23,11 +25,11 @@ func (e *Engine) stormsOn() bool { return e.opts.StormThreshold >= 2 }
 type stormStep struct {
 	e        *Engine
 	now      time.Time
-	storms   map[string]*VersionedStorm
-	digests  map[string]*VersionedDigest
-	members  map[string][]DigestMember // by digest ID
-	changedS []string                  // channels whose storm record changed, in order
-	changedD []string                  // digests that changed, in order
+	storms   map[string]*app.VersionedStorm
+	digests  map[string]*app.VersionedDigest
+	members  map[string][]app.DigestMember // by digest ID
+	changedS []string                      // channels whose storm record changed, in order
+	changedD []string                      // digests that changed, in order
 	fresh    map[string]bool
 }
 
@@ -44,7 +46,7 @@ type stormStep struct {
 // It costs the same however large the digest: a digest's updates are
 // rendered by the time-driven pass (advanceDigest), coalesced. It returns
 // the alerts that joined a digest, which fired without a post.
-func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now time.Time) ([]Alert, error) {
+func (e *Engine) stormify(ctx context.Context, c *app.Change, snap app.Snapshot, now time.Time) ([]app.Alert, error) {
 	idx := make(map[string]int, len(c.Alerts))
 	for i, w := range c.Alerts {
 		idx[w.Alert.ID] = i
@@ -63,8 +65,8 @@ func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now tim
 	if err != nil {
 		return nil, fmt.Errorf("load storm state: %w", err)
 	}
-	s := &stormStep{e: e, now: now, storms: make(map[string]*VersionedStorm), digests: make(map[string]*VersionedDigest),
-		members: make(map[string][]DigestMember), fresh: make(map[string]bool)}
+	s := &stormStep{e: e, now: now, storms: make(map[string]*app.VersionedStorm), digests: make(map[string]*app.VersionedDigest),
+		members: make(map[string][]app.DigestMember), fresh: make(map[string]bool)}
 	for k, v := range storms {
 		s.storms[k] = &v
 	}
@@ -85,7 +87,7 @@ func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now tim
 			s.absorb(p, w.Alert)
 		}
 	}
-	var diverted []Alert
+	var diverted []app.Alert
 	notes := c.Notifications[:0:0]
 	for _, n := range c.Notifications {
 		i, ok := idx[n.Alert.ID]
@@ -95,7 +97,7 @@ func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now tim
 		}
 		a := &c.Alerts[i].Alert
 		switch {
-		case a.Digest != "" && n.Kind != KindPost:
+		case a.Digest != "" && n.Kind != app.KindPost:
 			continue // shown by its digest
 		case e.stormable(n) && s.divert(a, n.Channel):
 			c.Alerts[i].Due = e.due(*a, snap, now)
@@ -108,7 +110,7 @@ func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now tim
 
 	for _, ch := range s.changedS {
 		vs := s.storms[ch]
-		c.Storms = append(c.Storms, StormWrite{Storm: vs.Storm, Version: vs.Version})
+		c.Storms = append(c.Storms, app.StormWrite{Storm: vs.Storm, Version: vs.Version})
 	}
 	for _, id := range s.changedD {
 		vd := s.digests[id]
@@ -119,7 +121,7 @@ func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now tim
 			c.Notifications = append(c.Notifications, e.settleDigest(d, now, true)...)
 			d.Members = nil
 		}
-		c.Digests = append(c.Digests, DigestWrite{Digest: *d, Version: vd.Version, Members: s.members[id], Due: e.digestDue(*d, now)})
+		c.Digests = append(c.Digests, app.DigestWrite{Digest: *d, Version: vd.Version, Members: s.members[id], Due: e.digestDue(*d, now)})
 	}
 	return diverted, nil
 }
@@ -129,7 +131,7 @@ func (e *Engine) stormify(ctx context.Context, c *Change, snap Snapshot, now tim
 // caller holds the channels' locks, so within this process they are
 // current; the commit checks their versions against other replicas), else
 // read from the store.
-func (e *Engine) stormState(ctx context.Context, channels, digestIDs []string) (map[string]VersionedStorm, map[string]VersionedDigest, error) {
+func (e *Engine) stormState(ctx context.Context, channels, digestIDs []string) (map[string]app.VersionedStorm, map[string]app.VersionedDigest, error) {
 	storms, digests, missC, missD := e.cache.stormState(channels, digestIDs)
 	if len(missC)+len(missD) == 0 {
 		return storms, digests, nil
@@ -146,13 +148,13 @@ func (e *Engine) stormState(ctx context.Context, channels, digestIDs []string) (
 
 // leftDigest reports whether the episode of prior that a digest stood for
 // is no longer a's: a new episode began (or the digest changed).
-func leftDigest(prior, a Alert) bool {
+func leftDigest(prior, a app.Alert) bool {
 	return prior.Digest != "" && (prior.Digest != a.Digest || prior.Episode != a.Episode)
 }
 
 // stormable reports whether n is a post that may join a digest.
-func (e *Engine) stormable(n Notification) bool {
-	return e.stormsOn() && n.Kind == KindPost && validChannel(n.Channel)
+func (e *Engine) stormable(n app.Notification) bool {
+	return e.stormsOn() && n.Kind == app.KindPost && app.ValidChannel(n.Channel)
 }
 
 func appendNew(ss []string, s string) []string {
@@ -162,10 +164,10 @@ func appendNew(ss []string, s string) []string {
 	return append(ss, s)
 }
 
-func (s *stormStep) storm(channel string) *VersionedStorm {
+func (s *stormStep) storm(channel string) *app.VersionedStorm {
 	vs, ok := s.storms[channel]
 	if !ok {
-		vs = &VersionedStorm{Storm: Storm{Channel: channel}}
+		vs = &app.VersionedStorm{Storm: app.Storm{Channel: channel}}
 		s.storms[channel] = vs
 	}
 	if !slices.Contains(s.changedS, channel) {
@@ -175,7 +177,7 @@ func (s *stormStep) storm(channel string) *VersionedStorm {
 }
 
 // digest is the digest id as loaded (or made in this step); nil if gone.
-func (s *stormStep) digest(id string) *Digest {
+func (s *stormStep) digest(id string) *app.Digest {
 	if vd, ok := s.digests[id]; ok {
 		return &vd.Digest
 	}
@@ -183,12 +185,12 @@ func (s *stormStep) digest(id string) *Digest {
 }
 
 // write records m as a member of d in this step.
-func (s *stormStep) write(d *Digest, m DigestMember) {
+func (s *stormStep) write(d *app.Digest, m app.DigestMember) {
 	if !slices.Contains(s.changedD, d.ID) {
 		s.changedD = append(s.changedD, d.ID)
 	}
 	ms := s.members[d.ID]
-	if i := slices.IndexFunc(ms, func(x DigestMember) bool { return x.AlertID == m.AlertID && x.Episode == m.Episode }); i >= 0 {
+	if i := slices.IndexFunc(ms, func(x app.DigestMember) bool { return x.AlertID == m.AlertID && x.Episode == m.Episode }); i >= 0 {
 		ms[i] = m
 		return
 	}
@@ -197,7 +199,7 @@ func (s *stormStep) write(d *Digest, m DigestMember) {
 
 // divert decides whether alert a, about to post in channel, joins a
 // digest instead, and records the would-be post either way.
-func (s *stormStep) divert(a *Alert, channel string) bool {
+func (s *stormStep) divert(a *app.Alert, channel string) bool {
 	e, now := s.e, s.now
 	vs := s.storm(channel)
 	st := &vs.Storm
@@ -216,16 +218,16 @@ func (s *stormStep) divert(a *Alert, channel string) bool {
 	if !storm {
 		return false
 	}
-	var d *Digest
+	var d *app.Digest
 	if st.Digest > 0 && now.Before(st.JoinUntil) {
-		if d = s.digest(DigestID(channel, st.Digest)); d != nil && (d.Closed() || d.Size >= maxDigestMembers) {
+		if d = s.digest(app.DigestID(channel, st.Digest)); d != nil && (d.Closed() || d.Size >= maxDigestMembers) {
 			d = nil
 		}
 	}
 	if d == nil {
 		st.Digest++
-		id := DigestID(channel, st.Digest)
-		s.digests[id] = &VersionedDigest{Digest: Digest{ID: id, Channel: channel, Seq: st.Digest, OpenedAt: now}}
+		id := app.DigestID(channel, st.Digest)
+		s.digests[id] = &app.VersionedDigest{Digest: app.Digest{ID: id, Channel: channel, Seq: st.Digest, OpenedAt: now}}
 		s.fresh[id] = true
 		d = s.digest(id)
 	}
@@ -233,12 +235,12 @@ func (s *stormStep) divert(a *Alert, channel string) bool {
 	a.Digest, a.RemindAt = d.ID, time.Time{}
 	d.Size++
 	d.Open++
-	s.write(d, memberOf(*a))
+	s.write(d, app.MemberOf(*a))
 	return true
 }
 
 // absorb shows a member alert's change (from prior) in its digest.
-func (s *stormStep) absorb(prior, a Alert) {
+func (s *stormStep) absorb(prior, a app.Alert) {
 	d := s.digest(a.Digest)
 	if d == nil {
 		return // the digest is gone (expired): nothing left to show it in
@@ -250,17 +252,17 @@ func (s *stormStep) absorb(prior, a Alert) {
 			d.Open--
 		}
 	}
-	s.write(d, memberOf(a))
+	s.write(d, app.MemberOf(a))
 }
 
 // leave marks the digest member of p's episode as no longer spoken for by
 // the digest: the episode's snooze ended and it was posted afresh.
-func (s *stormStep) leave(p Alert) {
+func (s *stormStep) leave(p app.Alert) {
 	d := s.digest(p.Digest)
 	if d == nil || !p.State.Open() {
 		return // gone, or its end was already counted
 	}
-	m := memberOf(p)
+	m := app.MemberOf(p)
 	m.Moved = true
 	d.Open--
 	s.write(d, m)
@@ -269,35 +271,35 @@ func (s *stormStep) leave(p Alert) {
 // settleDigest returns the notifications a digest owes, d.Members loaded:
 // its post when fresh; its last update and a thread reply once no member
 // is open; else an update, coalesced to one per DigestEvery.
-func (e *Engine) settleDigest(d *Digest, now time.Time, fresh bool) []Notification {
+func (e *Engine) settleDigest(d *app.Digest, now time.Time, fresh bool) []app.Notification {
 	switch {
 	case fresh:
 		d.NotifiedAt, d.Dirty = now, false
 		if e.opts.RemindAfter > 0 {
 			d.RemindAt = now.Add(e.opts.RemindAfter)
 		}
-		return []Notification{digestNote(KindDigestPost, *d, "", now)}
+		return []app.Notification{digestNote(app.KindDigestPost, *d, "", now)}
 	case d.Open <= 0 && !d.Closed():
 		d.ClosedAt, d.NotifiedAt, d.Dirty, d.RemindAt = now, now, false, time.Time{}
-		return []Notification{digestNote(KindDigestUpdate, *d, "", now), digestNote(KindDigestReply, *d, "resolved", now)}
+		return []app.Notification{digestNote(app.KindDigestUpdate, *d, "", now), digestNote(app.KindDigestReply, *d, "resolved", now)}
 	case d.Dirty && !now.Before(d.NotifiedAt.Add(e.opts.DigestEvery)):
 		d.NotifiedAt, d.Dirty = now, false
-		return []Notification{digestNote(KindDigestUpdate, *d, "", now)}
+		return []app.Notification{digestNote(app.KindDigestUpdate, *d, "", now)}
 	}
 	return nil
 }
 
 // digestNote is a digest notification carrying a snapshot of d.
-func digestNote(k NotificationKind, d Digest, reason string, now time.Time) Notification {
+func digestNote(k app.NotificationKind, d app.Digest, reason string, now time.Time) app.Notification {
 	d.Members = slices.Clone(d.Members)
-	SortMembers(d.Members)
-	return Notification{Kind: k, Channel: d.Channel, Digest: &d, Reason: reason, At: now}
+	app.SortMembers(d.Members)
+	return app.Notification{Kind: k, Channel: d.Channel, Digest: &d, Reason: reason, At: now}
 }
 
 // digestDue is when the time-driven pass must next look at d: at once
 // when its last member closed, when its coalesced update is owed, or at
 // its next reminder.
-func (e *Engine) digestDue(d Digest, now time.Time) time.Time {
+func (e *Engine) digestDue(d app.Digest, now time.Time) time.Time {
 	if d.Open <= 0 && !d.Closed() {
 		return now
 	}
@@ -314,7 +316,7 @@ func (e *Engine) digestDue(d Digest, now time.Time) time.Time {
 // memberDigests are the digests whose members c changes: the digest an
 // open episode left, and the digest of a member that changed in a way its
 // digest shows.
-func memberDigests(c Change, snap Snapshot) []string {
+func memberDigests(c app.Change, snap app.Snapshot) []string {
 	var ids []string
 	var noted map[string]bool
 	for _, w := range c.Alerts {
@@ -343,7 +345,7 @@ func memberDigests(c Change, snap Snapshot) []string {
 // memberChanged reports whether a, standing in a digest, changed in a way
 // the digest shows: it has a notification (which the digest shows
 // instead), or it opened or closed.
-func memberChanged(prior, a Alert, noted map[string]bool) bool {
+func memberChanged(prior, a app.Alert, noted map[string]bool) bool {
 	return a.Digest != "" && (noted[a.ID] || prior.State.Open() != a.State.Open())
 }
 
@@ -351,10 +353,10 @@ func memberChanged(prior, a Alert, noted map[string]bool) bool {
 // those of its posts that may join a digest, and those of the digests
 // whose members it changes. A change with none (most updates of an alert
 // standing in a digest) is committed without the channels' locks.
-func (e *Engine) stormChannels(c Change, snap Snapshot) []string {
+func (e *Engine) stormChannels(c app.Change, snap app.Snapshot) []string {
 	var out []string
 	for _, id := range memberDigests(c, snap) {
-		if ch, _, err := ParseDigestID(id); err == nil {
+		if ch, _, err := app.ParseDigestID(id); err == nil {
 			out = appendNew(out, ch)
 		}
 	}
@@ -374,7 +376,7 @@ func (e *Engine) stormChannels(c Change, snap Snapshot) []string {
 // committed by whichever waiter gets the locks next, together with every
 // other change waiting for the same channels, in one pipeline
 // (commitStorms): a storm costs a round trip per lock holder, not per alert.
-func (e *Engine) commitChange(ctx context.Context, c Change, snap Snapshot, now time.Time) (Change, []Alert, error) {
+func (e *Engine) commitChange(ctx context.Context, c app.Change, snap app.Snapshot, now time.Time) (app.Change, []app.Alert, error) {
 	chs := e.stormChannels(c, snap)
 	if len(chs) == 0 {
 		return c, nil, e.commitStore(ctx, c)
@@ -405,10 +407,10 @@ func (e *Engine) commitStormRequests(ctx context.Context, chs []string, rs ...*s
 // stormRequest is a storm change waiting for its channels' locks, and
 // what became of it.
 type stormRequest struct {
-	change   Change
-	snap     Snapshot
+	change   app.Change
+	snap     app.Snapshot
 	now      time.Time
-	diverted []Alert
+	diverted []app.Alert
 	err      error
 }
 
@@ -446,7 +448,7 @@ func (e *Engine) commitStorms(ctx context.Context, rs []*stormRequest) {
 	// The changes are other callers' too: one caller giving up must not
 	// fail them (the store's timeouts bound the work).
 	ctx = context.WithoutCancel(ctx)
-	cs := make([]Change, 0, len(rs))
+	cs := make([]app.Change, 0, len(rs))
 	var pending []*stormRequest
 	for _, r := range rs {
 		if r.diverted, r.err = e.stormify(ctx, &r.change, r.snap, r.now); r.err != nil {

@@ -1,4 +1,4 @@
-package app_test
+package engine_test
 
 import (
 	"fmt"
@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 )
 
 func stormQueue(i int) string { return fmt.Sprintf("q-%02d", i) }
 
 // storms are the engine options of the storm tests: the defaults slabot
 // runs with.
-var storms = app.EngineOptions{StormThreshold: app.DefaultStormThreshold}
+var storms = engine.Options{StormThreshold: engine.DefaultStormThreshold}
 
 // observeQueue ingests one observation of queueID as a new event.
-func (h *harness) observeQueue(e *app.Engine, queueID string, m app.Metric, v float64) {
+func (h *harness) observeQueue(e *engine.Engine, queueID string, m app.Metric, v float64) {
 	h.t.Helper()
 	h.mu.Lock()
 	h.seq++
@@ -202,7 +203,7 @@ func TestStormDigest(t *testing.T) {
 func TestStormThresholdAndWindow(t *testing.T) {
 	tests := []struct {
 		name    string
-		opts    app.EngineOptions
+		opts    engine.Options
 		alerts  int
 		gap     time.Duration
 		digests int
@@ -211,10 +212,10 @@ func TestStormThresholdAndWindow(t *testing.T) {
 		{"below the threshold", storms, 4, time.Second, 0, 4},
 		{"at the threshold", storms, 5, time.Second, 1, 4},
 		{"spread wider than the window", storms, 10, 8 * time.Second, 0, 10},
-		{"configured: 3 in 10 s", app.EngineOptions{StormThreshold: 3, StormWindow: 10 * time.Second}, 6, 3 * time.Second, 1, 2},
-		{"configured: 3 in 10 s, slower", app.EngineOptions{StormThreshold: 3, StormWindow: 10 * time.Second}, 6, 6 * time.Second, 0, 6},
-		{"turned off (the zero value)", app.EngineOptions{}, 20, 0, 0, 20},
-		{"turned off by a threshold of 1", app.EngineOptions{StormThreshold: 1}, 20, 0, 0, 20},
+		{"configured: 3 in 10 s", engine.Options{StormThreshold: 3, StormWindow: 10 * time.Second}, 6, 3 * time.Second, 1, 2},
+		{"configured: 3 in 10 s, slower", engine.Options{StormThreshold: 3, StormWindow: 10 * time.Second}, 6, 6 * time.Second, 0, 6},
+		{"turned off (the zero value)", engine.Options{}, 20, 0, 0, 20},
+		{"turned off by a threshold of 1", engine.Options{StormThreshold: 1}, 20, 0, 0, 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,7 +262,7 @@ func TestStormNewDigestLater(t *testing.T) {
 // TestStormAckAllAndReminders: a digest reminds of its unacknowledged
 // members in its thread; Acknowledge all stops that.
 func TestStormAckAllAndReminders(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{StormThreshold: 5, RemindAfter: 15 * time.Minute})
+	h := newHarness(t, engine.Options{StormThreshold: 5, RemindAfter: 15 * time.Minute})
 	h.set(app.DefaultQueue, app.Waiting, 10, 0)
 	h.breachAll(12)
 	id := ofKind(h.stormSent(), app.KindDigestPost)[0].digest
@@ -338,7 +339,7 @@ func TestStormSnoozeAll(t *testing.T) {
 func TestStormRace(t *testing.T) {
 	h := newHarness(t, storms)
 	h.set(app.DefaultQueue, app.Waiting, 10, 0)
-	other := app.NewEngine(h.store, h.clock, app.EngineOptions{Channel: "C1", StormThreshold: 5})
+	other := engine.New(h.store, h.clock, engine.Options{Channel: "C1", StormThreshold: 5})
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := range 16 {

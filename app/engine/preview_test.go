@@ -1,4 +1,4 @@
-package app_test
+package engine_test
 
 import (
 	"slices"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 )
 
 // syntheticWeek feeds a week of the queue's voice longest wait, Monday 16
@@ -62,7 +63,7 @@ func syntheticWeek(h *harness) time.Time {
 }
 
 func TestPreviewSyntheticWeek(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	syntheticWeek(h)
 	tests := []struct {
 		name     string
@@ -109,7 +110,7 @@ func TestPreviewSyntheticWeek(t *testing.T) {
 }
 
 func TestPreviewDefaultAndNow(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	end := syntheticWeek(h)
 	h.clock.Set(end.Add(-10 * time.Minute))
 	h.observe("voice", app.LongestWait, 700) // breaching as the preview is asked

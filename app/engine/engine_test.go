@@ -1,4 +1,4 @@
-package app_test
+package engine_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 	"github.com/slabot/slabot/store"
 	"github.com/slabot/slabot/store/redistest"
 )
@@ -26,12 +27,12 @@ type harness struct {
 	ctx    context.Context
 	store  *store.Redis
 	clock  *app.ManualClock
-	engine *app.Engine
+	engine *engine.Engine
 	mu     sync.Mutex // guards seq for concurrent feeders
 	seq    int
 }
 
-func newHarness(t *testing.T, opts app.EngineOptions) *harness {
+func newHarness(t *testing.T, opts engine.Options) *harness {
 	t.Helper()
 	st, err := store.New(context.Background(), redistest.URL(t), store.Options{Prefix: redistest.Prefix(t)})
 	if err != nil {
@@ -42,7 +43,7 @@ func newHarness(t *testing.T, opts app.EngineOptions) *harness {
 	if opts.Channel == "" {
 		opts.Channel = "C1"
 	}
-	return &harness{t: t, ctx: context.Background(), store: st, clock: c, engine: app.NewEngine(st, c, opts)}
+	return &harness{t: t, ctx: context.Background(), store: st, clock: c, engine: engine.New(st, c, opts)}
 }
 
 func (h *harness) set(queueID string, m app.Metric, v float64, d time.Duration) {
@@ -125,7 +126,7 @@ func TestDirections(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s %v vs %v", tt.metric, tt.value, tt.threshold), func(t *testing.T) {
-			h := newHarness(t, app.EngineOptions{})
+			h := newHarness(t, engine.Options{})
 			h.set(queue, tt.metric, tt.threshold, 0)
 			h.observe("voice", tt.metric, tt.value)
 			got := h.sent()
@@ -157,7 +158,7 @@ func TestThresholdFallback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, app.EngineOptions{BuiltinDefault: builtin})
+			h := newHarness(t, engine.Options{BuiltinDefault: builtin})
 			tt.setup(h)
 			h.observe("voice", app.LongestWait, tt.value)
 			if got := h.sent(); !equal(got, tt.want) {
@@ -166,7 +167,7 @@ func TestThresholdFallback(t *testing.T) {
 		})
 	}
 	t.Run("no threshold at all", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.observe("voice", app.LongestWait, 1e6)
 		if got := h.sent(); len(got) != 0 {
 			t.Errorf("sent %v without any threshold", got)
@@ -175,7 +176,7 @@ func TestThresholdFallback(t *testing.T) {
 }
 
 func TestForDuration(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 2*time.Minute)
 
 	h.observe("voice", app.Waiting, 15)
@@ -192,7 +193,7 @@ func TestForDuration(t *testing.T) {
 	}
 
 	t.Run("recovering while pending posts nothing", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.set(queue, app.Waiting, 10, 2*time.Minute)
 		h.observe("voice", app.Waiting, 15)
 		h.clock.Advance(time.Minute)
@@ -206,7 +207,7 @@ func TestForDuration(t *testing.T) {
 }
 
 func TestResolveAndNewEpisode(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	h.observe("voice", app.Waiting, 15)
 	h.observe("voice", app.Waiting, 18)
@@ -221,7 +222,7 @@ func TestResolveAndNewEpisode(t *testing.T) {
 }
 
 func TestUpdateCoalescing(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	h.observe("voice", app.Waiting, 11)
 	for i := range 5 {
@@ -255,7 +256,7 @@ func TestUpdateCoalescing(t *testing.T) {
 }
 
 func TestDuplicateEvent(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	ev := app.Event{Key: "same", QueueID: queue, Observations: []app.Observation{{QueueID: queue, Metric: app.Waiting, Value: 50}}}
 	for i, want := range []app.Outcome{app.Processed, app.Duplicate, app.Duplicate} {
@@ -273,11 +274,11 @@ func TestDuplicateEvent(t *testing.T) {
 // moment post exactly one message.
 func TestTwoEnginesRace(t *testing.T) {
 	for round := range 20 {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.set(queue, app.Waiting, 10, 0)
-		other := app.NewEngine(h.store, h.clock, app.EngineOptions{Channel: "C1"})
+		other := engine.New(h.store, h.clock, engine.Options{Channel: "C1"})
 		var wg sync.WaitGroup
-		for i, e := range []*app.Engine{h.engine, other, h.engine, other} {
+		for i, e := range []*engine.Engine{h.engine, other, h.engine, other} {
 			wg.Go(func() {
 				_, err := e.Ingest(h.ctx, app.Event{Key: fmt.Sprintf("r%d-%d", round, i), QueueID: queue,
 					Observations: []app.Observation{{QueueID: queue, MediaType: "voice", Metric: app.Waiting, Value: float64(20 + i)}}})
@@ -300,7 +301,7 @@ func TestUnavailableStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	e := app.NewEngine(st, newClock(), app.EngineOptions{})
+	e := engine.New(st, newClock(), engine.Options{})
 	srv.Stop()
 	_, err = e.Ingest(context.Background(), app.Event{Key: "k", QueueID: queue,
 		Observations: []app.Observation{{QueueID: queue, Metric: app.Waiting, Value: 1}}})

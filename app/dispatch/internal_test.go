@@ -1,6 +1,8 @@
-package app
+package dispatch
 
 import (
+	"github.com/slabot/slabot/app"
+
 	"context"
 	"fmt"
 	"slices"
@@ -27,17 +29,17 @@ func TestHoldBoundsMemory(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := NewDispatcher(nil, nil, NewManualClock(time.Unix(1_800_000_000, 0)), DispatcherOptions{})
+			d := New(nil, nil, app.NewManualClock(time.Unix(1_800_000_000, 0)), Options{})
 			var dels []Delivery
 			for i := range tt.each {
 				for c := range tt.busy {
 					dels = append(dels, Delivery{ID: fmt.Sprintf("1800000000000-%d", i*tt.busy+c),
-						Notification: Notification{Kind: KindAnnounce, Channel: fmt.Sprintf("C%d", c)}})
+						Notification: app.Notification{Kind: app.KindAnnounce, Channel: fmt.Sprintf("C%d", c)}})
 				}
 			}
 			for c := range tt.quiet {
 				dels = append(dels, Delivery{ID: fmt.Sprintf("1800000000001-%d", c),
-					Notification: Notification{Kind: KindAnnounce, Channel: fmt.Sprintf("Q%d", c)}})
+					Notification: app.Notification{Kind: app.KindAnnounce, Channel: fmt.Sprintf("Q%d", c)}})
 			}
 			var overflow []string
 			for batch := range slices.Chunk(dels, readBatch) {
@@ -81,9 +83,9 @@ func TestHoldBoundsMemory(t *testing.T) {
 // ahead of them even over the budget, and that one newer than some held by
 // ID waits behind those.
 func TestHoldKeepsChannelOrder(t *testing.T) {
-	d := NewDispatcher(nil, nil, NewManualClock(time.Unix(1_800_000_000, 0)), DispatcherOptions{})
+	d := New(nil, nil, app.NewManualClock(time.Unix(1_800_000_000, 0)), Options{})
 	del := func(seq int) Delivery {
-		return Delivery{ID: fmt.Sprintf("1800000000000-%d", seq), Notification: Notification{Kind: KindAnnounce, Channel: "C1"}}
+		return Delivery{ID: fmt.Sprintf("1800000000000-%d", seq), Notification: app.Notification{Kind: app.KindAnnounce, Channel: "C1"}}
 	}
 	var dels []Delivery
 	for seq := 10; seq < 10+channelBudget+8; seq++ {
@@ -127,11 +129,11 @@ func (o fetchOutbox) Fetch(_ context.Context, _ string, ids []string) ([]Deliver
 func TestReclaimedStaysUnsureHeldByID(t *testing.T) {
 	entries := make(map[string]Delivery)
 	del := func(seq int) Delivery {
-		d := Delivery{ID: fmt.Sprintf("1800000000000-%d", seq), Notification: Notification{Kind: KindAnnounce, Channel: "C1"}}
+		d := Delivery{ID: fmt.Sprintf("1800000000000-%d", seq), Notification: app.Notification{Kind: app.KindAnnounce, Channel: "C1"}}
 		entries[d.ID] = d
 		return d
 	}
-	d := NewDispatcher(fetchOutbox{entries: entries}, nil, NewManualClock(time.Unix(1_800_000_000, 0)), DispatcherOptions{})
+	d := New(fetchOutbox{entries: entries}, nil, app.NewManualClock(time.Unix(1_800_000_000, 0)), Options{})
 	var dels []Delivery
 	for seq := range channelBudget {
 		dels = append(dels, del(seq))

@@ -1,37 +1,6 @@
 package app
 
-import (
-	"context"
-	"time"
-)
-
-// Store is the durable state the engine reads and changes. Every change goes
-// through Commit, which applies it atomically or not at all: it fails with
-// ErrConflict when a version the change was built on moved since it was read
-// (the queue's, the default queue's, an alert's, a storm record's or a
-// digest's: another replica, a button or the time-driven pass got there
-// first) and with ErrDuplicate when the event key was already recorded.
-type Store interface {
-	Records
-	Load(ctx context.Context, queueID, eventKey string, alertIDs []string) (Snapshot, error)
-	Commit(ctx context.Context, c Change) error
-	// LoadMany and CommitMany do what Load and Commit do for several
-	// queues in one round trip (IngestMany). CommitMany returns one error
-	// per change.
-	LoadMany(ctx context.Context, reqs []LoadRequest) ([]Snapshot, error)
-	CommitMany(ctx context.Context, cs []Change) []error
-	// Due returns the IDs of alerts (and digests) whose time-driven
-	// evaluation is due.
-	Due(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// MetricHistory returns a queue's history of metric m over the 7 days
-	// up to now, one series per media type.
-	MetricHistory(ctx context.Context, queueID string, m Metric, now time.Time) ([]Series, error)
-	// Storms loads the storm records of channels, the digests named, and
-	// each loaded channel's latest digest, without their members.
-	Storms(ctx context.Context, channels, digestIDs []string) (map[string]VersionedStorm, map[string]VersionedDigest, error)
-	// DigestMembers loads a digest's members, in no particular order.
-	DigestMembers(ctx context.Context, digestID string) ([]DigestMember, error)
-}
+import "time"
 
 // LoadRequest names what LoadMany reads of one queue: as Load's arguments.
 type LoadRequest struct {
@@ -66,17 +35,17 @@ type Versions struct {
 	Queue, Default int64
 }
 
-// hours are the business hours that apply to the snapshot's queue: its
+// Hours are the business hours that apply to the snapshot's queue: its
 // own, else the default queue's; nil means always open.
-func (s Snapshot) hours() *Hours {
+func (s Snapshot) Hours() *Hours {
 	if h := s.Queue.Hours; h != nil && h.Set() {
 		return h
 	}
 	return s.DefaultHours
 }
 
-// snoozedUntil is when posting resumes for the snapshot's queue.
-func (s Snapshot) snoozedUntil() time.Time {
+// SnoozedUntil is when posting resumes for the snapshot's queue.
+func (s Snapshot) SnoozedUntil() time.Time {
 	if s.AllSnoozedUntil.After(s.Queue.SnoozedUntil) {
 		return s.AllSnoozedUntil
 	}
@@ -143,10 +112,6 @@ type Change struct {
 	// their versions still match, like Alerts.
 	Storms  []StormWrite
 	Digests []DigestWrite
-
-	// merged are the queue's latest values after the change (the
-	// snapshot's with Latest over them), kept for the engine's cache.
-	merged map[string]float64
 }
 
 // StormWrite replaces a channel's storm record if its stored version still

@@ -1,6 +1,8 @@
-package app
+package engine
 
 import (
+	"github.com/slabot/slabot/app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -19,13 +21,13 @@ import (
 //
 // It returns the outcomes in the order of evs, or the first error: events
 // already recorded stay recorded and answer Duplicate when retried.
-func (e *Engine) IngestMany(ctx context.Context, evs []Event) ([]Outcome, error) {
-	out := make([]Outcome, len(evs))
+func (e *Engine) IngestMany(ctx context.Context, evs []app.Event) ([]app.Outcome, error) {
+	out := make([]app.Outcome, len(evs))
 	queued := make(map[string][]int) // indices of each queue's events still to do
 	var queues []string
 	for i, ev := range evs {
 		if len(ev.Observations) == 0 {
-			out[i] = Ignored
+			out[i] = app.Ignored
 			continue
 		}
 		if _, ok := queued[ev.QueueID]; !ok {
@@ -49,7 +51,7 @@ func (e *Engine) IngestMany(ctx context.Context, evs []Event) ([]Outcome, error)
 			i := heads[k]
 			if !done[k] {
 				if attempts[i]++; attempts[i] >= maxAttempts {
-					return nil, fmt.Errorf("ingest queue %s: %w after %d attempts", q, ErrConflict, maxAttempts)
+					return nil, fmt.Errorf("ingest queue %s: %w after %d attempts", q, app.ErrConflict, maxAttempts)
 				}
 				raced = raced || attempts[i] > 1
 				next = append(next, q)
@@ -70,22 +72,22 @@ func (e *Engine) IngestMany(ctx context.Context, evs []Event) ([]Outcome, error)
 // ingestRound evaluates events evs[heads[k]], each of a different queue,
 // and reports which were settled (processed or duplicate); the others
 // lost a race and are to be tried again.
-func (e *Engine) ingestRound(ctx context.Context, evs []Event, heads []int, out []Outcome) ([]bool, error) {
+func (e *Engine) ingestRound(ctx context.Context, evs []app.Event, heads []int, out []app.Outcome) ([]bool, error) {
 	queues := make([]string, len(heads))
 	for k, i := range heads {
 		queues[k] = evs[i].QueueID
 	}
 	defer e.queueLocks.lock(queues)()
 	done := make([]bool, len(heads))
-	snaps := make([]Snapshot, len(heads))
+	snaps := make([]app.Snapshot, len(heads))
 	var misses []int
-	var reqs []LoadRequest
+	var reqs []app.LoadRequest
 	for k, i := range heads {
 		ids := eventAlertIDs(evs[i])
 		var ok bool
 		if snaps[k], ok = e.cache.snapshot(evs[i].QueueID, ids); !ok {
 			misses = append(misses, k)
-			reqs = append(reqs, LoadRequest{QueueID: evs[i].QueueID, EventKey: evs[i].Key, AlertIDs: ids})
+			reqs = append(reqs, app.LoadRequest{QueueID: evs[i].QueueID, EventKey: evs[i].Key, AlertIDs: ids})
 		}
 	}
 	if len(reqs) > 0 {
@@ -95,7 +97,7 @@ func (e *Engine) ingestRound(ctx context.Context, evs []Event, heads []int, out 
 		}
 		for n, k := range misses {
 			if snaps[k] = loaded[n]; snaps[k].Seen {
-				out[heads[k]], done[k] = Duplicate, true
+				out[heads[k]], done[k] = app.Duplicate, true
 			}
 		}
 	}
@@ -128,14 +130,14 @@ func (e *Engine) ingestRound(ctx context.Context, evs []Event, heads []int, out 
 // batchPart is some of the changes of a round, each with the index (in
 // heads) of its event.
 type batchPart struct {
-	changes []Change
+	changes []app.Change
 	at      []int
 }
 
 // commitStormPart commits the storm changes of a round, with whatever
 // else waits for their channels, in one pipeline (commitStormRequests),
 // and settles their events.
-func (e *Engine) commitStormPart(ctx context.Context, p *batchPart, channels []string, snaps []Snapshot, heads []int, out []Outcome, done []bool, now time.Time) error {
+func (e *Engine) commitStormPart(ctx context.Context, p *batchPart, channels []string, snaps []app.Snapshot, heads []int, out []app.Outcome, done []bool, now time.Time) error {
 	rs := make([]*stormRequest, len(p.changes))
 	for n, c := range p.changes {
 		rs[n] = &stormRequest{change: c, snap: snaps[p.at[n]], now: now}
@@ -156,7 +158,7 @@ func (e *Engine) commitStormPart(ctx context.Context, p *batchPart, channels []s
 }
 
 // commitPart commits p's changes in one pipeline and settles their events.
-func (e *Engine) commitPart(ctx context.Context, p *batchPart, snaps []Snapshot, heads []int, out []Outcome, done []bool) error {
+func (e *Engine) commitPart(ctx context.Context, p *batchPart, snaps []app.Snapshot, heads []int, out []app.Outcome, done []bool) error {
 	if len(p.changes) == 0 {
 		return nil
 	}
@@ -180,16 +182,16 @@ func (e *Engine) commitPart(ctx context.Context, p *batchPart, snaps []Snapshot,
 // settle records the result of committing c (built on snap) in out, and
 // reports whether the event is settled; a lost race is not, an error is
 // returned.
-func (e *Engine) settle(snap Snapshot, c Change, err error, out *Outcome) (bool, error) {
+func (e *Engine) settle(snap app.Snapshot, c app.Change, err error, out *app.Outcome) (bool, error) {
 	switch {
 	case err == nil:
 		e.cache.committed(snap, c)
-		*out = Processed
+		*out = app.Processed
 		return true, nil
-	case errors.Is(err, ErrDuplicate):
-		*out = Duplicate
+	case errors.Is(err, app.ErrDuplicate):
+		*out = app.Duplicate
 		return true, nil
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, app.ErrConflict):
 		return false, nil
 	}
 	return false, fmt.Errorf("commit queue %s: %w", c.QueueID, err)

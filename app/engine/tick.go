@@ -1,6 +1,8 @@
-package app
+package engine
 
 import (
+	"github.com/slabot/slabot/app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -9,13 +11,13 @@ import (
 
 // remind posts a reminder in the thread of an unacknowledged alert that is
 // due one, and schedules the next (DESIGN §5).
-func (e *Engine) remind(a *Alert, now time.Time, out []Notification) []Notification {
-	if a.State != StateFiring || a.Muted || a.RemindAt.IsZero() || now.Before(a.RemindAt) {
+func (e *Engine) remind(a *app.Alert, now time.Time, out []app.Notification) []app.Notification {
+	if a.State != app.StateFiring || a.Muted || a.RemindAt.IsZero() || now.Before(a.RemindAt) {
 		return out
 	}
 	a.RemindAt = now.Add(e.opts.RemindAfter)
 	a.Reminders++
-	return append(out, Notification{Kind: KindReply, Channel: a.Channel, Alert: *a, Reason: "reminder", At: now})
+	return append(out, app.Notification{Kind: app.KindReply, Channel: a.Channel, Alert: *a, Reason: "reminder", At: now})
 }
 
 // Tick runs the time-driven half of DESIGN §5 for every alert that is due:
@@ -31,10 +33,10 @@ func (e *Engine) Tick(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		advance := e.advance
-		if IsDigestID(id) {
+		if app.IsDigestID(id) {
 			advance = e.advanceDigest
 		}
-		if err := advance(ctx, id, now); err != nil && !errors.Is(err, ErrConflict) {
+		if err := advance(ctx, id, now); err != nil && !errors.Is(err, app.ErrConflict) {
 			return err
 		}
 	}
@@ -42,7 +44,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 }
 
 func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
-	queueID, _, _, err := ParseAlertID(id)
+	queueID, _, _, err := app.ParseAlertID(id)
 	if err != nil {
 		return nil // not ours to interpret; the store drops unknown entries
 	}
@@ -52,16 +54,16 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	}
 	va, ok := snap.Alerts[id]
 	if !ok {
-		return e.commitStore(ctx, Change{QueueID: queueID, Undue: []string{id}})
+		return e.commitStore(ctx, app.Change{QueueID: queueID, Undue: []string{id}})
 	}
 	w := &working{alert: va.Alert, version: va.Version, changed: true}
 	a := &w.alert
-	var notes []Notification
+	var notes []app.Notification
 	th, hasThreshold := e.threshold(snap, a.Metric)
 	q := snap.Queue
-	q.SnoozedUntil = snap.snoozedUntil()
-	sched := e.zones.schedule(snap.hours())
-	active := a.State == StatePending || a.State.Open()
+	q.SnoozedUntil = snap.SnoozedUntil()
+	sched := e.zones.Schedule(snap.Hours())
+	active := a.State == app.StatePending || a.State.Open()
 	switch {
 	case active && !sched.Open(now):
 		notes = e.closeForHours(a, sched, now, notes)
@@ -69,12 +71,12 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 		// Business hours opened: look at the queue afresh, since Genesys
 		// may send nothing new for a breach that began while closed.
 		a.RearmAt = time.Time{}
-		if v, ok := q.Latest[LatestKey(a.MediaType, a.Metric)]; ok {
+		if v, ok := q.Latest[app.LatestKey(a.MediaType, a.Metric)]; ok {
 			notes = e.observe(w, q, v, th, hasThreshold, sched, now, notes)
 		}
-	case a.State == StatePending && (!hasThreshold || !th.Breached(a.Value)):
-		a.State, a.PendingSince = StateResolved, time.Time{}
-	case a.State == StatePending && now.Sub(a.PendingSince) >= th.For:
+	case a.State == app.StatePending && (!hasThreshold || !th.Breached(a.Value)):
+		a.State, a.PendingSince = app.StateResolved, time.Time{}
+	case a.State == app.StatePending && now.Sub(a.PendingSince) >= th.For:
 		setContext(a, q)
 		notes = e.fire(a, q, now, notes)
 	case a.State.Open() && a.Muted && !now.Before(q.SnoozedUntil):
@@ -87,29 +89,29 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 		}
 		notes = e.remind(a, now, notes)
 	}
-	c := Change{QueueID: queueID, Notifications: notes,
-		Alerts: []AlertWrite{{Alert: *a, Version: w.version, Due: e.due(*a, snap, now)}}}
+	c := app.Change{QueueID: queueID, Notifications: notes,
+		Alerts: []app.AlertWrite{{Alert: *a, Version: w.version, Due: e.due(*a, snap, now)}}}
 	if _, err := e.commit(ctx, c, snap, now); err != nil {
 		return fmt.Errorf("advance alert %s: %w", id, err)
 	}
 	return nil
 }
 
-func transitionKind(n Notification) string {
+func transitionKind(n app.Notification) string {
 	switch {
-	case n.Kind == KindPost:
+	case n.Kind == app.KindPost:
 		return "fired"
-	case n.Kind == KindReply && n.Reason == "reminder":
+	case n.Kind == app.KindReply && n.Reason == "reminder":
 		return "reminded"
-	case n.Kind == KindReply:
+	case n.Kind == app.KindReply:
 		return "resolved"
-	case n.Kind == KindDigestPost:
+	case n.Kind == app.KindDigestPost:
 		return "digest_opened"
-	case n.Kind == KindDigestReply && n.Reason == "reminder":
+	case n.Kind == app.KindDigestReply && n.Reason == "reminder":
 		return "digest_reminded"
-	case n.Kind == KindDigestReply:
+	case n.Kind == app.KindDigestReply:
 		return "digest_resolved"
-	case n.Kind == KindDigestUpdate:
+	case n.Kind == app.KindDigestUpdate:
 		return "digest_updated"
 	}
 	return "updated"
@@ -121,17 +123,17 @@ func (e *Engine) count(kind string) {
 	}
 }
 
-func (e *Engine) logTransitions(c Change) {
+func (e *Engine) logTransitions(c app.Change) {
 	for _, n := range c.Notifications {
 		e.count(transitionKind(n))
 		if n.Digest != nil {
-			if n.Kind != KindDigestUpdate {
+			if n.Kind != app.KindDigestUpdate {
 				e.log.Info("storm digest "+transitionKind(n), "digest_id", n.Digest.ID, "channel_id", n.Channel,
 					"members", len(n.Digest.Members))
 			}
 			continue
 		}
-		if n.Kind == KindPost || n.Reason == "resolved" {
+		if n.Kind == app.KindPost || n.Reason == "resolved" {
 			e.log.Info("alert "+string(n.Alert.State), "queue_id", n.Alert.QueueID, "alert_id", n.Alert.ID,
 				"channel_id", n.Channel, "metric", n.Alert.Metric, "value", n.Alert.Value, "threshold", n.Alert.Threshold)
 		}

@@ -1,4 +1,4 @@
-package app_test
+package engine_test
 
 import (
 	"slices"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 )
 
 // TestSnoozeExpiry: when a snooze ends, a breach still going on is posted
@@ -63,7 +64,7 @@ func TestSnoozeExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, app.EngineOptions{})
+			h := newHarness(t, engine.Options{})
 			h.setRule(tt.rule)
 			h.observe("voice", app.Waiting, 15)
 			if got := h.sent(); !equal(got, []string{"post:firing#1"}) {
@@ -106,7 +107,7 @@ func TestSnoozeExpiry(t *testing.T) {
 // breach is posted then, and the original end does nothing more.
 func TestUnsnoozeCutsSnoozeShort(t *testing.T) {
 	t.Run("still breaching", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		firingAlert(t, h)
 		if _, err := h.engine.Snooze(h.ctx, queue, 4*time.Hour, steve); err != nil {
 			t.Fatal(err)
@@ -126,7 +127,7 @@ func TestUnsnoozeCutsSnoozeShort(t *testing.T) {
 		}
 	})
 	t.Run("fine by then", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.set(queue, app.Waiting, 10, 0)
 		if _, err := h.engine.Snooze(h.ctx, queue, 4*time.Hour, steve); err != nil {
 			t.Fatal(err)
@@ -157,7 +158,7 @@ func TestReplacedSnooze(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, app.EngineOptions{})
+			h := newHarness(t, engine.Options{})
 			firingAlert(t, h)
 			start := h.clock.Now()
 			if _, err := h.engine.Snooze(h.ctx, queue, tt.first, steve); err != nil {
@@ -193,7 +194,7 @@ func TestReplacedSnooze(t *testing.T) {
 // before rescheduling the queue's alerts leaves the old timer in place.
 // When it goes off it finds the snooze still running and only reschedules.
 func TestStaleSnoozeTimer(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	firingAlert(t, h)
 	if _, err := h.engine.Snooze(h.ctx, queue, time.Hour, steve); err != nil {
 		t.Fatal(err)

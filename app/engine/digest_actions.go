@@ -1,6 +1,8 @@
-package app
+package engine
 
 import (
+	"github.com/slabot/slabot/app"
+
 	"context"
 	"errors"
 	"fmt"
@@ -11,14 +13,14 @@ import (
 // advanceDigest is the time-driven pass for one digest: its coalesced
 // update and its reminders. A lost race means another replica did it.
 func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) error {
-	channel, _, err := ParseDigestID(id)
+	channel, _, err := app.ParseDigestID(id)
 	if err != nil {
-		return e.commitStore(ctx, Change{Undue: []string{id}})
+		return e.commitStore(ctx, app.Change{Undue: []string{id}})
 	}
 	defer e.locks.lock([]string{channel})()
 	vd, err := e.loadDigest(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return e.commitStore(ctx, Change{Undue: []string{id}})
+	if errors.Is(err, app.ErrNotFound) {
+		return e.commitStore(ctx, app.Change{Undue: []string{id}})
 	}
 	if err != nil {
 		return err
@@ -29,11 +31,11 @@ func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) er
 		d.RemindAt = now.Add(e.opts.RemindAfter)
 		if slices.ContainsFunc(d.Members, unacknowledged) {
 			d.Reminders++
-			notes = append(notes, digestNote(KindDigestReply, d, "reminder", now))
+			notes = append(notes, digestNote(app.KindDigestReply, d, "reminder", now))
 		}
 	}
 	d.Members = nil // unchanged: only the digest's own fields are written
-	c := Change{Notifications: notes, Digests: []DigestWrite{{Digest: d, Version: vd.Version, Due: e.digestDue(d, now)}}}
+	c := app.Change{Notifications: notes, Digests: []app.DigestWrite{{Digest: d, Version: vd.Version, Due: e.digestDue(d, now)}}}
 	if err := e.commitStore(ctx, c); err != nil {
 		return fmt.Errorf("advance digest %s: %w", id, err)
 	}
@@ -43,31 +45,31 @@ func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) er
 
 // unacknowledged reports whether a member still waits for someone: firing,
 // not acknowledged, not snoozed.
-func unacknowledged(m DigestMember) bool {
-	return m.Open() && m.State == StateFiring && !m.Muted
+func unacknowledged(m app.DigestMember) bool {
+	return m.Open() && m.State == app.StateFiring && !m.Muted
 }
 
 // loadDigest loads a digest with its members.
-func (e *Engine) loadDigest(ctx context.Context, id string) (VersionedDigest, error) {
+func (e *Engine) loadDigest(ctx context.Context, id string) (app.VersionedDigest, error) {
 	_, digests, err := e.store.Storms(ctx, nil, []string{id})
 	if err != nil {
-		return VersionedDigest{}, fmt.Errorf("load digest %s: %w", id, err)
+		return app.VersionedDigest{}, fmt.Errorf("load digest %s: %w", id, err)
 	}
 	vd, ok := digests[id]
 	if !ok {
-		return VersionedDigest{}, fmt.Errorf("%w: the storm digest no longer exists", ErrNotFound)
+		return app.VersionedDigest{}, fmt.Errorf("%w: the storm digest no longer exists", app.ErrNotFound)
 	}
 	if vd.Digest.Members, err = e.store.DigestMembers(ctx, id); err != nil {
-		return VersionedDigest{}, fmt.Errorf("load digest %s: %w", id, err)
+		return app.VersionedDigest{}, fmt.Errorf("load digest %s: %w", id, err)
 	}
-	SortMembers(vd.Digest.Members)
+	app.SortMembers(vd.Digest.Members)
 	return vd, nil
 }
 
 // Digest returns a storm digest as stored, for its buttons.
-func (e *Engine) Digest(ctx context.Context, id string) (Digest, error) {
-	if _, _, err := ParseDigestID(id); err != nil {
-		return Digest{}, err
+func (e *Engine) Digest(ctx context.Context, id string) (app.Digest, error) {
+	if _, _, err := app.ParseDigestID(id); err != nil {
+		return app.Digest{}, err
 	}
 	vd, err := e.loadDigest(ctx, id)
 	return vd.Digest, err
@@ -77,18 +79,18 @@ func (e *Engine) Digest(ctx context.Context, id string) (Digest, error) {
 // Acknowledge all button). Each is acknowledged as by its own button, so a
 // member acknowledged meanwhile is simply skipped; the digest shows the
 // result. It fails with ErrStale when none was left to acknowledge.
-func (e *Engine) AckDigest(ctx context.Context, digestID string, by Actor) ([]Alert, error) {
+func (e *Engine) AckDigest(ctx context.Context, digestID string, by app.Actor) ([]app.Alert, error) {
 	d, err := e.Digest(ctx, digestID)
 	if err != nil {
 		return nil, err
 	}
-	var acked []Alert
+	var acked []app.Alert
 	for _, m := range d.Members {
-		if !m.Open() || m.State != StateFiring {
+		if !m.Open() || m.State != app.StateFiring {
 			continue
 		}
 		a, err := e.Ack(ctx, m.AlertID, m.Episode, by)
-		if errors.Is(err, ErrStale) {
+		if errors.Is(err, app.ErrStale) {
 			continue
 		}
 		if err != nil {
@@ -97,7 +99,7 @@ func (e *Engine) AckDigest(ctx context.Context, digestID string, by Actor) ([]Al
 		acked = append(acked, a)
 	}
 	if len(acked) == 0 {
-		return nil, fmt.Errorf("%w: no alert of this storm is still firing unacknowledged", ErrStale)
+		return nil, fmt.Errorf("%w: no alert of this storm is still firing unacknowledged", app.ErrStale)
 	}
 	return acked, nil
 }
@@ -106,7 +108,7 @@ func (e *Engine) AckDigest(ctx context.Context, digestID string, by Actor) ([]Al
 // dur (its Snooze all menu) and returns when the snoozes end and which
 // queues they cover. As with any snooze, a breach still going on when it
 // ends is posted afresh.
-func (e *Engine) SnoozeDigest(ctx context.Context, digestID string, dur time.Duration, by Actor) (time.Time, []string, error) {
+func (e *Engine) SnoozeDigest(ctx context.Context, digestID string, dur time.Duration, by app.Actor) (time.Time, []string, error) {
 	if err := validSnooze(dur); err != nil {
 		return time.Time{}, nil, err
 	}
@@ -121,10 +123,10 @@ func (e *Engine) SnoozeDigest(ctx context.Context, digestID string, dur time.Dur
 		}
 	}
 	if len(queues) == 0 {
-		return time.Time{}, nil, fmt.Errorf("%w: every alert of this storm has resolved", ErrStale)
+		return time.Time{}, nil, fmt.Errorf("%w: every alert of this storm has resolved", app.ErrStale)
 	}
 	until := e.clock.Now().Add(dur).Truncate(time.Second)
-	detail := "until " + until.UTC().Format("15:04 MST") + " (" + FormatDuration(dur) + "), from a storm digest"
+	detail := "until " + until.UTC().Format("15:04 MST") + " (" + app.FormatDuration(dur) + "), from a storm digest"
 	if err := e.setSnoozes(ctx, queues, until, by, "snooze", detail); err != nil {
 		return time.Time{}, nil, err
 	}

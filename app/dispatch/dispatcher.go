@@ -1,6 +1,8 @@
-package app
+package dispatch
 
 import (
+	"github.com/slabot/slabot/app"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -40,7 +42,7 @@ const NoMessage = "-"
 // Delivery is one outbox entry.
 type Delivery struct {
 	ID           string
-	Notification Notification
+	Notification app.Notification
 	// Reclaimed says the entry was taken over from the consumer that held
 	// it (a replica that died or shut down), which may have sent it to
 	// Slack without recording so.
@@ -51,7 +53,7 @@ type Delivery struct {
 // for updates and replies; for posts it returns the new message's ts.
 // Failures should be *DeliveryError so the dispatcher knows whether to retry.
 type Notifier interface {
-	Notify(ctx context.Context, n Notification, ts string) (string, error)
+	Notify(ctx context.Context, n app.Notification, ts string) (string, error)
 }
 
 // DeliveryError classifies a failed delivery: Retry says whether trying
@@ -77,11 +79,11 @@ func (e *DeliveryError) Unwrap() error { return e.Err }
 // DeliveryObserver is told the result of every Slack call: "ok",
 // "rate_limited", "retryable" or "permanent". Metrics implement it.
 type DeliveryObserver interface {
-	Delivered(kind NotificationKind, result string, delay time.Duration)
+	Delivered(kind app.NotificationKind, result string, delay time.Duration)
 }
 
-// DispatcherOptions configures a Dispatcher; zero values take the defaults.
-type DispatcherOptions struct {
+// Options configures a Dispatcher; zero values take the defaults.
+type Options struct {
 	// Consumer names this dispatcher in the consumer group; unique per process.
 	Consumer string
 	// Pace is the minimum gap between new messages in one channel (Slack
@@ -110,8 +112,8 @@ type DispatcherOptions struct {
 type Dispatcher struct {
 	outbox   Outbox
 	notifier Notifier
-	clock    Clock
-	opts     DispatcherOptions
+	clock    app.Clock
+	opts     Options
 	log      *slog.Logger
 
 	held   []*heldDelivery // in full, sorted by stream ID
@@ -154,8 +156,8 @@ type heldDelivery struct {
 	lookups int
 }
 
-// NewDispatcher returns a dispatcher; call Run to start it.
-func NewDispatcher(outbox Outbox, notifier Notifier, clock Clock, opts DispatcherOptions) *Dispatcher {
+// New returns a dispatcher; call Run to start it.
+func New(outbox Outbox, notifier Notifier, clock app.Clock, opts Options) *Dispatcher {
 	if opts.Consumer == "" {
 		opts.Consumer = "slabot"
 	}
@@ -255,7 +257,7 @@ func (d *Dispatcher) scan(now time.Time) (next *heldDelivery, wake time.Time) {
 
 // paced reports whether a kind creates a new message (chat.postMessage),
 // which Slack limits to about one per second per channel.
-func paced(k NotificationKind) bool { return k != KindUpdate && k != KindDigestUpdate }
+func paced(k app.NotificationKind) bool { return k != app.KindUpdate && k != app.KindDigestUpdate }
 
 func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 	n := h.Notification
@@ -273,7 +275,7 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 
 	var ts string
 	msgID, episode := n.MessageRef()
-	if n.Kind != KindAnnounce {
+	if n.Kind != app.KindAnnounce {
 		var err error
 		if ts, err = d.outbox.MessageTS(cctx, msgID, episode); err != nil {
 			d.retry(h, err, log)
@@ -281,14 +283,14 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 		}
 	}
 	switch {
-	case n.Kind == KindAnnounce:
-	case n.Kind.opensMessage() && ts != "":
+	case n.Kind == app.KindAnnounce:
+	case n.Kind.OpensMessage() && ts != "":
 		d.finish(cctx, h, log) // already posted: a replay after a crash
 		return
-	case !n.Kind.opensMessage() && ts == NoMessage:
+	case !n.Kind.OpensMessage() && ts == NoMessage:
 		d.finish(cctx, h, log)
 		return
-	case !n.Kind.opensMessage() && ts == "":
+	case !n.Kind.OpensMessage() && ts == "":
 		if d.clock.Now().Sub(n.At) > d.opts.WaitForPost {
 			log.Warn("dropping notification: its alert message was never posted")
 			d.finish(cctx, h, log)
@@ -335,7 +337,7 @@ func (d *Dispatcher) send(ctx context.Context, h *heldDelivery, ts string, log *
 		if classified && !de.Retry {
 			d.observe(n, "permanent")
 			log.Error("slack rejected notification; not retrying", "err", err, "fix", de.Fix)
-			if n.Kind.opensMessage() {
+			if n.Kind.OpensMessage() {
 				if err := d.outbox.SetMessageTS(cctx, msgID, episode, NoMessage); err != nil {
 					d.retry(h, err, log)
 					return
@@ -357,7 +359,7 @@ func (d *Dispatcher) send(ctx context.Context, h *heldDelivery, ts string, log *
 // delivered completes a notification Slack has taken: a post's ts is
 // recorded for its updates and replies, anything else is done.
 func (d *Dispatcher) delivered(ctx context.Context, h *heldDelivery, ts string, log *slog.Logger) {
-	if msgID, _ := h.Notification.MessageRef(); h.Notification.Kind.opensMessage() && msgID != "" {
+	if msgID, _ := h.Notification.MessageRef(); h.Notification.Kind.OpensMessage() && msgID != "" {
 		d.record(ctx, h, ts, log)
 		return
 	}
@@ -394,7 +396,7 @@ func (d *Dispatcher) record(ctx context.Context, h *heldDelivery, ts string, log
 	d.finish(ctx, h, log)
 }
 
-func (d *Dispatcher) observe(n Notification, result string) {
+func (d *Dispatcher) observe(n app.Notification, result string) {
 	if d.opts.Observer != nil {
 		d.opts.Observer.Delivered(n.Kind, result, d.clock.Now().Sub(n.At))
 	}

@@ -1,4 +1,4 @@
-package app_test
+package dispatch_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/dispatch"
+	"github.com/slabot/slabot/app/engine"
 )
 
 // notifier records deliveries and fails on demand.
@@ -70,17 +72,17 @@ func waitFor(t *testing.T, f *notifier, n int) []string {
 	return nil
 }
 
-func runDispatcher(t *testing.T, h *harness, f app.Notifier, opts app.DispatcherOptions) context.CancelFunc {
+func runDispatcher(t *testing.T, h *harness, f dispatch.Notifier, opts dispatch.Options) context.CancelFunc {
 	t.Helper()
 	if opts.Pace == 0 {
 		opts.Pace = time.Millisecond
 	}
 	opts.IdleWait = 20 * time.Millisecond
-	return run(t, app.NewDispatcher(h.store, f, app.SystemClock{}, opts))
+	return run(t, dispatch.New(h.store, f, app.SystemClock{}, opts))
 }
 
 // run runs d until the test ends or the returned func is called.
-func run(t *testing.T, d *app.Dispatcher) context.CancelFunc {
+func run(t *testing.T, d *dispatch.Dispatcher) context.CancelFunc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -90,12 +92,12 @@ func run(t *testing.T, d *app.Dispatcher) context.CancelFunc {
 }
 
 func TestDispatchInOrderWithTS(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	h.observe("voice", app.Waiting, 15)
 	h.observe("voice", app.Waiting, 2)
 	f := &notifier{}
-	runDispatcher(t, h, f, app.DispatcherOptions{})
+	runDispatcher(t, h, f, dispatch.Options{})
 	got := waitFor(t, f, 3)
 	want := []string{"post#1@", "update#1@1700000000.000001", "reply#1@1700000000.000001"}
 	if !equal(got, want) {
@@ -104,19 +106,19 @@ func TestDispatchInOrderWithTS(t *testing.T) {
 }
 
 func TestDispatchRetriesThenSucceedsOnce(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	h.observe("voice", app.Waiting, 15)
 	f := &notifier{fail: func(n app.Notification, call int) error {
 		switch call {
 		case 1:
-			return &app.DeliveryError{Err: errors.New("ratelimited"), Retry: true, After: 50 * time.Millisecond}
+			return &dispatch.DeliveryError{Err: errors.New("ratelimited"), Retry: true, After: 50 * time.Millisecond}
 		case 2:
-			return &app.DeliveryError{Err: errors.New("500"), Retry: true}
+			return &dispatch.DeliveryError{Err: errors.New("500"), Retry: true}
 		}
 		return nil
 	}}
-	runDispatcher(t, h, f, app.DispatcherOptions{MaxBackoff: 20 * time.Millisecond})
+	runDispatcher(t, h, f, dispatch.Options{MaxBackoff: 20 * time.Millisecond})
 	got := waitFor(t, f, 1)
 	time.Sleep(100 * time.Millisecond) // room for a wrong second delivery
 	if got = f.recorded(); !equal(got, []string{"post#1@"}) {
@@ -125,18 +127,18 @@ func TestDispatchRetriesThenSucceedsOnce(t *testing.T) {
 }
 
 func TestDispatchPermanentErrorDropsEpisode(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	h.observe("voice", app.Waiting, 15)
 	h.observe("voice", app.Waiting, 1) // resolve: update + reply depend on the post
 	h.observe("voice", app.Waiting, 20)
 	f := &notifier{fail: func(n app.Notification, _ int) error {
 		if n.Alert.Episode == 1 {
-			return &app.DeliveryError{Err: errors.New("channel_not_found"), Fix: "invite the bot"}
+			return &dispatch.DeliveryError{Err: errors.New("channel_not_found"), Fix: "invite the bot"}
 		}
 		return nil
 	}}
-	runDispatcher(t, h, f, app.DispatcherOptions{})
+	runDispatcher(t, h, f, dispatch.Options{})
 	got := waitFor(t, f, 1)
 	time.Sleep(100 * time.Millisecond)
 	if got = f.recorded(); !equal(got, []string{"post#2@"}) {
@@ -148,7 +150,7 @@ func TestDispatchPermanentErrorDropsEpisode(t *testing.T) {
 }
 
 func TestDispatchReclaimsFromDeadReplica(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	h.observe("voice", app.Waiting, 15)
 	// A replica read the entry and died before delivering it.
@@ -156,14 +158,14 @@ func TestDispatchReclaimsFromDeadReplica(t *testing.T) {
 		t.Fatalf("Receive = %v, %v", dels, err)
 	}
 	f := &notifier{}
-	runDispatcher(t, h, f, app.DispatcherOptions{Consumer: "alive", ClaimIdle: 60 * time.Millisecond})
+	runDispatcher(t, h, f, dispatch.Options{Consumer: "alive", ClaimIdle: 60 * time.Millisecond})
 	if got := waitFor(t, f, 1); !equal(got, []string{"post#1@"}) {
 		t.Errorf("calls %v", got)
 	}
 }
 
 func TestDispatchSkipsRepostAfterCrash(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	h.observe("voice", app.Waiting, 15)
 	// The post reached Slack and its ts was recorded, but the entry was
@@ -174,7 +176,7 @@ func TestDispatchSkipsRepostAfterCrash(t *testing.T) {
 	}
 	h.observe("voice", app.Waiting, 1)
 	f := &notifier{}
-	runDispatcher(t, h, f, app.DispatcherOptions{})
+	runDispatcher(t, h, f, dispatch.Options{})
 	got := waitFor(t, f, 2)
 	time.Sleep(50 * time.Millisecond)
 	if got = f.recorded(); !equal(got, []string{"update#1@1700000000.000001", "reply#1@1700000000.000001"}) {
@@ -183,7 +185,7 @@ func TestDispatchSkipsRepostAfterCrash(t *testing.T) {
 }
 
 func TestDispatchNewerUpdateSupersedesRetriedOne(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	h.observe("voice", app.Waiting, 15)
 	h.clock.Advance(time.Minute) // past UpdateEvery: the next value updates the message
@@ -192,14 +194,14 @@ func TestDispatchNewerUpdateSupersedesRetriedOne(t *testing.T) {
 	f := &notifier{
 		fail: func(n app.Notification, call int) error {
 			if call == 2 { // the first update; its retry is due a second later
-				return &app.DeliveryError{Err: errors.New("500"), Retry: true}
+				return &dispatch.DeliveryError{Err: errors.New("500"), Retry: true}
 			}
 			return nil
 		},
 		// Each call takes a millisecond, and nothing else moves the clock.
 		called: func(app.Notification) { h.clock.Advance(time.Millisecond) },
 	}
-	d := app.NewDispatcher(h.store, f, h.clock, app.DispatcherOptions{Pace: time.Millisecond, IdleWait: 20 * time.Millisecond})
+	d := dispatch.New(h.store, f, h.clock, dispatch.Options{Pace: time.Millisecond, IdleWait: 20 * time.Millisecond})
 	run(t, d)
 	waitFor(t, f, 3)
 	waitDrained(t, h)
@@ -275,14 +277,14 @@ func waitDrained(t *testing.T, h *harness) {
 }
 
 func TestDispatchPacedBacklogDoesNotHoldUpOtherChannels(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
-	busy := app.MaxHeld + 88 // more than the dispatcher could hold before
+	h := newHarness(t, engine.Options{})
+	busy := dispatch.MaxHeld + 88 // more than the dispatcher could hold before
 	enqueue(t, h, "CBUSY", 0, busy)
 	enqueue(t, h, "CQUIET", 0, 1)
 	f := &notifier{}
 	// The clock stands still: the busy channel posts once, then its pacing
 	// holds back the rest, as Slack's one post per second does.
-	d := app.NewDispatcher(h.store, f, h.clock, app.DispatcherOptions{Pace: time.Second, IdleWait: 20 * time.Millisecond})
+	d := dispatch.New(h.store, f, h.clock, dispatch.Options{Pace: time.Second, IdleWait: 20 * time.Millisecond})
 	run(t, d)
 	got := waitUntil(t, f, "the quiet channel's announcement is delivered", deliveredTo("CQUIET"))
 	if want := []string{"CBUSY 0", "CQUIET 0"}; !equal(labels(got), want) {
@@ -291,7 +293,7 @@ func TestDispatchPacedBacklogDoesNotHoldUpOtherChannels(t *testing.T) {
 }
 
 func TestDispatchBusyChannelDeliversOnceInOrder(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{}) // alerts go to C1
+	h := newHarness(t, engine.Options{}) // alerts go to C1
 	h.set(queue, app.Waiting, 10, 0)
 	enqueue(t, h, "C1", 0, 100)
 	// An alert's messages deep in C1's backlog: they are read past the
@@ -304,7 +306,7 @@ func TestDispatchBusyChannelDeliversOnceInOrder(t *testing.T) {
 	enqueue(t, h, "C2", 0, 1)
 	const pace = time.Second
 
-	var d *app.Dispatcher
+	var d *dispatch.Dispatcher
 	var maxFull, maxC1, maxByID int
 	f := &notifier{}
 	f.called = func(app.Notification) {
@@ -314,7 +316,7 @@ func TestDispatchBusyChannelDeliversOnceInOrder(t *testing.T) {
 		// due: the dispatcher is never idle.
 		h.clock.Advance(pace)
 	}
-	d = app.NewDispatcher(h.store, f, h.clock, app.DispatcherOptions{Pace: pace, IdleWait: 20 * time.Millisecond})
+	d = dispatch.New(h.store, f, h.clock, dispatch.Options{Pace: pace, IdleWait: 20 * time.Millisecond})
 	stop := run(t, d)
 	waitUntil(t, f, "every entry is delivered", func(got []app.Notification) bool { return len(got) >= 305 })
 	waitDrained(t, h)
@@ -344,8 +346,8 @@ func TestDispatchBusyChannelDeliversOnceInOrder(t *testing.T) {
 	if !equal(c1, want) {
 		t.Errorf("C1 got %d messages, want %d, each once and in stream order:\n got %v\nwant %v", len(c1), len(want), c1, want)
 	}
-	if maxFull > app.MaxHeld || maxC1 > app.ChannelBudget {
-		t.Errorf("held up to %d entries in full, %d of C1, want at most %d and %d", maxFull, maxC1, app.MaxHeld, app.ChannelBudget)
+	if maxFull > dispatch.MaxHeld || maxC1 > dispatch.ChannelBudget {
+		t.Errorf("held up to %d entries in full, %d of C1, want at most %d and %d", maxFull, maxC1, dispatch.MaxHeld, dispatch.ChannelBudget)
 	}
 	if maxByID == 0 {
 		t.Errorf("no entry was held by ID: the backlog did not exceed the channel's budget")
@@ -374,7 +376,7 @@ func TestDispatchReplicasShareBacklogOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, app.EngineOptions{})
+			h := newHarness(t, engine.Options{})
 			enqueue(t, h, "C1", 0, 300)
 			enqueue(t, h, "C2", 0, 40)
 			enqueue(t, h, "C3", 0, 20)
@@ -383,15 +385,15 @@ func TestDispatchReplicasShareBacklogOnce(t *testing.T) {
 				t.Fatalf("Receive = %d entries, %v", len(dels), err)
 			}
 			f := &notifier{}
-			stopA := runDispatcher(t, h, f, app.DispatcherOptions{Consumer: "a", Pace: tt.paceA, ClaimIdle: time.Second})
+			stopA := runDispatcher(t, h, f, dispatch.Options{Consumer: "a", Pace: tt.paceA, ClaimIdle: time.Second})
 			var stopB context.CancelFunc
 			if !tt.alone {
-				stopB = runDispatcher(t, h, f, app.DispatcherOptions{Consumer: "b", Pace: time.Nanosecond, ClaimIdle: time.Second})
+				stopB = runDispatcher(t, h, f, dispatch.Options{Consumer: "b", Pace: time.Nanosecond, ClaimIdle: time.Second})
 			}
 			waitUntil(t, f, "replica a is ready to stop", tt.stopA)
 			stopA()
 			if tt.alone {
-				stopB = runDispatcher(t, h, f, app.DispatcherOptions{Consumer: "b", Pace: time.Nanosecond, ClaimIdle: time.Second})
+				stopB = runDispatcher(t, h, f, dispatch.Options{Consumer: "b", Pace: time.Nanosecond, ClaimIdle: time.Second})
 			}
 			waitUntil(t, f, "every entry is delivered", func(got []app.Notification) bool { return len(got) >= 360 })
 			waitDrained(t, h)

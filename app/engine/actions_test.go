@@ -1,4 +1,4 @@
-package app_test
+package engine_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 )
 
 var steve = app.Actor{UserID: "U2147483697", Via: "button"}
@@ -21,7 +22,7 @@ func firingAlert(t *testing.T, h *harness) string {
 }
 
 func TestAck(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	id := firingAlert(t, h)
 	a, err := h.engine.Ack(h.ctx, id, 1, steve)
 	if err != nil || a.State != app.StateAcknowledged || a.AckedBy != steve.UserID {
@@ -46,7 +47,7 @@ func TestAck(t *testing.T) {
 }
 
 func TestResolveByHand(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	id := firingAlert(t, h)
 	a, err := h.engine.Resolve(h.ctx, id, 1, steve)
 	if err != nil || a.State != app.StateResolved || a.ResolvedBy != steve.UserID {
@@ -61,7 +62,7 @@ func TestResolveByHand(t *testing.T) {
 }
 
 func TestSnooze(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	firingAlert(t, h)
 	until, err := h.engine.Snooze(h.ctx, queue, time.Hour, steve)
 	if err != nil || !until.Equal(h.clock.Now().Add(time.Hour)) {
@@ -88,14 +89,14 @@ func TestSnooze(t *testing.T) {
 }
 
 func TestUnsnoozeWhenNotSnoozed(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	if err := h.engine.Unsnooze(h.ctx, queue, steve); !errors.Is(err, app.ErrStale) {
 		t.Errorf("err = %v, want ErrStale", err)
 	}
 }
 
 func TestSnoozeAll(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.set(queue, app.Waiting, 10, 0)
 	if _, err := h.engine.Snooze(h.ctx, app.AllQueues, 30*time.Minute, steve); err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestSnoozeAll(t *testing.T) {
 }
 
 func TestRouteAndThresholdHistory(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	if err := h.engine.Route(h.ctx, queue, "C0ROUTED", steve); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestRouteAndThresholdHistory(t *testing.T) {
 }
 
 func TestReminders(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{RemindAfter: 15 * time.Minute})
+	h := newHarness(t, engine.Options{RemindAfter: 15 * time.Minute})
 	id := firingAlert(t, h)
 	h.clock.Advance(14 * time.Minute)
 	h.tick()

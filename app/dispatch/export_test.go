@@ -1,4 +1,4 @@
-package app
+package dispatch
 
 // Hold limits, for the tests of package app_test.
 const (

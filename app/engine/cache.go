@@ -1,6 +1,8 @@
-package app
+package engine
 
 import (
+	"github.com/slabot/slabot/app"
+
 	"maps"
 	"sync"
 )
@@ -26,28 +28,28 @@ const (
 // must not change (apply and stormify copy before they write).
 type stateCache struct {
 	mu      sync.Mutex
-	queues  map[string]Snapshot
-	storms  map[string]VersionedStorm
-	digests map[string]VersionedDigest
+	queues  map[string]app.Snapshot
+	storms  map[string]app.VersionedStorm
+	digests map[string]app.VersionedDigest
 }
 
 func newStateCache() *stateCache {
-	return &stateCache{queues: make(map[string]Snapshot), storms: make(map[string]VersionedStorm),
-		digests: make(map[string]VersionedDigest)}
+	return &stateCache{queues: make(map[string]app.Snapshot), storms: make(map[string]app.VersionedStorm),
+		digests: make(map[string]app.VersionedDigest)}
 }
 
 // snapshot returns the cached snapshot of queueID if it holds every alert
 // in alertIDs (an absent alert is held with version 0).
-func (c *stateCache) snapshot(queueID string, alertIDs []string) (Snapshot, bool) {
+func (c *stateCache) snapshot(queueID string, alertIDs []string) (app.Snapshot, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, ok := c.queues[queueID]
 	if !ok {
-		return Snapshot{}, false
+		return app.Snapshot{}, false
 	}
 	for _, id := range alertIDs {
 		if _, ok := s.Alerts[id]; !ok {
-			return Snapshot{}, false
+			return app.Snapshot{}, false
 		}
 	}
 	return s, true
@@ -66,25 +68,25 @@ func (c *stateCache) cachedAlertIDs(queueID string, ids []string) []string {
 
 // loaded caches a snapshot read from the store for alertIDs, holding
 // those absent with version 0, and returns it as cached.
-func (c *stateCache) loaded(queueID string, s Snapshot, alertIDs []string) Snapshot {
+func (c *stateCache) loaded(queueID string, s app.Snapshot, alertIDs []string) app.Snapshot {
 	if s.Alerts == nil {
-		s.Alerts = make(map[string]VersionedAlert, len(alertIDs))
+		s.Alerts = make(map[string]app.VersionedAlert, len(alertIDs))
 	}
 	for _, id := range alertIDs {
 		if _, ok := s.Alerts[id]; !ok {
-			s.Alerts[id] = VersionedAlert{}
+			s.Alerts[id] = app.VersionedAlert{}
 		}
 	}
 	s.Seen = false
-	if queueID != DefaultQueue { // its version is both Versions: not worth the special case
+	if queueID != app.DefaultQueue { // its version is both Versions: not worth the special case
 		c.putQueue(queueID, s)
 	}
 	return s
 }
 
 // committed caches the state of a queue after ch, committed on snap.
-func (c *stateCache) committed(snap Snapshot, ch Change) {
-	if ch.QueueID == DefaultQueue || ch.Snooze != nil || ch.Route != nil || ch.Hours != nil {
+func (c *stateCache) committed(snap app.Snapshot, ch app.Change) {
+	if ch.QueueID == app.DefaultQueue || ch.Snooze != nil || ch.Route != nil || ch.Hours != nil {
 		c.forgetQueue(ch.QueueID)
 		return
 	}
@@ -92,22 +94,19 @@ func (c *stateCache) committed(snap Snapshot, ch Change) {
 	next.Seen = false
 	next.Versions.Queue++
 	next.Queue.Known = true
-	next.Queue.Latest = ch.merged
-	if next.Queue.Latest == nil {
-		next.Queue.Latest = mergeLatest(snap.Queue.Latest, ch.Latest)
-	}
+	next.Queue.Latest = mergeLatest(snap.Queue.Latest, ch.Latest)
 	if ch.QueueName != "" {
 		next.Queue.Name = ch.QueueName
 	}
-	next.Alerts = make(map[string]VersionedAlert, len(snap.Alerts)+len(ch.Alerts))
+	next.Alerts = make(map[string]app.VersionedAlert, len(snap.Alerts)+len(ch.Alerts))
 	maps.Copy(next.Alerts, snap.Alerts)
 	for _, w := range ch.Alerts {
-		next.Alerts[w.Alert.ID] = VersionedAlert{Alert: w.Alert, Version: w.Version + 1}
+		next.Alerts[w.Alert.ID] = app.VersionedAlert{Alert: w.Alert, Version: w.Version + 1}
 	}
 	c.putQueue(ch.QueueID, next)
 }
 
-func (c *stateCache) putQueue(queueID string, s Snapshot) {
+func (c *stateCache) putQueue(queueID string, s app.Snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	evictOne(c.queues, queueID, maxCachedQueues)
@@ -122,10 +121,10 @@ func (c *stateCache) forgetQueue(queueID string) {
 
 // stormState returns the cached storm records of channels and digests
 // named, and the channels and digests not cached.
-func (c *stateCache) stormState(channels, digestIDs []string) (storms map[string]VersionedStorm, digests map[string]VersionedDigest, missC, missD []string) {
+func (c *stateCache) stormState(channels, digestIDs []string) (storms map[string]app.VersionedStorm, digests map[string]app.VersionedDigest, missC, missD []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	storms, digests = make(map[string]VersionedStorm, len(channels)), make(map[string]VersionedDigest, len(digestIDs)+1)
+	storms, digests = make(map[string]app.VersionedStorm, len(channels)), make(map[string]app.VersionedDigest, len(digestIDs)+1)
 	for _, ch := range channels {
 		vs, ok := c.storms[ch]
 		if !ok {
@@ -134,7 +133,7 @@ func (c *stateCache) stormState(channels, digestIDs []string) (storms map[string
 		}
 		storms[ch] = vs
 		if vs.Storm.Digest > 0 {
-			digestIDs = appendNew(digestIDs, DigestID(ch, vs.Storm.Digest))
+			digestIDs = appendNew(digestIDs, app.DigestID(ch, vs.Storm.Digest))
 		}
 	}
 	for _, id := range digestIDs {
@@ -149,13 +148,13 @@ func (c *stateCache) stormState(channels, digestIDs []string) (storms map[string
 
 // stormsLoaded caches storm records read for channels (absent ones with
 // version 0) and the digests read.
-func (c *stateCache) stormsLoaded(channels []string, storms map[string]VersionedStorm, digests map[string]VersionedDigest) {
+func (c *stateCache) stormsLoaded(channels []string, storms map[string]app.VersionedStorm, digests map[string]app.VersionedDigest) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ch := range channels {
 		vs, ok := storms[ch]
 		if !ok {
-			vs = VersionedStorm{Storm: Storm{Channel: ch}}
+			vs = app.VersionedStorm{Storm: app.Storm{Channel: ch}}
 		}
 		evictOne(c.storms, ch, maxCachedStorms)
 		c.storms[ch] = vs
@@ -168,24 +167,24 @@ func (c *stateCache) stormsLoaded(channels []string, storms map[string]Versioned
 }
 
 // stormsCommitted caches the storm records and digests ch wrote.
-func (c *stateCache) stormsCommitted(ch Change) {
+func (c *stateCache) stormsCommitted(ch app.Change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, w := range ch.Storms {
 		evictOne(c.storms, w.Storm.Channel, maxCachedStorms)
-		c.storms[w.Storm.Channel] = VersionedStorm{Storm: w.Storm, Version: w.Version + 1}
+		c.storms[w.Storm.Channel] = app.VersionedStorm{Storm: w.Storm, Version: w.Version + 1}
 	}
 	for _, w := range ch.Digests {
 		d := w.Digest
 		d.Members = nil
 		evictOne(c.digests, d.ID, maxCachedDigests)
-		c.digests[d.ID] = VersionedDigest{Digest: d, Version: w.Version + 1}
+		c.digests[d.ID] = app.VersionedDigest{Digest: d, Version: w.Version + 1}
 	}
 }
 
 // forget drops every entry ch was built on: after a failed commit any of
 // them may be stale.
-func (c *stateCache) forget(ch Change) {
+func (c *stateCache) forget(ch app.Change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.queues, ch.QueueID)
@@ -194,7 +193,7 @@ func (c *stateCache) forget(ch Change) {
 	}
 	for _, w := range ch.Digests {
 		delete(c.digests, w.Digest.ID)
-		if channel, _, err := ParseDigestID(w.Digest.ID); err == nil {
+		if channel, _, err := app.ParseDigestID(w.Digest.ID); err == nil {
 			delete(c.storms, channel)
 		}
 	}

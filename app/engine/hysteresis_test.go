@@ -1,4 +1,4 @@
-package app_test
+package engine_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 )
 
 func ptr(v float64) *float64 { return &v }
@@ -59,7 +60,7 @@ func TestHysteresisOscillation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, app.EngineOptions{})
+			h := newHarness(t, engine.Options{})
 			h.setRule(app.Threshold{Metric: app.LongestWait, Value: 300, Clear: tt.clear})
 			var sent []string
 			for _, v := range wave {
@@ -99,7 +100,7 @@ func TestHysteresisClearBand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, app.EngineOptions{})
+			h := newHarness(t, engine.Options{})
 			h.setRule(tt.rule)
 			for i, v := range tt.values {
 				h.clock.Advance(time.Minute) // past coalescing: every update would show
@@ -119,7 +120,7 @@ func TestHysteresisClearBand(t *testing.T) {
 // Observations of intervals with fewer offered interactions than min are
 // ignored: no alert opens, none resolves, the latest value stays.
 func TestVolumeGate(t *testing.T) {
-	h := newHarness(t, app.EngineOptions{})
+	h := newHarness(t, engine.Options{})
 	h.setRule(app.Threshold{Metric: app.AbandonRate, Value: 10, MinVolume: 20})
 	steps := []struct {
 		value, volume float64

@@ -1,4 +1,4 @@
-package app_test
+package engine_test
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
 )
 
 func (h *harness) setHours(queueID, spec string) {
@@ -50,7 +51,7 @@ func TestBusinessHoursAcrossDST(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, app.EngineOptions{})
+			h := newHarness(t, engine.Options{})
 			h.set(queue, app.Waiting, 10, 0)
 			h.setHours(queue, "Mon-Fri 08:00-18:00 Europe/London")
 			h.clock.Set(utc(tt.breach))
@@ -101,7 +102,7 @@ func (h *harness) alert(id string) app.Alert {
 
 func TestBusinessHoursRearm(t *testing.T) {
 	t.Run("a queue fine again by opening time posts nothing", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.set(queue, app.Waiting, 10, 0)
 		h.setHours(queue, "Mon-Fri 08:00-18:00 UTC")
 		h.clock.Set(utc("2026-11-28T10:00:00Z")) // Saturday
@@ -113,7 +114,7 @@ func TestBusinessHoursRearm(t *testing.T) {
 		}
 	})
 	t.Run("for-duration counts from opening time", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.set(queue, app.Waiting, 10, 5*time.Minute)
 		h.setHours(queue, "Mon-Fri 08:00-18:00 UTC")
 		h.clock.Set(utc("2026-11-30T07:00:00Z"))
@@ -129,7 +130,7 @@ func TestBusinessHoursRearm(t *testing.T) {
 		}
 	})
 	t.Run("own always overrides the default's hours", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.set(queue, app.Waiting, 10, 0)
 		h.setHours(app.DefaultQueue, "Mon-Fri 08:00-18:00 UTC")
 		h.setHours(queue, "always")
@@ -140,7 +141,7 @@ func TestBusinessHoursRearm(t *testing.T) {
 		}
 	})
 	t.Run("the default's hours apply to queues without their own", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.set(queue, app.Waiting, 10, 0)
 		h.setHours(app.DefaultQueue, "Mon-Fri 08:00-18:00 UTC")
 		h.clock.Set(utc("2026-11-28T03:00:00Z"))
@@ -150,7 +151,7 @@ func TestBusinessHoursRearm(t *testing.T) {
 		}
 	})
 	t.Run("new hours close an open alert at once", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.set(queue, app.Waiting, 10, 0)
 		h.clock.Set(utc("2026-11-28T03:00:00Z"))
 		h.observe("voice", app.Waiting, 30)
@@ -164,7 +165,7 @@ func TestBusinessHoursRearm(t *testing.T) {
 		}
 	})
 	t.Run("history records the change", func(t *testing.T) {
-		h := newHarness(t, app.EngineOptions{})
+		h := newHarness(t, engine.Options{})
 		h.setHours(queue, "Mon-Fri 08:00-18:00 Europe/London")
 		h.setHours(queue, "always")
 		hist, err := h.store.History(h.ctx, queue, 5)
@@ -172,4 +173,12 @@ func TestBusinessHoursRearm(t *testing.T) {
 			t.Errorf("history = %+v, %v", hist, err)
 		}
 	})
+}
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
