@@ -90,7 +90,7 @@ func (e *Engine) act(ctx context.Context, alertID string, episode int, f actFunc
 		h.At, h.QueueID, h.By, h.Via = now, queueID, by.UserID, by.Via
 		c := app.Change{QueueID: queueID, Notifications: notes, History: []app.HistoryEntry{h},
 			Alerts: []app.AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap, now)}}}
-		_, _, err = e.commitChange(ctx, c, snap, now)
+		_, _, err = e.commitOne(ctx, c, snap, now)
 		if errors.Is(err, app.ErrConflict) {
 			backoff(ctx, attempt)
 			continue
@@ -177,7 +177,7 @@ func (e *Engine) setSnoozes(ctx context.Context, queueIDs []string, until time.T
 		}
 		sn := &app.Snooze{QueueID: queueID, Until: until, By: by.UserID}
 		h := app.HistoryEntry{At: now, QueueID: queueID, Action: action, By: by.UserID, Via: by.Via, Detail: detail}
-		if err := e.commitStore(ctx, app.Change{QueueID: storeID, Snooze: sn, History: []app.HistoryEntry{h}}); err != nil {
+		if err := e.commitState(ctx, app.Change{QueueID: storeID, Snooze: sn, History: []app.HistoryEntry{h}}); err != nil {
 			return fmt.Errorf("%s %s: %w", action, queueID, err)
 		}
 		e.count(action)
@@ -229,7 +229,7 @@ func (e *Engine) applySnooze(ctx context.Context, alertID string) error {
 		}
 		c := app.Change{QueueID: queueID, Notifications: notes,
 			Alerts: []app.AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap, now)}}}
-		_, _, err = e.commitChange(ctx, c, snap, now)
+		_, _, err = e.commitOne(ctx, c, snap, now)
 		if !errors.Is(err, app.ErrConflict) {
 			return err
 		}
@@ -295,7 +295,7 @@ func (e *Engine) Route(ctx context.Context, queueID, channel string, by app.Acto
 		to = "<#" + channel + ">"
 	}
 	h := app.HistoryEntry{At: e.clock.Now(), QueueID: queueID, Action: "route", By: by.UserID, Via: by.Via, Detail: old + " → " + to}
-	return e.commitStore(ctx, app.Change{QueueID: queueID, Route: &channel, History: []app.HistoryEntry{h}})
+	return e.commitState(ctx, app.Change{QueueID: queueID, Route: &channel, History: []app.HistoryEntry{h}})
 }
 
 // records is the store's Records side; every store slabot wires has it.

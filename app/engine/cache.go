@@ -84,8 +84,9 @@ func (c *stateCache) loaded(queueID string, s app.Snapshot, alertIDs []string) a
 	return s
 }
 
-// committed caches the state of a queue after ch, committed on snap.
-func (c *stateCache) committed(snap app.Snapshot, ch app.Change) {
+// committed caches the state of a queue after ch, committed on snap:
+// latest are its latest values after ch.
+func (c *stateCache) committed(snap app.Snapshot, ch app.Change, latest map[string]float64) {
 	if ch.QueueID == app.DefaultQueue || ch.Snooze != nil || ch.Route != nil || ch.Hours != nil {
 		c.forgetQueue(ch.QueueID)
 		return
@@ -94,7 +95,7 @@ func (c *stateCache) committed(snap app.Snapshot, ch app.Change) {
 	next.Seen = false
 	next.Versions.Queue++
 	next.Queue.Known = true
-	next.Queue.Latest = mergeLatest(snap.Queue.Latest, ch.Latest)
+	next.Queue.Latest = latest
 	if ch.QueueName != "" {
 		next.Queue.Name = ch.QueueName
 	}
@@ -179,6 +180,21 @@ func (c *stateCache) stormsCommitted(ch app.Change) {
 		d.Members = nil
 		evictOne(c.digests, d.ID, maxCachedDigests)
 		c.digests[d.ID] = app.VersionedDigest{Digest: d, Version: w.Version + 1}
+	}
+}
+
+// answered keeps the cache true to the store's answer to ch: what ch
+// wrote of storms and digests is cached and its queue's snapshot dropped
+// (an event's caller caches it again, as committed); after a failure
+// everything ch was built on is dropped, since any of it may be what moved.
+func (c *stateCache) answered(ch app.Change, err error) {
+	if err != nil {
+		c.forget(ch)
+		return
+	}
+	c.stormsCommitted(ch)
+	if ch.QueueID != "" {
+		c.forgetQueue(ch.QueueID)
 	}
 }
 

@@ -15,12 +15,12 @@ import (
 func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) error {
 	channel, _, err := app.ParseDigestID(id)
 	if err != nil {
-		return e.commitStore(ctx, app.Change{Undue: []string{id}})
+		return e.commitState(ctx, app.Change{Undue: []string{id}})
 	}
-	defer e.locks.lock([]string{channel})()
+	defer e.storms.locks.lock([]string{channel})()
 	vd, err := e.loadDigest(ctx, id)
 	if errors.Is(err, app.ErrNotFound) {
-		return e.commitStore(ctx, app.Change{Undue: []string{id}})
+		return e.commitState(ctx, app.Change{Undue: []string{id}})
 	}
 	if err != nil {
 		return err
@@ -36,7 +36,7 @@ func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) er
 	}
 	d.Members = nil // unchanged: only the digest's own fields are written
 	c := app.Change{Notifications: notes, Digests: []app.DigestWrite{{Digest: d, Version: vd.Version, Due: e.digestDue(d, now)}}}
-	if err := e.commitStore(ctx, c); err != nil {
+	if err := e.commitState(ctx, c); err != nil {
 		return fmt.Errorf("advance digest %s: %w", id, err)
 	}
 	e.logTransitions(c)

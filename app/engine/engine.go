@@ -1,14 +1,30 @@
+// Package engine turns observations, clicks, commands and the passing of
+// time into alert changes, storms and digests, and commits them.
+//
+// The path of one event reads top to bottom, a file a step:
+//
+//   - engine.go: Ingest and IngestMany load each queue's snapshot (from
+//     the cache of what this engine last committed, else the store);
+//   - decide.go: the rules turn a snapshot and an observation into a
+//     change (pure);
+//   - storms.go: the storm rules fold the change's posts into digests on
+//     the channels' storm state (pure);
+//   - commit.go: the change goes to the store, under its channels' locks
+//     when it touches storm state, grouped with the changes waiting for
+//     the same locks;
+//   - settle.go: the result is cached, logged and counted.
+//
+// Clicks, commands (actions.go) and the time-driven pass (tick.go) decide
+// with the same rules and commit the same way.
 package engine
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"slices"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
 // Storm digest defaults (issue 5): 5 or more alerts posting in one channel
@@ -56,22 +72,21 @@ type TransitionObserver interface {
 }
 
 // Engine evaluates observations against thresholds and records the
-// resulting alert transitions and notifications. Its only state is a cache
-// of what it last committed (stateCache), which every commit checks
-// against the store, so any number of engines on one store act as one (it
-// also orders its own work on a queue or a storm channel, see keyLocks).
+// resulting alert transitions and notifications. Any number of engines on
+// one store act as one: every commit states the versions it was decided
+// on, and the store refuses it if any moved.
 type Engine struct {
+	rules // what changes, given state and time
 	store Store
 	clock app.Clock
-	opts  Options
 	log   *slog.Logger
-	locks *keyLocks // of storm channels
+	// cache is what this engine last committed, so that the next event of
+	// a queue needs no read (cache.go).
+	cache *stateCache
 	// queueLocks serialise this engine's evaluations of one queue.
-	queueLocks *keyLocks
-	// waiting are the storm changes waiting for their channels' locks.
-	waiting *stormWaiters
-	zones   *app.Zones
-	cache   *stateCache
+	queueLocks keyLocks
+	// storms orders and groups the commits that touch storm state.
+	storms stormCommits
 }
 
 // New returns an engine on store, taking time from clock.
@@ -88,103 +103,150 @@ func New(store Store, clock app.Clock, opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{store: store, clock: clock, opts: opts, log: opts.Logger, locks: &keyLocks{}, queueLocks: &keyLocks{}, waiting: &stormWaiters{},
-		zones: &app.Zones{}, cache: newStateCache()}
-}
-
-// maxAttempts bounds compare-and-set retries; losing this many races in a
-// row means something is badly wrong and the caller should retry later.
-// Storms make races likely: every post in a channel updates its storm
-// record, so many queues breaching at once contend for it.
-const maxAttempts = 16
-
-// backoff waits a little before the next compare-and-set attempt, longer
-// and at random after each lost race, so that contenders spread out.
-func backoff(ctx context.Context, attempt int) {
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5))))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
-// commit applies the storm rules to c and commits it, then logs and
-// counts its transitions. It returns the change as committed.
-func (e *Engine) commit(ctx context.Context, c app.Change, snap app.Snapshot, now time.Time) (app.Change, error) {
-	c, diverted, err := e.commitChange(ctx, c, snap, now)
-	if err != nil {
-		return c, err
-	}
-	e.logCommitted(c, diverted)
-	return c, nil
-}
-
-// logCommitted logs and counts the transitions of committed change c, and
-// of the alerts that fired into a digest (diverted).
-func (e *Engine) logCommitted(c app.Change, diverted []app.Alert) {
-	e.logTransitions(c)
-	for _, a := range diverted {
-		e.count("fired")
-		e.log.Info("alert firing, in a storm digest", "queue_id", a.QueueID, "alert_id", a.ID, "digest_id", a.Digest,
-			"channel_id", a.Channel, "metric", a.Metric, "value", a.Value, "threshold", a.Threshold)
-	}
-}
-
-// commitStore commits c and keeps the cache true to it: what c wrote of
-// storms and digests is cached, the queue's snapshot dropped (Ingest
-// caches its own), and after a failure everything c was built on is
-// dropped, since any of it may be what moved.
-func (e *Engine) commitStore(ctx context.Context, c app.Change) error {
-	if err := e.store.Commit(ctx, c); err != nil {
-		e.cache.forget(c)
-		return err
-	}
-	e.cache.stormsCommitted(c)
-	if c.QueueID != "" {
-		e.cache.forgetQueue(c.QueueID)
-	}
-	return nil
+	return &Engine{rules: rules{opts: opts, zones: &app.Zones{}}, store: store, clock: clock, log: opts.Logger,
+		cache: newStateCache()}
 }
 
 // Ingest evaluates one event's observations. It returns once every effect
 // is durably recorded (or nothing is), so a Processed outcome never loses an
-// alert.
-//
-// It evaluates on the queue's cached snapshot when it has one: the commit
-// then costs the only Redis round trip, and fails with ErrConflict if the
-// snapshot was stale, in which case the queue is read afresh.
+// alert. It is IngestMany of one event.
 func (e *Engine) Ingest(ctx context.Context, ev app.Event) (app.Outcome, error) {
-	if len(ev.Observations) == 0 {
-		return app.Ignored, nil
+	out, err := e.IngestMany(ctx, []app.Event{ev})
+	if err != nil {
+		return "", err
 	}
-	ids := eventAlertIDs(ev)
-	defer e.queueLocks.lock([]string{ev.QueueID})()
-	for attempt := range maxAttempts {
-		snap, cached := e.cache.snapshot(ev.QueueID, ids)
-		if !cached {
-			snaps, err := e.load(ctx, []app.LoadRequest{{QueueID: ev.QueueID, EventKey: ev.Key, AlertIDs: ids}})
-			if err != nil {
-				return "", err
+	return out[0], nil
+}
+
+// IngestMany evaluates a batch of events (a webhook's JSON array, a poll)
+// with the guarantees of Ingest for each: every queue's events in order,
+// each outcome durable once returned. It works in rounds, each taking the
+// next event of every queue: the snapshots not cached are read in one
+// round trip, and the commits of all queues go in one pipelined round
+// trip, so a batch of many queues costs a few round trips instead of one
+// or two per event.
+//
+// An event evaluated on a stale cached snapshot fails its commit's version
+// check and is tried again on a fresh read, in the next round.
+//
+// It returns the outcomes in the order of evs, or the first error: events
+// already recorded stay recorded and answer Duplicate when retried.
+func (e *Engine) IngestMany(ctx context.Context, evs []app.Event) ([]app.Outcome, error) {
+	out := make([]app.Outcome, len(evs))
+	queued := make(map[string][]int) // indices of each queue's events still to do
+	var queues []string
+	for i, ev := range evs {
+		if len(ev.Observations) == 0 {
+			out[i] = app.Ignored
+			continue
+		}
+		if _, ok := queued[ev.QueueID]; !ok {
+			queues = append(queues, ev.QueueID)
+		}
+		queued[ev.QueueID] = append(queued[ev.QueueID], i)
+	}
+	attempts := make(map[int]int)
+	for len(queues) > 0 {
+		heads := make([]int, len(queues))
+		for k, q := range queues {
+			heads[k] = queued[q][0]
+		}
+		done, err := e.ingestRound(ctx, evs, heads, out)
+		if err != nil {
+			return nil, err
+		}
+		next := queues[:0]
+		raced := false
+		for k, q := range queues {
+			i := heads[k]
+			if !done[k] {
+				if attempts[i]++; attempts[i] >= maxAttempts {
+					return nil, fmt.Errorf("ingest queue %s: %w after %d attempts", q, app.ErrConflict, maxAttempts)
+				}
+				raced = raced || attempts[i] > 1
+				next = append(next, q)
+				continue
 			}
-			if snap = snaps[0]; snap.Seen {
-				return app.Duplicate, nil
+			if queued[q] = queued[q][1:]; len(queued[q]) > 0 {
+				next = append(next, q)
 			}
 		}
-		now := e.clock.Now()
-		c, err := e.commit(ctx, e.change(snap, ev, now), snap, now)
-		var out app.Outcome
-		settled, err := e.settle(snap, c, err, &out)
-		switch {
-		case err != nil:
-			return "", err
-		case settled:
-			return out, nil
-		case !cached:
-			backoff(ctx, attempt) // a real race, not a stale cache
+		if raced {
+			backoff(ctx, 1) // a second loss in a row is a real race, not a stale cache
+		}
+		queues = next
+	}
+	return out, nil
+}
+
+// ingestRound evaluates events evs[heads[k]], each of a different queue:
+// load, decide, commit, settle. It reports which were settled (processed
+// or duplicate); the others lost a race and are to be tried again.
+func (e *Engine) ingestRound(ctx context.Context, evs []app.Event, heads []int, out []app.Outcome) ([]bool, error) {
+	queues := make([]string, len(heads))
+	for k, i := range heads {
+		queues[k] = evs[i].QueueID
+	}
+	defer e.queueLocks.lock(queues)()
+	snaps, err := e.snapshots(ctx, evs, heads)
+	if err != nil {
+		return nil, err
+	}
+	done := make([]bool, len(heads))
+	now := e.clock.Now()
+	var ps []*pending
+	var at []int
+	for k, i := range heads {
+		if snaps[k].Seen {
+			out[i], done[k] = app.Duplicate, true
+			continue
+		}
+		c, latest := e.decide(snaps[k], evs[i], now)
+		ps, at = append(ps, &pending{change: c, snap: snaps[k], now: now, latest: latest}), append(at, k)
+	}
+	e.commit(ctx, ps...)
+	for n, p := range ps {
+		k := at[n]
+		outcome, settled, err := e.settle(p)
+		if err != nil {
+			return nil, err
+		}
+		out[heads[k]], done[k] = outcome, settled
+	}
+	return done, nil
+}
+
+// snapshots are the snapshots of the events evs[heads[k]]: cached ones,
+// and the others read in one round trip, each with the alerts already
+// cached for its queue too (so that a queue whose events alternate media
+// types stays cached). Those read whose event key is new are cached; a
+// Seen snapshot means the event was already recorded.
+func (e *Engine) snapshots(ctx context.Context, evs []app.Event, heads []int) ([]app.Snapshot, error) {
+	snaps := make([]app.Snapshot, len(heads))
+	var misses []int
+	var reqs []app.LoadRequest
+	for k, i := range heads {
+		ids := eventAlertIDs(evs[i])
+		var ok bool
+		if snaps[k], ok = e.cache.snapshot(evs[i].QueueID, ids); !ok {
+			ids = e.cache.cachedAlertIDs(evs[i].QueueID, ids)
+			misses = append(misses, k)
+			reqs = append(reqs, app.LoadRequest{QueueID: evs[i].QueueID, EventKey: evs[i].Key, AlertIDs: ids})
 		}
 	}
-	return "", fmt.Errorf("ingest queue %s: %w after %d attempts", ev.QueueID, app.ErrConflict, maxAttempts)
+	if len(reqs) == 0 {
+		return snaps, nil
+	}
+	loaded, err := e.store.LoadMany(ctx, reqs)
+	if err != nil {
+		return nil, fmt.Errorf("load %d queues: %w", len(reqs), err)
+	}
+	for n, k := range misses {
+		if snaps[k] = loaded[n]; !snaps[k].Seen {
+			snaps[k] = e.cache.loaded(reqs[n].QueueID, snaps[k], reqs[n].AlertIDs)
+		}
+	}
+	return snaps, nil
 }
 
 // eventAlertIDs are the alerts an event's observations are about.
@@ -194,178 +256,4 @@ func eventAlertIDs(ev app.Event) []string {
 		ids = appendNew(ids, app.AlertID(ev.QueueID, o.MediaType, o.Metric))
 	}
 	return ids
-}
-
-// load reads the snapshots of queues not cached, in one round trip, each
-// with the alerts already cached for its queue too (so that a queue whose
-// events alternate media types stays cached), and caches those whose
-// event key is new (a Seen snapshot is returned as read).
-func (e *Engine) load(ctx context.Context, reqs []app.LoadRequest) ([]app.Snapshot, error) {
-	for i := range reqs {
-		reqs[i].AlertIDs = e.cache.cachedAlertIDs(reqs[i].QueueID, slices.Clone(reqs[i].AlertIDs))
-	}
-	snaps, err := e.store.LoadMany(ctx, reqs)
-	if err != nil {
-		return nil, fmt.Errorf("load %d queues: %w", len(reqs), err)
-	}
-	for i, r := range reqs {
-		if !snaps[i].Seen {
-			snaps[i] = e.cache.loaded(r.QueueID, snaps[i], r.AlertIDs)
-		}
-	}
-	return snaps, nil
-}
-
-// change is the change ev makes to snap, conditional on snap's versions.
-func (e *Engine) change(snap app.Snapshot, ev app.Event, now time.Time) app.Change {
-	c := e.apply(snap, ev, now)
-	v := snap.Versions
-	c.Expect, c.Known = &v, snap.Queue.Known
-	return c
-}
-
-// threshold is the rule that applies to metric m of the snapshot's queue.
-func (e *Engine) threshold(snap app.Snapshot, m app.Metric) (app.Threshold, bool) {
-	if t, ok := snap.Thresholds[m]; ok {
-		return t, true
-	}
-	if t, ok := snap.Defaults[m]; ok {
-		return t, true
-	}
-	if b := e.opts.BuiltinDefault; b != nil && b.Metric == m {
-		return *b, true
-	}
-	return app.Threshold{}, false
-}
-
-// working is one alert being changed within a step.
-type working struct {
-	alert   app.Alert
-	version int64
-	changed bool
-}
-
-func (e *Engine) apply(snap app.Snapshot, ev app.Event, now time.Time) app.Change {
-	c := app.Change{QueueID: ev.QueueID, EventKey: ev.Key, Latest: make(map[string]float64, len(ev.Observations))}
-	if ev.QueueName != "" && ev.QueueName != snap.Queue.Name {
-		c.QueueName = ev.QueueName
-		snap.Queue.Name = ev.QueueName
-	}
-	obs := e.evaluated(snap, ev.Observations)
-	c.At, c.Prior = now, make(map[string]float64, len(obs))
-	for _, o := range obs {
-		k := app.LatestKey(o.MediaType, o.Metric)
-		c.Latest[k] = o.Value
-		if v, ok := snap.Queue.Latest[k]; ok {
-			c.Prior[k] = v
-		}
-	}
-	q := snap.Queue
-	q.Latest = mergeLatest(q.Latest, c.Latest)
-	q.SnoozedUntil = snap.SnoozedUntil()
-	sched := e.zones.Schedule(snap.Hours())
-
-	alerts := make(map[string]*working)
-	var order []string
-	for _, o := range obs {
-		id := app.AlertID(ev.QueueID, o.MediaType, o.Metric)
-		w, ok := alerts[id]
-		if !ok {
-			va := snap.Alerts[id]
-			w = &working{alert: va.Alert, version: va.Version}
-			if va.Version == 0 {
-				w.alert = app.Alert{ID: id, QueueID: ev.QueueID, MediaType: o.MediaType, Metric: o.Metric}
-			}
-			alerts[id] = w
-			order = append(order, id)
-		}
-		th, hasThreshold := e.threshold(snap, o.Metric)
-		c.Notifications = e.observe(w, q, o.Value, th, hasThreshold, sched, now, c.Notifications)
-	}
-	for _, id := range order {
-		if w := alerts[id]; w.changed {
-			prior := snap.Alerts[id].Alert.State
-			if w.version == 0 {
-				prior = app.StateResolved
-			}
-			c.Alerts = append(c.Alerts, app.AlertWrite{Alert: w.alert, Version: w.version, Due: e.due(w.alert, snap, now),
-				Prior: &prior})
-		}
-	}
-	return c
-}
-
-// evaluated drops the observations their rule's volume gate ignores: they
-// change nothing, not even the queue's latest values, so that a later
-// time-driven evaluation never acts on them either.
-func (e *Engine) evaluated(snap app.Snapshot, obs []app.Observation) []app.Observation {
-	out := obs[:0:0]
-	for _, o := range obs {
-		if th, ok := e.threshold(snap, o.Metric); ok && th.Gates(o) {
-			continue
-		}
-		out = append(out, o)
-	}
-	return out
-}
-
-func mergeLatest(old, fresh map[string]float64) map[string]float64 {
-	m := make(map[string]float64, len(old)+len(fresh))
-	for k, v := range old {
-		m[k] = v
-	}
-	for k, v := range fresh {
-		m[k] = v
-	}
-	return m
-}
-
-// observe applies one value to an alert: the event-driven half of DESIGN §5.
-func (e *Engine) observe(w *working, q app.Queue, v float64, th app.Threshold, hasThreshold bool, sched app.Schedule, now time.Time, out []app.Notification) []app.Notification {
-	if !sched.Open(now) {
-		return e.offHours(w, v, th, hasThreshold, sched, now, out)
-	}
-	a := &w.alert
-	active := a.State == app.StatePending || a.State.Open()
-	if !active && (!hasThreshold || !th.Breached(v)) {
-		return out // ok and staying ok: nothing to record
-	}
-	w.changed = true
-	a.Value = v
-	if q.Name != "" {
-		a.QueueName = q.Name
-	}
-	setContext(a, q)
-	if !hasThreshold {
-		return e.resolve(a, now, out)
-	}
-	a.Threshold, a.Clear = th.Value, th.Clear
-	breach := th.Breached(v)
-	switch {
-	case !active: // a new episode begins
-		a.Episode++
-		a.PendingSince, a.FiredAt, a.ResolvedAt, a.NotifiedAt = now, time.Time{}, time.Time{}, time.Time{}
-		a.AckedBy, a.AckedAt, a.ResolvedBy, a.Dirty, a.Muted, a.Channel = "", time.Time{}, "", false, false, ""
-		a.Digest, a.OffHours, a.RearmAt = "", false, time.Time{}
-		if th.For > 0 {
-			a.State = app.StatePending
-			return out
-		}
-		return e.fire(a, q, now, out)
-	case a.State == app.StatePending && breach:
-		if now.Sub(a.PendingSince) >= th.For {
-			return e.fire(a, q, now, out)
-		}
-		return out
-	case a.State == app.StatePending:
-		a.State, a.PendingSince = app.StateResolved, time.Time{} // never fired: nothing to tell
-		return out
-	case !th.Holds(v): // back at the clear level (the threshold without a band)
-		return e.resolve(a, now, out)
-	case a.Muted && !now.Before(q.SnoozedUntil):
-		return e.snoozeEnded(a, th, true, now, out)
-	default:
-		a.Dirty = true
-		return e.refresh(a, now, out)
-	}
 }

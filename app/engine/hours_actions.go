@@ -34,7 +34,7 @@ func (e *Engine) SetHours(ctx context.Context, queueID string, h app.Hours, by a
 	}
 	detail := old.String() + " → " + h.String()
 	hist := app.HistoryEntry{At: now, QueueID: queueID, Action: "hours", By: by.UserID, Via: by.Via, Detail: detail}
-	if err := e.commitStore(ctx, app.Change{QueueID: queueID, Hours: &h, History: []app.HistoryEntry{hist}}); err != nil {
+	if err := e.commitState(ctx, app.Change{QueueID: queueID, Hours: &h, History: []app.HistoryEntry{hist}}); err != nil {
 		return app.Hours{}, fmt.Errorf("set hours of %s: %w", queueID, err)
 	}
 	e.count("hours")

@@ -1,8 +1,9 @@
 package engine
 
 import (
-	"github.com/slabot/slabot/app"
 	"maps"
+
+	"github.com/slabot/slabot/app"
 
 	"context"
 	"fmt"

@@ -9,17 +9,6 @@ import (
 	"time"
 )
 
-// remind posts a reminder in the thread of an unacknowledged alert that is
-// due one, and schedules the next (DESIGN §5).
-func (e *Engine) remind(a *app.Alert, now time.Time, out []app.Notification) []app.Notification {
-	if a.State != app.StateFiring || a.Muted || a.RemindAt.IsZero() || now.Before(a.RemindAt) {
-		return out
-	}
-	a.RemindAt = now.Add(e.opts.RemindAfter)
-	a.Reminders++
-	return append(out, app.Notification{Kind: app.KindReply, Channel: a.Channel, Alert: *a, Reason: "reminder", At: now})
-}
-
 // Tick runs the time-driven half of DESIGN §5 for every alert that is due:
 // pending alerts whose for-duration has elapsed fire even if Genesys sends
 // nothing new, snoozes that ended post their breaches afresh, reminders and
@@ -54,7 +43,7 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	}
 	va, ok := snap.Alerts[id]
 	if !ok {
-		return e.commitStore(ctx, app.Change{QueueID: queueID, Undue: []string{id}})
+		return e.commitState(ctx, app.Change{QueueID: queueID, Undue: []string{id}})
 	}
 	w := &working{alert: va.Alert, version: va.Version, changed: true}
 	a := &w.alert
@@ -91,51 +80,10 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	}
 	c := app.Change{QueueID: queueID, Notifications: notes,
 		Alerts: []app.AlertWrite{{Alert: *a, Version: w.version, Due: e.due(*a, snap, now)}}}
-	if _, err := e.commit(ctx, c, snap, now); err != nil {
+	c, diverted, err := e.commitOne(ctx, c, snap, now)
+	if err != nil {
 		return fmt.Errorf("advance alert %s: %w", id, err)
 	}
+	e.logCommitted(c, diverted)
 	return nil
-}
-
-func transitionKind(n app.Notification) string {
-	switch {
-	case n.Kind == app.KindPost:
-		return "fired"
-	case n.Kind == app.KindReply && n.Reason == "reminder":
-		return "reminded"
-	case n.Kind == app.KindReply:
-		return "resolved"
-	case n.Kind == app.KindDigestPost:
-		return "digest_opened"
-	case n.Kind == app.KindDigestReply && n.Reason == "reminder":
-		return "digest_reminded"
-	case n.Kind == app.KindDigestReply:
-		return "digest_resolved"
-	case n.Kind == app.KindDigestUpdate:
-		return "digest_updated"
-	}
-	return "updated"
-}
-
-func (e *Engine) count(kind string) {
-	if e.opts.Observer != nil {
-		e.opts.Observer.Transition(kind)
-	}
-}
-
-func (e *Engine) logTransitions(c app.Change) {
-	for _, n := range c.Notifications {
-		e.count(transitionKind(n))
-		if n.Digest != nil {
-			if n.Kind != app.KindDigestUpdate {
-				e.log.Info("storm digest "+transitionKind(n), "digest_id", n.Digest.ID, "channel_id", n.Channel,
-					"members", len(n.Digest.Members))
-			}
-			continue
-		}
-		if n.Kind == app.KindPost || n.Reason == "resolved" {
-			e.log.Info("alert "+string(n.Alert.State), "queue_id", n.Alert.QueueID, "alert_id", n.Alert.ID,
-				"channel_id", n.Channel, "metric", n.Alert.Metric, "value", n.Alert.Value, "threshold", n.Alert.Threshold)
-		}
-	}
 }
