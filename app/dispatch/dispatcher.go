@@ -1,13 +1,13 @@
 package dispatch
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"errors"
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
 // Outbox is the durable queue of notifications (a Redis stream read by a

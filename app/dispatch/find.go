@@ -1,12 +1,12 @@
 package dispatch
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
 // Finder is implemented by notifiers that can look for a message they may

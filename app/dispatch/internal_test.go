@@ -1,13 +1,13 @@
 package dispatch
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
 // TestHoldBoundsMemory feeds hold far more entries than it may keep, in

@@ -1,14 +1,14 @@
 package engine
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
 // Ack acknowledges an alert's current episode; episode 0 means whichever

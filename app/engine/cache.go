@@ -1,10 +1,10 @@
 package engine
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"maps"
 	"sync"
+
+	"github.com/slabot/slabot/app"
 )
 
 // Cache sizes. A queue's snapshot is about 2 KB, so the snapshot cache

@@ -1,13 +1,13 @@
 package engine
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
 // advanceDigest is the time-driven pass for one digest: its coalesced

@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/slabot/slabot/app"
 )
 
 // SetHours replaces the business hours of a queue (or DefaultQueue, for

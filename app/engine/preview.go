@@ -1,15 +1,14 @@
 package engine
 
 import (
-	"maps"
-
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
 // maxPreviewQueues bounds the work of previewing the default rule: it

@@ -1,10 +1,10 @@
 package engine
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
 // Store is the durable state the engine reads and changes. Every change goes

@@ -1,12 +1,12 @@
 package engine
 
 import (
-	"github.com/slabot/slabot/app"
-
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/slabot/slabot/app"
 )
 
 // Tick runs the time-driven half of DESIGN §5 for every alert that is due:
