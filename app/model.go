@@ -62,7 +62,7 @@ func ValidateQueueID(id string) error {
 		ok := r == '-' || r == '_' || r == '.' || r == ':' ||
 			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
 		if !ok {
-			return fmt.Errorf("%w: queue id %q has characters other than letters, digits and -_.:", ErrBadEvent, id)
+			return fmt.Errorf("%w: queue id %q has characters other than letters, digits and \"-_.:\"", ErrBadEvent, id)
 		}
 	}
 	if strings.EqualFold(id, DefaultQueue) {

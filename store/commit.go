@@ -12,138 +12,186 @@ import (
 	"github.com/slabot/slabot/app"
 )
 
-// commitScript applies a Change atomically: it checks the expected queue
-// versions and the version of every alert, storm record and digest it
-// writes, then records the event key (SET NX), and writes nothing unless
-// all of that passes. It returns 1 on success, 0 for a seen event key, -1
-// or -2 when the queue's or the default queue's version moved, and -(2+k)
-// when the k-th versioned record (alerts, then storm records, then
-// digests) lost a race. A change without a queue ID (a digest's own step)
-// writes nothing of any queue; one with a queue ID increments its version.
+// commitScript applies a Change atomically. Its first argument is a
+// commitHeader, with a record of named fields for each alert, storm
+// record, digest and digest member it writes. The stored form of each of
+// those follows, in the same order, then the queue's latest values (key,
+// value), the notifications, the history entries and the metric history
+// points (history.go), as the header's counts say. KEYS start with the
+// queue's keys and the global ones (see commitKeys), then one key per
+// alert, storm record and digest, then the metric history series.
 //
-// KEYS: seen, queue, outbox, due, open, names, queue history, global
-// history, default queue, then alert keys, storm keys, digest keys.
-// ARGV: seenTTL, queueID, queueName, nAlerts, nStorms, nDigests, expected
-// queue version, expected default version (-1: unchecked), known; per
-// alert (id, version, data, dueMs, open, ttl, pruneField, was open: "1",
-// "0" or "" unknown); per storm
-// (version, data); per digest (id, version, data, dueMs, ttl); then
-// nMembers, (digest index, field, member)…; nLatest, (field, value)…;
-// nNotes, payloads…; nUndue, ids…; nFields, (field, value or "" to
-// delete)…; nHistory, entries…; then the metric history section
-// (history.go), whose series keys come last in KEYS.
+// It checks the expected queue versions and the version of every record
+// it writes, then records the event key (SET NX), and writes nothing
+// unless all of that passes. It returns 1 on success, 0 for a seen event
+// key, -1 or -2 when the queue's or the default queue's version moved,
+// and -(2+k) when the k-th versioned record (alerts, then storm records,
+// then digests) lost a race. A change without a queue (a digest's own
+// step) writes nothing of any queue; one with a queue increments its
+// version.
 var commitScript = redis.NewScript(commitLua + historyScript() + "return 1\n")
 
 const commitLua = `
-local seenTTL = tonumber(ARGV[1])
+local c = cjson.decode(ARGV[1])
+local none = {}
+local alerts, storms, digests, members = c.alerts or none, c.storms or none, c.digests or none, c.members or none
+local versioned = {alerts, storms, digests}
+local seenKey, queueKey, outboxKey, dueKey, openKey, namesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local queueHistoryKey, historyKey, defaultKey = KEYS[7], KEYS[8], KEYS[9]
+local keyAt, at = 9, 1
+local function key() keyAt = keyAt + 1; return KEYS[keyAt] end
+local function arg() at = at + 1; return ARGV[at] end
+
+-- Each record's key and stored form, in the header's order.
+for _, records in ipairs(versioned) do
+  for _, r in ipairs(records) do r.key, r.data = key(), arg() end
+end
+for _, m in ipairs(members) do m.data = arg() end
+local fv = {} -- the queue's latest values (and, below, its new version): one HSET
+for _ = 1, c.latest or 0 do
+  fv[#fv + 1] = 'm:' .. arg()
+  fv[#fv + 1] = arg()
+end
+local notes, entries = {}, {}
+for r = 1, c.notes or 0 do notes[r] = arg() end
+for r = 1, c.entries or 0 do entries[r] = arg() end
+
 -- A replay is a duplicate, whatever moved since: checked only on the
 -- failure path, so that a commit that passes costs one SET NX for it.
 local function lost(code)
-  if seenTTL > 0 and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+  if c.seen_ttl and redis.call('EXISTS', seenKey) == 1 then return 0 end
   return code
 end
-local eq, ed = tonumber(ARGV[7]), tonumber(ARGV[8])
-if eq >= 0 and tonumber(redis.call('HGET', KEYS[2], 'cv') or '0') ~= eq then return lost(-1) end
-if ed >= 0 and tonumber(redis.call('HGET', KEYS[9], 'cv') or '0') ~= ed then return lost(-2) end
-local na, ns, nd = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local widths = {8, 2, 5}
-local verAt = {1, 0, 1}
-local counts = {na, ns, nd}
-local i, k, n = 10, 10, 2
-for kind = 1, 3 do
-  for r = 1, counts[kind] do
+if c.expect_queue then
+  if tonumber(redis.call('HGET', queueKey, 'cv') or '0') ~= c.expect_queue then return lost(-1) end
+  if tonumber(redis.call('HGET', defaultKey, 'cv') or '0') ~= c.expect_default then return lost(-2) end
+end
+-- Each record's version is checked even when the queue's was: it also
+-- guards against a writer that does not move the queue's version (an
+-- older slabot in a rolling deploy).
+local n = 2
+for _, records in ipairs(versioned) do
+  for _, r in ipairs(records) do
     n = n + 1
-    -- Checked even when the queue's version was: it also guards against a
-    -- writer that does not move the queue's version (an older slabot in a
-    -- rolling deploy).
-    local v = tonumber(redis.call('HGET', KEYS[k], 'v') or '0')
-    if v ~= tonumber(ARGV[i + verAt[kind]]) then return lost(-n) end
-    i, k = i + widths[kind], k + 1
+    if tonumber(redis.call('HGET', r.key, 'v') or '0') ~= r.version then return lost(-n) end
   end
 end
-if seenTTL > 0 and not redis.call('SET', KEYS[1], '1', 'NX', 'EX', seenTTL) then return 0 end
-local queued = ARGV[2] ~= ''
+if c.seen_ttl and not redis.call('SET', seenKey, '1', 'NX', 'EX', c.seen_ttl) then return 0 end
+
+local queued = c.queue ~= ''
 if queued then
-  if ARGV[9] ~= '1' and redis.call('HSETNX', KEYS[2], 'known', '1') == 1 then redis.call('HSETNX', KEYS[6], ARGV[2], '') end
-  if ARGV[3] ~= '' then
-    redis.call('HSET', KEYS[2], 'name', ARGV[3])
-    redis.call('HSET', KEYS[6], ARGV[2], ARGV[3])
+  if not c.known and redis.call('HSETNX', queueKey, 'known', '1') == 1 then redis.call('HSETNX', namesKey, c.queue, '') end
+  if c.name then
+    redis.call('HSET', queueKey, 'name', c.name)
+    redis.call('HSET', namesKey, c.queue, c.name)
   end
 end
-i, k = 10, 10
-for r = 1, na do
-  local key, id = KEYS[k], ARGV[i]
-  redis.call('HSET', key, 'v', tonumber(ARGV[i + 1]) + 1, 'data', ARGV[i + 2])
-  if ARGV[i + 6] ~= '' then redis.call('HDEL', key, ARGV[i + 6]) end
-  local ttl, was = tonumber(ARGV[i + 5]), ARGV[i + 7]
-  local due = tonumber(ARGV[i + 3])
-  if due > 0 then redis.call('ZADD', KEYS[4], due, id) else redis.call('ZREM', KEYS[4], id) end
+for _, a in ipairs(alerts) do
+  redis.call('HSET', a.key, 'v', a.version + 1, 'data', a.data)
+  if a.prune then redis.call('HDEL', a.key, a.prune) end
+  if a.due > 0 then redis.call('ZADD', dueKey, a.due, a.id) else redis.call('ZREM', dueKey, a.id) end
   -- An open alert has no TTL and is in the open set; a closed one has a
-  -- TTL and is not. Skip what the alert's previous state already did.
-  if ARGV[i + 4] == '1' then
-    if was ~= '1' then
-      redis.call('PERSIST', key)
-      redis.call('SADD', KEYS[5], id)
+  -- TTL and is not. Skip what the alert's previous state already did
+  -- (was_open is absent when that state is unknown).
+  if a.open then
+    if a.was_open ~= true then
+      redis.call('PERSIST', a.key)
+      redis.call('SADD', openKey, a.id)
     end
   else
-    redis.call('EXPIRE', key, ttl)
-    if was ~= '0' then redis.call('SREM', KEYS[5], id) end
+    redis.call('EXPIRE', a.key, a.ttl)
+    if a.was_open ~= false then redis.call('SREM', openKey, a.id) end
   end
-  i, k = i + 8, k + 1
 end
-for r = 1, ns do
-  redis.call('HSET', KEYS[k], 'v', tonumber(ARGV[i]) + 1, 'data', ARGV[i + 1])
-  i, k = i + 2, k + 1
+for _, s in ipairs(storms) do
+  redis.call('HSET', s.key, 'v', s.version + 1, 'data', s.data)
 end
-for r = 1, nd do
-  local key, id = KEYS[k], ARGV[i]
-  redis.call('HSET', key, 'v', tonumber(ARGV[i + 1]) + 1, 'data', ARGV[i + 2])
-  local ttl = tonumber(ARGV[i + 4])
-  if ttl > 0 then redis.call('EXPIRE', key, ttl) else redis.call('PERSIST', key) end
-  local due = tonumber(ARGV[i + 3])
-  if due > 0 then redis.call('ZADD', KEYS[4], due, id) else redis.call('ZREM', KEYS[4], id) end
-  i, k = i + 5, k + 1
+for _, d in ipairs(digests) do
+  redis.call('HSET', d.key, 'v', d.version + 1, 'data', d.data)
+  if d.ttl > 0 then redis.call('EXPIRE', d.key, d.ttl) else redis.call('PERSIST', d.key) end
+  if d.due > 0 then redis.call('ZADD', dueKey, d.due, d.id) else redis.call('ZREM', dueKey, d.id) end
 end
-local nm = tonumber(ARGV[i]); i = i + 1
-for j = 0, nm - 1 do
-  redis.call('HSET', KEYS[9 + na + ns + tonumber(ARGV[i + 3 * j])], ARGV[i + 3 * j + 1], ARGV[i + 3 * j + 2])
+for _, m in ipairs(members) do
+  redis.call('HSET', digests[m.digest].key, m.field, m.data)
 end
-i = i + 3 * nm
-local nl = tonumber(ARGV[i]); i = i + 1
-local fv = {}
-if queued then -- the new version, and the latest values, in one HSET
-  if eq >= 0 then fv[1], fv[2] = 'cv', eq + 1 else redis.call('HINCRBY', KEYS[2], 'cv', 1) end
+if queued then
+  if c.expect_queue then
+    fv[#fv + 1], fv[#fv + 2] = 'cv', c.expect_queue + 1
+  else
+    redis.call('HINCRBY', queueKey, 'cv', 1)
+  end
 end
-for j = 0, nl - 1 do
-  fv[#fv + 1] = 'm:' .. ARGV[i + 2 * j]
-  fv[#fv + 1] = ARGV[i + 2 * j + 1]
+if #fv > 0 then redis.call('HSET', queueKey, unpack(fv)) end
+for _, payload in ipairs(notes) do redis.call('XADD', outboxKey, '*', 'n', payload) end
+for _, id in ipairs(c.undue or none) do redis.call('ZREM', dueKey, id) end
+for f, v in pairs(c.fields or none) do
+  if v == '' then redis.call('HDEL', queueKey, f) else redis.call('HSET', queueKey, f, v) end
 end
-if #fv > 0 then redis.call('HSET', KEYS[2], unpack(fv)) end
-i = i + 2 * nl
-local nn = tonumber(ARGV[i]); i = i + 1
-for j = 0, nn - 1 do redis.call('XADD', KEYS[3], '*', 'n', ARGV[i + j]) end
-i = i + nn
-local nu = tonumber(ARGV[i]); i = i + 1
-for j = 0, nu - 1 do redis.call('ZREM', KEYS[4], ARGV[i + j]) end
-i = i + nu
-local nf = tonumber(ARGV[i]); i = i + 1
-for j = 0, nf - 1 do
-  local f, v = ARGV[i + 2 * j], ARGV[i + 2 * j + 1]
-  if v == '' then redis.call('HDEL', KEYS[2], f) else redis.call('HSET', KEYS[2], f, v) end
+for _, e in ipairs(entries) do
+  redis.call('LPUSH', queueHistoryKey, e)
+  redis.call('LPUSH', historyKey, e)
 end
-i = i + 2 * nf
-local nh = tonumber(ARGV[i]); i = i + 1
-for j = 0, nh - 1 do
-  redis.call('LPUSH', KEYS[7], ARGV[i + j])
-  redis.call('LPUSH', KEYS[8], ARGV[i + j])
+if #entries > 0 then
+  redis.call('LTRIM', queueHistoryKey, 0, 99)
+  redis.call('LTRIM', historyKey, 0, 499)
 end
-if nh > 0 then
-  redis.call('LTRIM', KEYS[7], 0, 99)
-  redis.call('LTRIM', KEYS[8], 0, 499)
-end
-i = i + nh
-local hk0 = 10 + na + ns + nd
 `
+
+// commitHeader is the commit script's first argument: what a change does
+// to its queue, and how many records of each kind follow.
+type commitHeader struct {
+	Queue   string `json:"queue"`
+	Name    string `json:"name,omitempty"`     // the queue's new name
+	SeenTTL int    `json:"seen_ttl,omitempty"` // seconds the event key is kept; 0: no event key
+	// ExpectQueue and ExpectDefault, when set, are the queue's and the
+	// default queue's versions the change was decided on.
+	ExpectQueue   *int64 `json:"expect_queue,omitempty"`
+	ExpectDefault *int64 `json:"expect_default,omitempty"`
+	// Known skips adding the queue to the index of known queues.
+	Known bool `json:"known,omitempty"`
+	// Fields are queue hash fields to set ("" deletes).
+	Fields map[string]string `json:"fields,omitempty"`
+	Undue  []string          `json:"undue,omitempty"`
+
+	Alerts  []alertRecord  `json:"alerts,omitempty"`
+	Storms  []stormRecord  `json:"storms,omitempty"`
+	Digests []digestRecord `json:"digests,omitempty"`
+	Members []memberRecord `json:"members,omitempty"`
+	Latest  int            `json:"latest,omitempty"` // latest values, each a LatestKey and a value
+	Notes   int            `json:"notes,omitempty"`
+	Entries int            `json:"entries,omitempty"` // /sla history entries
+	// Series metric history points follow, all of minute Minute.
+	Series int   `json:"series,omitempty"`
+	Minute int64 `json:"minute,omitempty"`
+}
+
+// alertRecord is how the commit script writes one alert.
+type alertRecord struct {
+	ID      string `json:"id"`
+	Version int64  `json:"version"` // the stored version it replaces
+	Due     int64  `json:"due"`     // time-driven index score; 0: none
+	Open    bool   `json:"open"`
+	TTL     int    `json:"ttl"`             // seconds a closed alert is kept
+	Prune   string `json:"prune,omitempty"` // a message ts field too old to keep
+	// WasOpen is the stored alert's openness, when known.
+	WasOpen *bool `json:"was_open,omitempty"`
+}
+
+type stormRecord struct {
+	Version int64 `json:"version"`
+}
+
+type digestRecord struct {
+	ID      string `json:"id"`
+	Version int64  `json:"version"`
+	Due     int64  `json:"due"`
+	TTL     int    `json:"ttl"` // 0: kept while open
+}
+
+type memberRecord struct {
+	Digest int    `json:"digest"` // 1-based, among the change's digests
+	Field  string `json:"field"`
+}
 
 // Commit applies c atomically (see commitScript). Concurrent commits
 // share round trips (commitQueue).
@@ -213,61 +261,55 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 	if (len(c.Latest) > 0 || c.Snooze != nil || c.Route != nil || c.Hours != nil || c.QueueName != "" || c.EventKey != "") && c.QueueID == "" {
 		return nil, nil, nil, fmt.Errorf("%w: a change of queue state names no queue", app.ErrBadEvent)
 	}
-	keys = make([]string, 0, 9+len(c.Alerts)+len(c.Storms)+len(c.Digests))
-	seenTTL := 0
+	h := commitHeader{Queue: c.QueueID, Name: c.QueueName, Known: c.Known, Undue: c.Undue,
+		Notes: len(c.Notifications), Entries: len(c.History)}
 	seen := r.queueKey(c.QueueID)
 	if c.EventKey != "" {
-		seen, seenTTL = r.seenKey(c.QueueID, c.EventKey), int(SeenFor/time.Second)
+		seen, h.SeenTTL = r.seenKey(c.QueueID, c.EventKey), int(SeenFor/time.Second)
 	}
+	if c.Expect != nil {
+		h.ExpectQueue, h.ExpectDefault = &c.Expect.Queue, &c.Expect.Default
+	}
+	if h.Fields, err = queueFields(c); err != nil {
+		return nil, nil, nil, err
+	}
+	keys = make([]string, 0, 9+len(c.Alerts)+len(c.Storms)+len(c.Digests))
 	keys = append(keys, seen, r.queueKey(c.QueueID), r.outboxKey(), r.dueKey(), r.openKey(), r.namesKey(),
 		r.historyKey(c.QueueID), r.historyKey(""), r.queueKey(app.DefaultQueue))
-	expectQueue, expectDefault := int64(-1), int64(-1)
-	if c.Expect != nil {
-		expectQueue, expectDefault = c.Expect.Queue, c.Expect.Default
+	var records []any // after the header: each record's stored form, and so on
+	add := func(stored any) error {
+		data, err := json.Marshal(stored)
+		records = append(records, data)
+		return err
 	}
-	known := "0"
-	if c.Known {
-		known = "1"
-	}
-	args = make([]any, 0, 16+2*len(c.Latest)+7*len(c.Alerts)+len(c.Notifications)+len(c.Undue))
-	args = append(args, seenTTL, c.QueueID, c.QueueName, len(c.Alerts), len(c.Storms), len(c.Digests),
-		expectQueue, expectDefault, known)
 	for _, w := range c.Alerts {
 		k, err := r.alertKey(w.Alert.ID)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		keys = append(keys, k)
-		data, err := json.Marshal(w.Alert)
-		if err != nil {
+		rec := alertRecord{ID: w.Alert.ID, Version: w.Version, Due: dueMillis(w.Due), Open: w.Alert.State == app.StatePending || w.Alert.State.Open()}
+		if !rec.Open {
+			rec.TTL = int(resolvedFor / time.Second)
+		}
+		if w.Alert.Episode > keepMessages {
+			rec.Prune = tsField(w.Alert.Episode - keepMessages)
+		}
+		if w.Prior != nil {
+			was := *w.Prior == app.StatePending || w.Prior.Open()
+			rec.WasOpen = &was
+		}
+		h.Alerts = append(h.Alerts, rec)
+		if err := add(w.Alert); err != nil {
 			return nil, nil, nil, fmt.Errorf("encode alert: %w", err)
 		}
-		isOpen, ttl := "0", 0
-		if w.Alert.State == app.StatePending || w.Alert.State.Open() {
-			isOpen = "1"
-		} else {
-			ttl = int(resolvedFor / time.Second)
-		}
-		prune := ""
-		if w.Alert.Episode > keepMessages {
-			prune = tsField(w.Alert.Episode - keepMessages)
-		}
-		was := "" // unknown: do all
-		if w.Prior != nil {
-			was = "0"
-			if *w.Prior == app.StatePending || w.Prior.Open() {
-				was = "1"
-			}
-		}
-		args = append(args, w.Alert.ID, w.Version, data, dueMillis(w.Due), isOpen, ttl, prune, was)
 	}
 	for _, w := range c.Storms {
 		keys = append(keys, r.stormKey(w.Storm.Channel))
-		data, err := json.Marshal(w.Storm)
-		if err != nil {
+		h.Storms = append(h.Storms, stormRecord{Version: w.Version})
+		if err := add(w.Storm); err != nil {
 			return nil, nil, nil, fmt.Errorf("encode storm record: %w", err)
 		}
-		args = append(args, w.Version, data)
 	}
 	for _, w := range c.Digests {
 		k, err := r.digestKey(w.Digest.ID)
@@ -275,81 +317,84 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 			return nil, nil, nil, err
 		}
 		keys = append(keys, k)
-		data, err := json.Marshal(w.Digest)
-		if err != nil {
+		rec := digestRecord{ID: w.Digest.ID, Version: w.Version, Due: dueMillis(w.Due)}
+		if w.Digest.Closed() {
+			rec.TTL = int(resolvedFor / time.Second)
+		}
+		h.Digests = append(h.Digests, rec)
+		if err := add(w.Digest); err != nil {
 			return nil, nil, nil, fmt.Errorf("encode digest: %w", err)
 		}
-		ttl := 0
-		if w.Digest.Closed() {
-			ttl = int(resolvedFor / time.Second)
-		}
-		args = append(args, w.Digest.ID, w.Version, data, dueMillis(w.Due), ttl)
 	}
-	var members []any
 	for i, w := range c.Digests {
 		for _, m := range w.Members {
-			data, err := json.Marshal(m)
-			if err != nil {
+			h.Members = append(h.Members, memberRecord{Digest: i + 1, Field: memberField(m)})
+			if err := add(m); err != nil {
 				return nil, nil, nil, fmt.Errorf("encode digest member: %w", err)
 			}
-			members = append(members, i+1, memberField(m), data)
 		}
 	}
-	args = append(args, len(members)/3)
-	args = append(args, members...)
-	args = append(args, len(c.Latest))
 	for k, v := range c.Latest {
-		args = append(args, k, strconv.FormatFloat(v, 'g', -1, 64))
+		records = append(records, k, strconv.FormatFloat(v, 'g', -1, 64))
 	}
-	args = append(args, len(c.Notifications))
+	h.Latest = len(c.Latest)
 	for _, n := range c.Notifications {
 		payload, err := json.Marshal(n)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("encode notification: %w", err)
 		}
-		args = append(args, payload)
+		records = append(records, payload)
 	}
-	args = append(args, len(c.Undue))
-	for _, id := range c.Undue {
-		args = append(args, id)
+	for _, e := range c.History {
+		data, err := json.Marshal(e)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("encode history: %w", err)
+		}
+		records = append(records, data)
 	}
-	var fields []any
+	hkeys, minute, points := r.historyArgs(c)
+	keys = append(keys, hkeys...)
+	h.Series, h.Minute = len(hkeys), minute
+	header, err := json.Marshal(h)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encode commit: %w", err)
+	}
+	args = make([]any, 0, 1+len(records)+len(points))
+	args = append(args, header)
+	args = append(args, records...)
+	args = append(args, points...)
+	return keys, args, hkeys, nil
+}
+
+// queueFields are the queue hash fields c sets ("" deletes one): its
+// snooze, route and business hours.
+func queueFields(c app.Change) (map[string]string, error) {
+	if c.Snooze == nil && c.Route == nil && c.Hours == nil {
+		return nil, nil
+	}
+	fields := make(map[string]string, 4)
 	if sn := c.Snooze; sn != nil {
 		until := ""
 		if !sn.Until.IsZero() {
 			until = strconv.FormatInt(sn.Until.UnixMilli(), 10)
 		}
-		fields = append(fields, "snooze_until", until, "snooze_by", sn.By)
+		fields["snooze_until"], fields["snooze_by"] = until, sn.By
 	}
 	if c.Route != nil {
-		fields = append(fields, "route", *c.Route)
+		fields["route"] = *c.Route
 	}
 	if c.Hours != nil {
 		hours := ""
 		if c.Hours.Set() {
 			data, err := json.Marshal(c.Hours)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("encode hours: %w", err)
+				return nil, fmt.Errorf("encode hours: %w", err)
 			}
 			hours = string(data)
 		}
-		fields = append(fields, "hours", hours)
+		fields["hours"] = hours
 	}
-	args = append(args, len(fields)/2)
-	args = append(args, fields...)
-	args = append(args, len(c.History))
-	for _, h := range c.History {
-		data, err := json.Marshal(h)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("encode history: %w", err)
-		}
-		args = append(args, data)
-	}
-	hkeys, hargs := r.historyArgs(c)
-	keys = append(keys, hkeys...)
-	args = append(args, len(hkeys))
-	args = append(args, hargs...)
-	return keys, args, hkeys, nil
+	return fields, nil
 }
 
 // dueMillis is a due time as a sorted-set score; 0 means none.

@@ -87,15 +87,16 @@ func metricOf(latestKey string) (app.Metric, bool) {
 	return m, err == nil && string(m) == latestKey[i+1:]
 }
 
-// historyArgs are the commit script's history points of c: its latest
-// values in minute c.At, each with the value that held before (c.Prior).
-// It leaves out the series this process has already committed in that
-// minute (historyCommitted): the script would only find them written.
-func (r *Redis) historyArgs(c app.Change) (keys []string, args []any) {
+// historyArgs are the commit script's history points of c: its series
+// keys, the minute of c.At, and for each series its latest value and the
+// value that held before (c.Prior, or ""). It leaves out the series this
+// process has already committed in that minute (historyCommitted): the
+// script would only find them written.
+func (r *Redis) historyArgs(c app.Change) (keys []string, minute int64, args []any) {
 	if c.At.IsZero() || c.QueueID == "" {
-		return nil, nil
+		return nil, 0, nil
 	}
-	minute := c.At.Unix() / 60
+	minute = c.At.Unix() / 60
 	for k, v := range c.Latest {
 		m, ok := metricOf(k)
 		if !ok {
@@ -109,13 +110,10 @@ func (r *Redis) historyArgs(c app.Change) (keys []string, args []any) {
 		if p, ok := c.Prior[k]; ok {
 			prev = pointBytes(encodePoint(m, p))
 		}
-		if len(args) == 0 {
-			args = append(args, minute)
-		}
 		keys = append(keys, key)
 		args = append(args, pointBytes(encodePoint(m, v)), prev)
 	}
-	return keys, args
+	return keys, minute, args
 }
 
 // historyCommitted records that the series keys historyArgs gave for a
@@ -162,9 +160,9 @@ func (c *historyCache) add(keys []string, minute int64) {
 	}
 }
 
-// historyLua is the commit script's last section: KEYS from index hk0 on
-// are series, ARGV from i on: nSeries, then if any, the minute and per
-// series (point, prior point or ""). A series' last minute written is the
+// historyLua is the commit script's last section: c.series series keys
+// (key()), each with its point in minute c.minute and the prior point or
+// "" (arg()). A series' last minute written is the
 // end of today's string or, on the first write of a day, of the most
 // recent day string still kept; without a prior point there is nothing to
 // carry, so no need to look. That earlier day is then complete, and is
@@ -172,9 +170,9 @@ func (c *historyCache) add(keys []string, minute int64) {
 // again. Day strings are named from the series key, whose hash tag (and
 // so cluster slot) they share.
 const historyLua = `
-local np = tonumber(ARGV[i]); i = i + 1
+local np = c.series or 0
 if np > 0 then
-  local m = tonumber(ARGV[i]); i = i + 1
+  local m = c.minute
   local daym, carry, keep = DAYM, CARRY, KEEP
   local day, first = math.floor(m / daym), m - SLOTS + 1
   local base
@@ -182,8 +180,8 @@ if np > 0 then
   -- Seconds until carry minutes into day d + keep (see keepDays).
   local function ttl(d) return ((d + keep) * daym + carry - m) * 60 end
   for j = 1, np do
-    local p, prev = ARGV[i], ARGV[i + 1]
-    base, i = KEYS[hk0 + j - 1] .. ':', i + 2
+    local p, prev = arg(), arg()
+    base = key() .. ':'
     local today = dkey(day)
     local n = redis.call('STRLEN', today)
     local last, lastDay = -1, day

@@ -119,9 +119,9 @@ func TestDispatchRetriesThenSucceedsOnce(t *testing.T) {
 		return nil
 	}}
 	runDispatcher(t, h, f, dispatch.Options{MaxBackoff: 20 * time.Millisecond})
-	got := waitFor(t, f, 1)
+	waitFor(t, f, 1)
 	time.Sleep(100 * time.Millisecond) // room for a wrong second delivery
-	if got = f.recorded(); !equal(got, []string{"post#1@"}) {
+	if got := f.recorded(); !equal(got, []string{"post#1@"}) {
 		t.Errorf("calls %v, want one post", got)
 	}
 }
@@ -139,9 +139,9 @@ func TestDispatchPermanentErrorDropsEpisode(t *testing.T) {
 		return nil
 	}}
 	runDispatcher(t, h, f, dispatch.Options{})
-	got := waitFor(t, f, 1)
+	waitFor(t, f, 1)
 	time.Sleep(100 * time.Millisecond)
-	if got = f.recorded(); !equal(got, []string{"post#2@"}) {
+	if got := f.recorded(); !equal(got, []string{"post#2@"}) {
 		t.Errorf("calls %v: episode 1's update and reply must be dropped, episode 2 posted", got)
 	}
 	if n, _, _ := h.store.OutboxDepth(h.ctx); n != 0 {
@@ -177,9 +177,9 @@ func TestDispatchSkipsRepostAfterCrash(t *testing.T) {
 	h.observe("voice", app.Waiting, 1)
 	f := &notifier{}
 	runDispatcher(t, h, f, dispatch.Options{})
-	got := waitFor(t, f, 2)
+	waitFor(t, f, 2)
 	time.Sleep(50 * time.Millisecond)
-	if got = f.recorded(); !equal(got, []string{"update#1@1700000000.000001", "reply#1@1700000000.000001"}) {
+	if got := f.recorded(); !equal(got, []string{"update#1@1700000000.000001", "reply#1@1700000000.000001"}) {
 		t.Errorf("calls %v", got)
 	}
 }
