@@ -24,8 +24,9 @@ func routes(r *gin.Engine, d Deps, bg *background) {
 	}
 	if d.Actions != nil && d.Records != nil {
 		verified := verifySlack(d.Slack, d.Logger)
-		r.POST(PathSlackCommands, verified, slashCommand(d))
-		r.POST(PathSlackInteractions, verified, interaction(d, bg))
-		r.POST(PathSlackEvents, verified, events(d, bg))
+		core := newSlackCore(d, bg)
+		r.POST(PathSlackCommands, verified, slashCommand(core))
+		r.POST(PathSlackInteractions, verified, interaction(core))
+		r.POST(PathSlackEvents, verified, events(core))
 	}
 }
