@@ -1,6 +1,8 @@
-// Package handlers is slabot's HTTP edge: it authenticates and decodes
+// Package handlers is slabot's edge: it authenticates and decodes
 // requests from Genesys Cloud and Slack, calls the app, and renders the
-// answer. Business rules live in app, not here.
+// answer. Slack's requests arrive over HTTP or, with an app-level token,
+// over a Socket Mode connection (Socket); both go through one slackCore.
+// Business rules live in app, not here.
 package handlers
 
 import (

@@ -269,8 +269,18 @@ func (s *Socket) handle(ctx context.Context, client *socketmode.Client, ev socke
 			return
 		}
 		answer := s.core.command(ctx, data)
-		if req.AcceptsResponsePayload {
+		switch {
+		case req.AcceptsResponsePayload:
 			payload = answer
+		case data.ResponseURL != "":
+			// Slack always takes a command's answer in the ack today;
+			// should it not, the answer goes where HTTP's late ones go.
+			d := s.core.d
+			s.core.bg.Go("command answer", func(ctx context.Context) {
+				if err := postEphemeral(ctx, d.SlackHTTPClient, data.ResponseURL, answer.Text); err != nil {
+					s.log.Warn("slack command answer not delivered", "user_id", data.UserID, "err", err)
+				}
+			})
 		}
 	case slack.InteractionCallback:
 		if s.seen(ctx, kind, data.TriggerID, req) {

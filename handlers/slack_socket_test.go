@@ -331,3 +331,22 @@ func httptestGet(path string) *http.Request {
 	r, _ := http.NewRequest(http.MethodGet, path, nil)
 	return r
 }
+
+// A command envelope that takes no payload in its ack gets its answer
+// through response_url instead.
+func TestSocketCommandAnswerWithoutAckPayload(t *testing.T) {
+	r := newSocketRig(t, "xapp-1-rig", SocketOptions{})
+	conn := r.fake.WaitConns(t, 1, 1)[0]
+	env := slashEnvelope("e1", "t1", "U0LEAD001", "help")
+	env.AcceptsResponsePayload = false
+	conn.Send(env)
+	if a := r.fake.WaitAck(t, "e1"); len(a.Payload) != 0 && string(a.Payload) != "null" {
+		t.Errorf("ack carries %s though Slack takes no payload", a.Payload)
+	}
+	r.sock.core.bg.wait()
+	r.posted.mu.Lock()
+	defer r.posted.mu.Unlock()
+	if len(r.posted.bodies) != 1 || !strings.HasPrefix(r.posted.bodies[0], "hooks.slack.com ") || !strings.Contains(r.posted.bodies[0], "/sla: queue SLA alerts") {
+		t.Errorf("response_url got %q, want the help text", r.posted.bodies)
+	}
+}
