@@ -106,16 +106,20 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
-func newSocketRig(t *testing.T, appToken string, opts SocketOptions) *socketRig {
+func newSocketRig(t *testing.T, appToken string, opts SocketOptions, mods ...func(*Deps)) *socketRig {
 	t.Helper()
 	r := &socketRig{store: newMemStore(), obs: &envelopeLog{}, logs: &bytes.Buffer{}, logsMu: &sync.Mutex{}, posted: &postRecorder{}}
 	r.fake = sockettest.New(t, "xapp-1-rig", http.NotFoundHandler())
 	r.fake.PingEvery = 50 * time.Millisecond
 	opts.AppToken, opts.APIURL, opts.Observer = appToken, r.fake.APIURL(), r.obs
 	log := slog.New(slog.NewTextHandler(lockedWriter{r.logsMu, r.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r.sock = NewSocket(Deps{Actions: r.store, Records: r.store, Once: &memOnce{}, Home: &homeRecorder{},
+	d := Deps{Actions: r.store, Records: r.store, Once: &memOnce{}, Home: &homeRecorder{},
 		Slack: SlackAuth{TeamID: slackTestTeam}, Admins: []string{"U0ADMIN01"}, Logger: log,
-		SlackHTTPClient: r.posted.client()}, opts)
+		SlackHTTPClient: r.posted.client()}
+	for _, mod := range mods {
+		mod(&d)
+	}
+	r.sock = NewSocket(d, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.sock.Run(ctx); close(done) }()
@@ -258,8 +262,7 @@ func TestSocketMalformedEnvelope(t *testing.T) {
 // An event slabot cannot record is left unacknowledged, so Slack delivers
 // it again, as a 503 does over HTTP.
 func TestSocketEventStoreDownNotAcked(t *testing.T) {
-	r := newSocketRig(t, "xapp-1-rig", SocketOptions{})
-	r.sock.core.d.Once = failingOnce{}
+	r := newSocketRig(t, "xapp-1-rig", SocketOptions{}, func(d *Deps) { d.Once = failingOnce{} })
 	conn := r.fake.WaitConns(t, 1, 1)[0]
 	var payload map[string]any
 	if err := json.Unmarshal(homeOpened("Ev1", "U0LEAD001"), &payload); err != nil {
