@@ -10,6 +10,13 @@ import (
 //go:embed manifest.yaml
 var manifest string
 
+//go:embed manifest.socket.yaml
+var socketManifest string
+
+// SocketManifest returns the Slack app manifest for Socket Mode
+// (SLACK_APP_TOKEN): the same app with no request URLs.
+func SocketManifest() string { return socketManifest }
+
 // PlaceholderHost is the host manifest.yaml uses for every request URL.
 const PlaceholderHost = "https://slabot.example.com"
 

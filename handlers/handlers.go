@@ -1,6 +1,8 @@
-// Package handlers is slabot's HTTP edge: it authenticates and decodes
+// Package handlers is slabot's edge: it authenticates and decodes
 // requests from Genesys Cloud and Slack, calls the app, and renders the
-// answer. Business rules live in app, not here.
+// answer. Slack's requests arrive over HTTP or, with an app-level token,
+// over a Socket Mode connection (Socket); both go through one slackCore.
+// Business rules live in app, not here.
 package handlers
 
 import (
@@ -111,6 +113,16 @@ type Deps struct {
 	SlackHTTPClient *http.Client
 	// Clock tells the time for listings; default app.SystemClock.
 	Clock app.Clock
+	// SocketMode, when set, is the Socket Mode connection (SLACK_APP_TOKEN)
+	// that carries Slack's requests instead: the /slack/* routes then
+	// answer 404 saying so, and /readyz reports whether it is connected.
+	SocketMode SocketStatus
+}
+
+// SocketStatus reports whether the Socket Mode connection is up; *Socket
+// implements it.
+type SocketStatus interface {
+	Connected() bool
 }
 
 // MaxBody bounds every request body (DESIGN §2.1).
@@ -125,6 +137,18 @@ func New(d Deps) http.Handler {
 // newServer builds the handler and returns, for tests, the runner of the
 // work the Slack handlers do after answering.
 func newServer(d Deps) (*gin.Engine, *background) {
+	d = d.withDefaults()
+	// Release mode: debug mode only prints routes and warnings to stdout.
+	gin.SetMode(gin.ReleaseMode)
+	bg := newBackground(d.Logger)
+	r := gin.New()
+	r.Use(recovery(d.Logger), requestLog(d.Logger))
+	routes(r, d, bg)
+	return r, bg
+}
+
+// withDefaults fills the optional collaborators.
+func (d Deps) withDefaults() Deps {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -137,13 +161,7 @@ func newServer(d Deps) (*gin.Engine, *background) {
 	if d.SlackHTTPClient == nil {
 		d.SlackHTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
-	// Release mode: debug mode only prints routes and warnings to stdout.
-	gin.SetMode(gin.ReleaseMode)
-	bg := newBackground(d.Logger)
-	r := gin.New()
-	r.Use(recovery(d.Logger), requestLog(d.Logger))
-	routes(r, d, bg)
-	return r, bg
+	return d
 }
 
 type nopObserver struct{}

@@ -17,15 +17,23 @@ const (
 
 func routes(r *gin.Engine, d Deps, bg *background) {
 	r.GET(PathHealth, health())
-	r.GET(PathReady, ready(d.Store))
+	r.GET(PathReady, ready(d.Store, d.SocketMode))
 	r.POST(PathWebhook, webhook(d.Ingester, d.Webhook, d.Observer, d.Logger))
 	if d.Metrics != nil {
 		r.GET(PathMetrics, gin.WrapH(d.Metrics))
 	}
-	if d.Actions != nil && d.Records != nil {
+	switch {
+	case d.SocketMode != nil:
+		// Registered all the same, so a Slack app still configured with
+		// request URLs gets an answer that says what to change.
+		for _, p := range []string{PathSlackCommands, PathSlackInteractions, PathSlackEvents} {
+			r.POST(p, socketModeOn())
+		}
+	case d.Actions != nil && d.Records != nil:
 		verified := verifySlack(d.Slack, d.Logger)
-		r.POST(PathSlackCommands, verified, slashCommand(d))
-		r.POST(PathSlackInteractions, verified, interaction(d, bg))
-		r.POST(PathSlackEvents, verified, events(d, bg))
+		core := newSlackCore(d, bg)
+		r.POST(PathSlackCommands, verified, slashCommand(core))
+		r.POST(PathSlackInteractions, verified, interaction(core))
+		r.POST(PathSlackEvents, verified, events(core))
 	}
 }

@@ -17,31 +17,14 @@ import (
 
 // slashCommand handles POST /slack/commands: /sla, answered in the response
 // within Slack's 3 s, ephemerally (DESIGN §3).
-func slashCommand(d Deps) gin.HandlerFunc {
-	type response struct {
-		ResponseType string `json:"response_type"`
-		Text         string `json:"text"`
-	}
-	x := &commands{d: d}
+func slashCommand(core *slackCore) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		sc, err := slack.SlashCommandParse(c.Request)
 		if err != nil {
 			c.AbortWithStatusJSON(http.StatusBadRequest, errorBody("malformed slash command"))
 			return
 		}
-		var text string
-		switch {
-		case !teamAllowed(d.Slack, sc.TeamID):
-			d.Logger.Warn("slack command from another workspace refused", "team_id", sc.TeamID)
-			text = "This slabot serves another Slack workspace; nothing was changed."
-		case !validUserID(sc.UserID):
-			text = "Slack did not say who you are, so nothing was changed."
-		default:
-			ctx, cancel := context.WithTimeout(c.Request.Context(), slackDeadline)
-			defer cancel()
-			text = x.run(ctx, sc)
-		}
-		c.JSON(http.StatusOK, response{ResponseType: "ephemeral", Text: clipText(text)})
+		c.JSON(http.StatusOK, core.command(c.Request.Context(), sc))
 	}
 }
 

@@ -2,8 +2,8 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -19,67 +19,28 @@ import (
 const eventsOnceFor = 2 * time.Hour
 
 // events handles POST /slack/events (Events API): url_verification is
-// answered with its challenge; app_home_opened on the Home tab publishes
-// the App Home for that user once per event_id, after the answer, so a
-// slow views.publish never makes Slack retry. Everything else is
-// acknowledged and ignored.
-func events(d Deps, bg *background) gin.HandlerFunc {
-	type envelope struct {
-		Type      string `json:"type"`
-		Challenge string `json:"challenge"`
-		TeamID    string `json:"team_id"`
-		EventID   string `json:"event_id"`
-		Event     struct {
-			Type string `json:"type"`
-			User string `json:"user"`
-			Tab  string `json:"tab"`
-		} `json:"event"`
-	}
+// answered with its challenge, everything else by slackCore.event. A 503
+// makes Slack retry an event slabot could not record.
+func events(core *slackCore) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var env envelope
-		if err := json.NewDecoder(c.Request.Body).Decode(&env); err != nil {
+		raw, err := io.ReadAll(c.Request.Body)
+		if err != nil {
+			c.AbortWithStatusJSON(http.StatusBadRequest, errorBody("cannot read body"))
+			return
+		}
+		env, err := decodeSlackEvent(raw)
+		if err != nil {
 			c.AbortWithStatusJSON(http.StatusBadRequest, errorBody("malformed event"))
 			return
 		}
-		switch env.Type {
-		case slackevents.URLVerification:
+		if env.Type == slackevents.URLVerification {
 			c.JSON(http.StatusOK, gin.H{"challenge": env.Challenge})
 			return
-		case slackevents.CallbackEvent:
-		default:
-			c.JSON(http.StatusOK, gin.H{"ok": true})
+		}
+		if err := core.event(c.Request.Context(), env); err != nil {
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, errorBody("state store unavailable"))
 			return
 		}
-		if !teamAllowed(d.Slack, env.TeamID) {
-			// Answered 200 all the same: failures would only make Slack
-			// retry, and in the end turn the app's events off.
-			d.Logger.Warn("slack event from another workspace ignored", "team_id", env.TeamID)
-			c.JSON(http.StatusOK, gin.H{"ok": true})
-			return
-		}
-		ev := env.Event
-		if ev.Type != string(slackevents.AppHomeOpened) || ev.Tab != "home" || d.Home == nil || !validUserID(ev.User) {
-			c.JSON(http.StatusOK, gin.H{"ok": true})
-			return
-		}
-		if env.EventID != "" && d.Once != nil {
-			ctx, cancel := context.WithTimeout(c.Request.Context(), slackDeadline)
-			first, err := d.Once.MarkOnce(ctx, "slack-event:"+clipArg(env.EventID), eventsOnceFor)
-			cancel()
-			if err != nil {
-				// Slack retries a 5xx, by which time Redis may be back.
-				d.Logger.Warn("slack event not recorded; Slack will retry", "event_id", env.EventID, "err", err)
-				c.AbortWithStatusJSON(http.StatusServiceUnavailable, errorBody("state store unavailable"))
-				return
-			}
-			if !first {
-				d.Logger.Debug("slack event retry ignored", "event_id", env.EventID, "retry", c.GetHeader("X-Slack-Retry-Num"))
-				c.JSON(http.StatusOK, gin.H{"ok": true})
-				return
-			}
-		}
-		user := ev.User
-		bg.Go("publish app home", func(ctx context.Context) { publishHome(ctx, d, user, "") })
 		c.JSON(http.StatusOK, gin.H{"ok": true})
 	}
 }

@@ -16,47 +16,17 @@ import (
 )
 
 // interaction handles POST /slack/interactions: clicks on an alert message
-// or in the App Home (DESIGN §3, §5). The state change happens before the
-// answer, atomically in the store, and the engine enqueues the update of
-// the clicked message itself. A click that changes nothing (a double
-// click, a stale message) is explained to the clicking user alone, after
-// the answer: ephemerally through response_url for a message, in a
-// re-published App Home for the App Home.
-func interaction(d Deps, bg *background) gin.HandlerFunc {
-	x := &clicks{d: d, bg: bg}
+// or in the App Home, answered 200 once the click has done its work (see
+// slackCore.interaction).
+func interaction(core *slackCore) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ic, err := slack.InteractionCallbackParse(c.Request)
 		if err != nil {
 			c.AbortWithStatusJSON(http.StatusBadRequest, errorBody("malformed interaction payload"))
 			return
 		}
-		if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
-			c.Status(http.StatusOK) // nothing slabot offers: no modals, no shortcuts
-			return
-		}
-		fromHome := ic.View.Type == slack.VTHomeTab || ic.Container.Type == "view"
-		via := "button"
-		if fromHome {
-			via = "home"
-		}
-		var (
-			notice  string
-			changed bool
-		)
-		switch {
-		case !teamAllowed(d.Slack, ic.Team.ID):
-			d.Logger.Warn("slack interaction from another workspace refused", "team_id", ic.Team.ID)
-			notice = "This slabot serves another Slack workspace; nothing was changed."
-			fromHome = false // never publish into a workspace slabot does not serve
-		case !validUserID(ic.User.ID):
-			notice = "Slack did not say who you are, so nothing was changed."
-		default:
-			ctx, cancel := context.WithTimeout(c.Request.Context(), slackDeadline)
-			notice, changed = x.act(ctx, ic.ActionCallback.BlockActions[0], app.Actor{UserID: ic.User.ID, Via: via})
-			cancel()
-		}
+		core.interaction(c.Request.Context(), ic)
 		c.Status(http.StatusOK)
-		x.feedback(ic.User.ID, ic.ResponseURL, fromHome, notice, changed)
 	}
 }
 

@@ -34,6 +34,7 @@ type Metrics struct {
 	pollCycles     *prometheus.CounterVec
 	pollLast       prometheus.Gauge
 	redisErrors    prometheus.Counter
+	socket         socketMetrics
 }
 
 // WithGauges adds the store-backed gauges; the store is opened after the
@@ -77,6 +78,7 @@ func New(gauges Gauges) *Metrics {
 	m.reg.MustRegister(m.webhookEvents, m.webhookLatency, m.transitions, m.slackCalls, m.deliveryDelay,
 		m.pollCycles, m.pollLast, m.redisErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.socket = newSocketMetrics(m.reg)
 	if gauges != nil {
 		m.reg.MustRegister(storeCollector{gauges: gauges})
 	}

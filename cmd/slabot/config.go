@@ -68,7 +68,15 @@ type Config struct {
 	GenesysQueues       []string
 
 	LogLevel slog.Level
+
+	// SlackAppToken (SLACK_APP_TOKEN, xapp-…) turns on Socket Mode: Slack's
+	// requests arrive over a WebSocket slabot opens, so neither a public
+	// URL nor SLACK_SIGNING_SECRET is needed.
+	SlackAppToken Secret
 }
+
+// SocketMode reports whether Slack's requests come over Socket Mode.
+func (c Config) SocketMode() bool { return c.SlackAppToken != "" }
 
 // Local reports whether slabot runs without Slack credentials: messages
 // go to the console and unsigned webhooks are accepted.
@@ -84,6 +92,7 @@ var configVariables = []string{
 	"SLACK_API_URL", "SLACK_TEAM_ID", "SLACK_MENTION", "SLACK_POST_INTERVAL", "SLA_ADMINS", "SLA_DEFAULT_LONGEST_WAIT",
 	"REMIND_AFTER", "STORM_THRESHOLD", "STORM_WINDOW", "GENESYS_WEBHOOK_SECRET", "GENESYS_WEBHOOK_TOKEN", "GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET",
 	"GENESYS_REGION", "GENESYS_POLL_INTERVAL", "GENESYS_QUEUES", "LOG_LEVEL",
+	"SLACK_APP_TOKEN",
 }
 
 // loadConfig reads and validates the environment. Its error names every
@@ -182,14 +191,25 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		bad("GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET", "set both or neither")
 	}
 
+	c.SlackAppToken = Secret(get("SLACK_APP_TOKEN"))
+	switch {
+	case c.SlackAppToken == "":
+	case !strings.HasPrefix(string(c.SlackAppToken), "xapp-"):
+		bad("SLACK_APP_TOKEN", "an app-level token starts with xapp- (Basic Information → App-Level Tokens), not the xoxb- bot token")
+	case c.Local():
+		bad("SLACK_APP_TOKEN", "Socket Mode needs SLACK_BOT_TOKEN too (OAuth & Permissions → Bot User OAuth Token)")
+	}
+
 	if !c.Local() {
-		if c.SlackSigningSecret == "" {
-			bad("SLACK_SIGNING_SECRET", "required with SLACK_BOT_TOKEN (Basic Information → Signing Secret)")
+		if c.SlackSigningSecret == "" && !c.SocketMode() {
+			bad("SLACK_SIGNING_SECRET", "required with SLACK_BOT_TOKEN (Basic Information → Signing Secret), unless SLACK_APP_TOKEN turns on Socket Mode")
 		}
 		if c.SlackChannelID == "" {
 			bad("SLACK_CHANNEL_ID", "required with SLACK_BOT_TOKEN (the channel that receives alerts)")
 		}
-		if c.WebhookSecret == "" && c.WebhookToken == "" && !c.Polling() {
+		// In Socket Mode slabot answers /sla without any Genesys input (a
+		// trial); build warns that no alert can fire.
+		if c.WebhookSecret == "" && c.WebhookToken == "" && !c.Polling() && !c.SocketMode() {
 			bad("GENESYS_WEBHOOK_TOKEN or GENESYS_WEBHOOK_SECRET", "required with SLACK_BOT_TOKEN unless GENESYS_CLIENT_ID/SECRET are set (polling only)")
 		}
 	}

@@ -41,6 +41,8 @@ type service struct {
 	handler    http.Handler
 	holder     string
 	metrics    *metrics.Metrics
+	// socket carries Slack's requests in Socket Mode; nil over HTTP.
+	socket *handlers.Socket
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
@@ -121,7 +123,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 			BuiltinDefault: builtin != nil, Observer: m, Logger: log})
 	}
 
-	s.handler = handlers.New(handlers.Deps{
+	deps := handlers.Deps{
 		Ingester: s.engine,
 		Store:    st,
 		Webhook: handlers.WebhookAuth{Secret: string(cfg.WebhookSecret), Token: string(cfg.WebhookToken),
@@ -138,7 +140,16 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		Metrics:        m.Handler(),
 		Clock:          clock,
 		Logger:         log,
-	})
+	}
+	if cfg.SocketMode() {
+		s.socket = handlers.NewSocket(deps, handlers.SocketOptions{AppToken: string(cfg.SlackAppToken),
+			APIURL: cfg.SlackAPIURL, Observer: m})
+		deps.SocketMode = s.socket
+		if cfg.WebhookSecret == "" && cfg.WebhookToken == "" && !cfg.Polling() {
+			log.Warn("no Genesys input is configured (GENESYS_CLIENT_ID/SECRET for polling, or GENESYS_WEBHOOK_TOKEN for the webhook): /sla and the App Home work, but no alert can fire")
+		}
+	}
+	s.handler = handlers.New(deps)
 	return s, nil
 }
 
@@ -162,6 +173,9 @@ func (s *service) start(ctx context.Context) (wait func()) {
 	wg.Go(func() { s.dispatcher.Run(ctx) })
 	if s.poller != nil {
 		wg.Go(func() { s.poller.Run(ctx) })
+	}
+	if s.socket != nil {
+		wg.Go(func() { s.socket.Run(ctx) })
 	}
 	return wg.Wait
 }
@@ -234,7 +248,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("slabot listening", "addr", ln.Addr().String(), "local", cfg.Local(), "polling", cfg.Polling())
+	log.Info("slabot listening", "addr", ln.Addr().String(), "local", cfg.Local(), "polling", cfg.Polling(), "socket_mode", cfg.SocketMode())
 
 	select {
 	case err := <-errc:

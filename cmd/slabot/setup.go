@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/slabot/slabot"
 	"github.com/slabot/slabot/app"
 	"github.com/slabot/slabot/app/dispatch"
@@ -49,6 +51,9 @@ func setup(ctx context.Context, cfg Config, publicURL string, stdout io.Writer) 
 	} else {
 		checkSlack(ctx, cfg, check, stdout)
 	}
+	if cfg.SocketMode() && !cfg.Local() {
+		checkSocketMode(ctx, cfg, check)
+	}
 
 	if cfg.Polling() && err == nil {
 		client := genesys.NewClient(region, cfg.GenesysClientID, string(cfg.GenesysClientSecret), genesys.ClientOptions{})
@@ -74,12 +79,14 @@ func setup(ctx context.Context, cfg Config, publicURL string, stdout io.Writer) 
 		fmt.Fprintln(stdout, "✔ webhook authentication is configured")
 	case cfg.Polling():
 		fmt.Fprintln(stdout, "• the webhook is closed (polling only); set GENESYS_WEBHOOK_TOKEN to open it")
+	case cfg.SocketMode():
+		fmt.Fprintln(stdout, "• no Genesys input: /sla works, but no alert can fire; set GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET (polling needs no public URL either)")
 	default:
 		check("webhook authentication", errors.New("neither GENESYS_WEBHOOK_TOKEN nor GENESYS_WEBHOOK_SECRET is set"),
 			"set GENESYS_WEBHOOK_TOKEN to a long random string (e.g. openssl rand -hex 32)")
 	}
 
-	printNextSteps(stdout, publicURL)
+	printNextSteps(stdout, publicURL, cfg.SocketMode())
 	if len(failed) > 0 {
 		return fmt.Errorf("setup: %d check(s) failed: %s", len(failed), strings.Join(failed, ", "))
 	}
@@ -110,6 +117,17 @@ func checkSlack(ctx context.Context, cfg Config, check func(string, error, strin
 	default:
 		check(fmt.Sprintf("SLACK_CHANNEL_ID %s (#%s): the bot can post there", cfg.SlackChannelID, name), nil, "")
 	}
+}
+
+// checkSocketMode asks Slack for a Socket Mode connection URL with the
+// app-level token, as slabot does at start-up (the URL is not dialled).
+func checkSocketMode(ctx context.Context, cfg Config, check func(string, error, string) bool) {
+	api := slack.New("", slack.OptionAppLevelToken(string(cfg.SlackAppToken)), slack.OptionAPIURL(strings.TrimRight(cfg.SlackAPIURL, "/")+"/"))
+	cctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
+	_, _, err := api.StartSocketModeContext(cctx)
+	check("Slack app-level token (apps.connections.open)", err,
+		"set SLACK_APP_TOKEN to an app-level token with connections:write (Basic Information → App-Level Tokens), and turn Socket Mode on (Settings → Socket Mode)")
 }
 
 // fixOf is the remote's own fix when it gave one, else def.
@@ -146,7 +164,18 @@ func percentScale(p float64) float64 {
 	return 1
 }
 
-func printNextSteps(w io.Writer, publicURL string) {
+func printNextSteps(w io.Writer, publicURL string, socketMode bool) {
+	if socketMode {
+		fmt.Fprintf(w, `
+Socket Mode is on (SLACK_APP_TOKEN): Slack needs no URL of slabot's. With Genesys polling
+(GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET) nothing connects to slabot at all.
+
+Slack app manifest for Socket Mode (api.slack.com/apps → Create New App → From a manifest):
+-----8<-----
+%s-----8<-----
+`, slabot.SocketManifest())
+		return
+	}
 	base := strings.TrimRight(publicURL, "/")
 	if base == "" {
 		base = slabot.PlaceholderHost
