@@ -20,9 +20,10 @@ import (
 //
 // Each series is one Redis string per UTC day, "<series key>:<day>" (days
 // since the Unix epoch): dayMinutes 2-byte points, minute m of the day at
-// offset 2m, written with SETRANGE, so a day costs only up to its last
-// minute written, and the series' last minute written is the end of its
-// latest day string. A point is the first value seen in its minute,
+// offset 2m, so a day costs only up to its last minute written, and the
+// series' last minute written is the end of its latest day string. Days
+// before today are compacted by CompactHistory (compact.go) into one
+// compact string per series. A point is the first value seen in its minute,
 // encoded by encodePoint; a minute without data reads as noPoint, the zero
 // bytes Redis pads a string with. The commit script writes a series at
 // most once a minute: the first observation of a new minute fills the
@@ -221,8 +222,15 @@ if np > 0 then
         off = 2 * (h0 - day * daym)
         s = string.rep(prev, h1 - h0 + 1) .. string.rep(string.char(0, 0), m - 1 - h1) .. p
       end
-      redis.call('SETRANGE', today, off, s)
-      if n == 0 then redis.call('EXPIRE', today, ttl(day)) end
+      -- Today's string is rewritten whole with SET: one grown by SETRANGE
+      -- keeps spare room, up to as much again (and today's is the largest
+      -- part of a series' history once older days are compacted).
+      if n == 0 then
+        redis.call('SET', today, string.rep(string.char(0), off) .. s, 'EX', ttl(day))
+      else
+        local cur = redis.call('GET', today)
+        redis.call('SET', today, cur .. string.rep(string.char(0), off - n) .. s, 'keepttl') -- lower case: KEEP is a placeholder
+      end
     end
   end
 end
