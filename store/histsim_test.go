@@ -306,3 +306,51 @@ func TestMeasureCompactHistory(t *testing.T) {
 		t.Errorf("worst %.3f byte per series-minute, want at most 0.5", worst)
 	}
 }
+
+// BenchmarkMetricHistoryWeek reads and decodes a week of history of 1,000
+// series (200 queues × 5 metrics of the synthetic week above, compacted as
+// slabot keeps it, at 23:59 on a Friday: today's raw string the longest),
+// one MetricHistory call per queue and metric as /sla preview makes them.
+// It reports the time for all 1,000 (ms/1000-series); the target is under
+// 1 s. Preview of the default rule reads at most 100 queues.
+//
+//	go test ./store -run '^$' -bench MetricHistoryWeek -benchtime 5x
+func BenchmarkMetricHistoryWeek(b *testing.B) {
+	const queues = 200
+	srv := redistest.Start(b)
+	opt, _ := redis.ParseURL(srv.URL)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	ctx := context.Background()
+	s, err := store.New(ctx, srv.URL, store.Options{Prefix: "slabot:"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC) // a Monday
+	h := simHistory{rdb: rdb, s: s, prefix: "slabot:", queues: queues}
+	h.register(b, start)
+	h.run(b, start, start.Add(12*24*time.Hour), nil, start)
+	now := start.Add(12*24*time.Hour - time.Minute) // Friday 23:59
+	metrics := []app.Metric{app.LongestWait, app.Waiting, app.ServiceLevel, app.AbandonRate, app.Agents}
+	var points int
+	b.ResetTimer()
+	for b.Loop() {
+		points = 0
+		for i := range queues {
+			for _, m := range metrics {
+				series, err := s.MetricHistory(ctx, simQueueID(i), m, now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, sr := range series {
+					points += len(sr.Values)
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/1000-series")
+	if points != queues*len(metrics)*7*24*60 {
+		b.Fatalf("%d points read, want %d", points, queues*len(metrics)*7*24*60)
+	}
+}
