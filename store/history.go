@@ -91,9 +91,10 @@ func metricOf(latestKey string) (app.Metric, bool) {
 // historyArgs are the commit script's history points of c: its latest
 // values in minute c.At, each with the value that held before (c.Prior).
 // It leaves out the series this process has already committed in that
-// minute (historyCommitted): the script would only find them written.
+// minute (historyCommitted): the script would only find them written,
+// and everything while the memory guard has paused history.
 func (r *Redis) historyArgs(c app.Change) (keys []string, args []any) {
-	if c.At.IsZero() || c.QueueID == "" {
+	if c.At.IsZero() || c.QueueID == "" || r.historyOff.Load() {
 		return nil, nil
 	}
 	minute := c.At.Unix() / 60

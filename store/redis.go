@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -22,12 +23,14 @@ import (
 
 // Redis is the Redis-backed store.
 type Redis struct {
-	rdb     *redis.Client
-	prefix  string
-	log     *slog.Logger
-	stop    func()
-	hist    historyCache // series this process committed lately (history.go)
-	commits commitQueue  // concurrent commits sharing round trips (pipeline.go)
+	rdb    *redis.Client
+	prefix string
+	log    *slog.Logger
+	stop   func()
+	hist   historyCache // series this process committed lately (history.go)
+	// historyOff pauses history writes (MemoryGuard, memguard.go).
+	historyOff atomic.Bool
+	commits    commitQueue // concurrent commits sharing round trips (pipeline.go)
 }
 
 var (
