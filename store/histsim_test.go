@@ -42,8 +42,17 @@ const (
 	simFlat
 )
 
-var simKeys = []string{app.LatestKey("voice", app.LongestWait), app.LatestKey("voice", app.Waiting),
-	app.LatestKey("voice", app.ServiceLevel), app.LatestKey("voice", app.AbandonRate), app.LatestKey("voice", app.Agents)}
+var simKeys = simKeysOf("voice")
+
+// simKeysOf are the series of a queue with these media types: five each.
+func simKeysOf(media ...string) []string {
+	var out []string
+	for _, m := range media {
+		out = append(out, app.LatestKey(m, app.LongestWait), app.LatestKey(m, app.Waiting),
+			app.LatestKey(m, app.ServiceLevel), app.LatestKey(m, app.AbandonRate), app.LatestKey(m, app.Agents))
+	}
+	return out
+}
 
 func simKind(i int) int {
 	switch i % 10 {
@@ -134,6 +143,7 @@ func simQueueID(i int) string { return fmt.Sprintf("%08d-0000-4000-8000-00000000
 // compactor running every minute would leave it, day by day from start
 // to end; at each moment of measure (if any) it calls measure.
 type simHistory struct {
+	keys    []string // default simKeys; five a media type, as simKeysOf
 	rdb     *redis.Client
 	s       *store.Redis
 	prefix  string
@@ -142,15 +152,31 @@ type simHistory struct {
 }
 
 func (h simHistory) seriesKey(i, k int) string {
-	return h.prefix + "{" + simQueueID(i) + "}:h:" + simKeys[k]
+	return h.prefix + "{" + simQueueID(i) + "}:h:" + h.seriesKeys()[k]
+}
+
+func (h simHistory) seriesKeys() []string {
+	if h.keys == nil {
+		return simKeys
+	}
+	return h.keys
+}
+
+// points is a day of queue i's series, in the order of seriesKeys.
+func (h simHistory) points(i int, day time.Time) [][]uint16 {
+	var out [][]uint16
+	for m := range len(h.seriesKeys()) / len(simKeys) {
+		out = append(out, simDay(i+m*100_003, day)...)
+	}
+	return out
 }
 
 // register makes the queues known, with latest values, as events do.
 func (h simHistory) register(t testing.TB, at time.Time) {
 	t.Helper()
 	for i := range h.queues {
-		latest := make(map[string]float64, len(simKeys))
-		for _, k := range simKeys {
+		latest := make(map[string]float64, len(h.seriesKeys()))
+		for _, k := range h.seriesKeys() {
 			latest[k] = 0
 		}
 		// No At: the commit writes no history point.
@@ -170,18 +196,18 @@ func (h simHistory) run(t testing.TB, start, end time.Time, moments []time.Durat
 		dayNum := day.Unix() / 86400
 		points := make([][][]uint16, h.queues)
 		for i := range h.queues {
-			points[i] = simDay(i, day)
+			points[i] = h.points(i, day)
 		}
 		// Today's strings grow a quarter hour at a time, each rewritten
 		// whole as the script does.
 		written := make([][]int, h.queues)
 		for i := range written {
-			written[i] = make([]int, len(simKeys))
+			written[i] = make([]int, len(h.seriesKeys()))
 		}
 		grow := func(upto int) {
 			pipe := h.rdb.Pipeline()
 			for i := range h.queues {
-				for k := range simKeys {
+				for k := range h.seriesKeys() {
 					b := rawString(points[i][k], upto)
 					if len(b) > written[i][k] {
 						key := fmt.Sprintf("%s:%d", h.seriesKey(i, k), dayNum)
@@ -218,7 +244,7 @@ func (h simHistory) run(t testing.TB, start, end time.Time, moments []time.Durat
 		// write included).
 		pipe := h.rdb.Pipeline()
 		for i := range h.queues {
-			for k := range simKeys {
+			for k := range h.seriesKeys() {
 				key := fmt.Sprintf("%s:%d", h.seriesKey(i, k), dayNum)
 				if written[i][k] > 0 {
 					pipe.Set(ctx, key, rawString(points[i][k], 24*60), 9*24*time.Hour)
