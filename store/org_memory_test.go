@@ -111,4 +111,3 @@ func TestMeasureOrgMemory(t *testing.T) {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
