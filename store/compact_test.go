@@ -228,3 +228,43 @@ func TestCompactHistoryShrinks(t *testing.T) {
 		}
 	})
 }
+
+// A value's carry over midnight: the day is compacted only once the carry
+// window has closed, the compactor fills the carry (into today too) with
+// the latest value, and the next point adds no second carry.
+func TestCompactHistoryCarryOverMidnight(t *testing.T) {
+	forEachRawBackend(t, func(t *testing.T, b rawBackend) {
+		ctx := context.Background()
+		w := &twin{compacted: b.s, plain: openStore(t, b.url, b.prefix+"ref:"), prior: map[string]map[string]float64{}}
+		k := app.LatestKey("voice", app.LongestWait)
+		day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+		w.commit(t, q, day.Add(22*time.Hour), map[string]float64{k: 40})
+		w.commit(t, q, day.Add(23*time.Hour), map[string]float64{k: 70})
+		st, err := b.s.CompactHistory(ctx, day.Add(28*time.Hour+59*time.Minute)) // 04:59: window open until 05:00
+		if err != nil || st.Pending != 1 || st.RawDays != 0 {
+			t.Fatalf("at 04:59: %+v, %v; want the day pending", st, err)
+		}
+		st, err = b.s.CompactHistory(ctx, day.Add(29*time.Hour+time.Minute))
+		if err != nil || st.RawDays != 1 {
+			t.Fatalf("at 05:01: %+v, %v; want the day compacted", st, err)
+		}
+		now := day.Add(30 * time.Hour)
+		nan := math.NaN()
+		got := valuesAt(t, b.s, now, day, 22*60, 23*60-1, 23*60, 23*60+1, 24*60, 29*60, 29*60+1, 30*60)
+		want := []float64{40, 40, 70, 70, 70, 70, nan, nan}
+		if !sameValues(got, want) {
+			t.Errorf("after compaction: %v, want %v", got, want)
+		}
+		checkTwin(t, w, []string{q}, []app.Metric{app.LongestWait}, now)
+		// The next point: no carry from the compacted day on top of the
+		// compactor's.
+		w.commit(t, q, day.Add(32*time.Hour), map[string]float64{k: 10})
+		now = day.Add(32*time.Hour + time.Minute)
+		got = valuesAt(t, b.s, now, day, 29*60, 29*60+1, 32*60-1, 32*60, 32*60+1)
+		want = []float64{70, nan, nan, 10, 10}
+		if !sameValues(got, want) {
+			t.Errorf("after the next point: %v, want %v", got, want)
+		}
+		checkTwin(t, w, []string{q}, []app.Metric{app.LongestWait}, now)
+	})
+}
