@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -266,5 +267,28 @@ func TestCompactHistoryCarryOverMidnight(t *testing.T) {
 			t.Errorf("after the next point: %v, want %v", got, want)
 		}
 		checkTwin(t, w, []string{q}, []app.Metric{app.LongestWait}, now)
+	})
+}
+
+// A compact string that does not decode is left out of previews (which
+// still answer from the raw days) and replaced by the next pass.
+func TestCompactHistoryCorrupt(t *testing.T) {
+	forEachRawBackend(t, func(t *testing.T, b rawBackend) {
+		ctx := context.Background()
+		day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+		point(t, b.s, day.Add(9*time.Hour), 50, nil)
+		ck := fmt.Sprintf("%s{%s}:h:%s:c", b.prefix, q, app.LatestKey("voice", app.LongestWait))
+		if err := b.rdb.Set(ctx, ck, "\x01\x80garbage", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got := valuesAt(t, b.s, day.Add(10*time.Hour), day, 9*60); !sameValues(got, []float64{50}) {
+			t.Errorf("with a corrupt compact string: %v, want [50] from the raw day", got)
+		}
+		if _, err := b.s.CompactHistory(ctx, day.Add(40*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got := valuesAt(t, b.s, day.Add(40*time.Hour), day, 9*60, 9*60+1); !sameValues(got, []float64{50, 50}) {
+			t.Errorf("after the pass: %v, want [50 50] (the point and its carry)", got)
+		}
 	})
 }
