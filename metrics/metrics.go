@@ -35,6 +35,8 @@ type Metrics struct {
 	pollLast       prometheus.Gauge
 	redisErrors    prometheus.Counter
 	socket         socketMetrics
+	redisMemory    *prometheus.GaugeVec
+	historyPaused  prometheus.Gauge
 }
 
 // WithGauges adds the store-backed gauges; the store is opened after the
@@ -74,9 +76,15 @@ func New(gauges Gauges) *Metrics {
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slabot_redis_errors_total", Help: "Redis commands that failed (excluding cache misses).",
 		}),
+		redisMemory: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "slabot_redis_memory_bytes", Help: "Redis used_memory (kind=used) and its limit (kind=max: maxmemory or REDIS_MAXMEMORY), as the memory guard last read them.",
+		}, []string{"kind"}),
+		historyPaused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "slabot_history_paused", Help: "1 while the memory guard has paused metric history writes (Redis above 80 % of its limit).",
+		}),
 	}
 	m.reg.MustRegister(m.webhookEvents, m.webhookLatency, m.transitions, m.slackCalls, m.deliveryDelay,
-		m.pollCycles, m.pollLast, m.redisErrors,
+		m.pollCycles, m.pollLast, m.redisErrors, m.redisMemory, m.historyPaused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.socket = newSocketMetrics(m.reg)
 	if gauges != nil {
@@ -162,4 +170,15 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	if n, err := c.gauges.OpenAlertCount(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(openAlertsDesc, prometheus.GaugeValue, float64(n))
 	}
+}
+
+// RedisMemory records the memory guard's reading.
+func (m *Metrics) RedisMemory(used, limit int64, historyPaused bool) {
+	m.redisMemory.WithLabelValues("used").Set(float64(used))
+	m.redisMemory.WithLabelValues("max").Set(float64(limit))
+	paused := 0.0
+	if historyPaused {
+		paused = 1
+	}
+	m.historyPaused.Set(paused)
 }

@@ -116,3 +116,51 @@ return 0`)
 		})
 	}
 }
+
+// BenchmarkHistoryWrite measures the commit script's history write late in
+// a day, when today's string already holds 18 hours of points: each commit
+// is a queue's first event of a new minute, so it writes one point. It
+// reports the Redis CPU time of each commit (redis-µs/op).
+func BenchmarkHistoryWrite(b *testing.B) {
+	const queues = 200
+	ctx := context.Background()
+	url := redistest.URL(b)
+	s, err := store.New(ctx, url, store.Options{Prefix: "bench:"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	opt, _ := redis.ParseURL(url)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	k := app.LatestKey("voice", app.LongestWait)
+	full := make([]byte, 2*18*60)
+	for i := range full {
+		full[i] = 1
+	}
+	for qi := range queues {
+		key := fmt.Sprintf("bench:{q-%04d}:h:%s:%d", qi, k, day.Unix()/86400)
+		if err := rdb.Set(ctx, key, full, time.Hour).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = rdb.ConfigResetStat(ctx).Err()
+	b.ResetTimer()
+	for i := range b.N {
+		minute := 18*60 + i/queues
+		if minute >= 24*60 {
+			b.Fatal("past the day: use -benchtime at most 200000x")
+		}
+		c := app.Change{QueueID: fmt.Sprintf("q-%04d", i%queues), At: day.Add(time.Duration(minute) * time.Minute),
+			Latest: map[string]float64{k: float64(i % 600)}, Prior: map[string]float64{k: 1}}
+		if err := s.Commit(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	calls, usec := redisMicros(b, rdb)
+	if calls > 0 {
+		b.ReportMetric(usec/calls, "redis-µs/op")
+	}
+}

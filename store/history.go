@@ -20,9 +20,10 @@ import (
 //
 // Each series is one Redis string per UTC day, "<series key>:<day>" (days
 // since the Unix epoch): dayMinutes 2-byte points, minute m of the day at
-// offset 2m, written with SETRANGE, so a day costs only up to its last
-// minute written, and the series' last minute written is the end of its
-// latest day string. A point is the first value seen in its minute,
+// offset 2m, so a day costs only up to its last minute written, and the
+// series' last minute written is the end of its latest day string. Days
+// before today are compacted by CompactHistory (compact.go) into one
+// compact string per series. A point is the first value seen in its minute,
 // encoded by encodePoint; a minute without data reads as noPoint, the zero
 // bytes Redis pads a string with. The commit script writes a series at
 // most once a minute: the first observation of a new minute fills the
@@ -91,9 +92,10 @@ func metricOf(latestKey string) (app.Metric, bool) {
 // keys, the minute of c.At, and for each series its latest value and the
 // value that held before (c.Prior, or ""). It leaves out the series this
 // process has already committed in that minute (historyCommitted): the
-// script would only find them written.
+// script would only find them written, and everything while the memory
+// guard has paused history.
 func (r *Redis) historyArgs(c app.Change) (keys []string, minute int64, args []any) {
-	if c.At.IsZero() || c.QueueID == "" {
+	if c.At.IsZero() || c.QueueID == "" || r.historyOff.Load() {
 		return nil, 0, nil
 	}
 	minute = c.At.Unix() / 60
@@ -219,8 +221,15 @@ if np > 0 then
         off = 2 * (h0 - day * daym)
         s = string.rep(prev, h1 - h0 + 1) .. string.rep(string.char(0, 0), m - 1 - h1) .. p
       end
-      redis.call('SETRANGE', today, off, s)
-      if n == 0 then redis.call('EXPIRE', today, ttl(day)) end
+      -- Today's string is rewritten whole with SET: one grown by SETRANGE
+      -- keeps spare room, up to as much again (and today's is the largest
+      -- part of a series' history once older days are compacted).
+      if n == 0 then
+        redis.call('SET', today, string.rep(string.char(0), off) .. s, 'EX', ttl(day))
+      else
+        local cur = redis.call('GET', today)
+        redis.call('SET', today, cur .. string.rep(string.char(0), off - n) .. s, 'keepttl') -- lower case: KEEP is a placeholder
+      end
     end
   end
 end
@@ -234,8 +243,13 @@ func historyScript() string {
 
 // MetricHistory returns the history of metric m of a queue, one series per
 // media type, each covering the 7 days up to now, one value a minute
-// (NaN where there is no data). Minutes after the last point written hold
-// the queue's latest value, as they did, for at most carryMinutes.
+// (NaN where there is no data). Days CompactHistory has compacted come
+// from the series' compact string: today and yesterday (UTC) at one point
+// a minute, older days at HistoryCoarseStep, each coarse point repeated
+// over its minutes. Raw day strings not compacted yet are read as they
+// are, and take precedence. Minutes after the last point of the raw days
+// hold the queue's latest value, as they did, for at most carryMinutes
+// (the compactor has already filled that carry in for compacted days).
 func (r *Redis) MetricHistory(ctx context.Context, queueID string, m app.Metric, now time.Time) ([]app.Series, error) {
 	q, err := r.rdb.HGetAll(ctx, r.queueKey(queueID)).Result()
 	if err != nil {
@@ -264,8 +278,10 @@ func (r *Redis) MetricHistory(ctx context.Context, queueID string, m app.Metric,
 	day0, days := start/dayMinutes-1, nowMin/dayMinutes-start/dayMinutes+2
 	pipe := r.rdb.Pipeline()
 	cmds := make([][]*redis.StringCmd, len(latestKeys))
+	compacts := make([]*redis.StringCmd, len(latestKeys))
 	for i, k := range latestKeys {
 		series := r.historySeriesKey(queueID, k)
+		compacts[i] = pipe.Get(ctx, compactKey(series))
 		cmds[i] = make([]*redis.StringCmd, days)
 		for d := range cmds[i] {
 			cmds[i][d] = pipe.Get(ctx, historyDayKey(series, day0+int64(d)))
@@ -276,7 +292,33 @@ func (r *Redis) MetricHistory(ctx context.Context, queueID string, m app.Metric,
 	}
 	out := make([]app.Series, 0, len(latestKeys))
 	for i, k := range latestKeys {
-		raw := make([][]byte, days)
+		s := app.Series{MediaType: k[:strings.LastIndexByte(k, '/')], Start: time.Unix(start*60, 0), Step: time.Minute,
+			Values: make([]float64, historySlots)}
+		for j := range s.Values {
+			s.Values[j] = math.NaN()
+		}
+		has := false
+		set := func(t int64, p uint16) {
+			if p != noPoint && t >= start && t <= nowMin {
+				s.Values[t-start], has = decodePoint(m, p), true
+			}
+		}
+		if b, err := compacts[i].Bytes(); err == nil {
+			_, blocks, err := decodeCompact(b, func(d int64) bool { return d >= day0 })
+			if err != nil {
+				r.log.Warn("compact history unreadable: left out", "queue_id", queueID, "series", k, "err", err)
+			}
+			for _, blk := range blocks {
+				t0 := blk.Day * dayMinutes
+				for j, p := range blk.Points {
+					for n := range int64(blk.Step) {
+						set(t0+int64(j*blk.Step)+n, p)
+					}
+				}
+			}
+		} else if !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("history of %s %s: %w", queueID, k, unavailable(err))
+		}
 		last := int64(-1)
 		for d, cmd := range cmds[i] {
 			b, err := cmd.Bytes()
@@ -286,33 +328,24 @@ func (r *Redis) MetricHistory(ctx context.Context, queueID string, m app.Metric,
 			case err != nil:
 				return nil, fmt.Errorf("history of %s %s: %w", queueID, k, unavailable(err))
 			}
-			raw[d] = b
+			t0 := (day0 + int64(d)) * dayMinutes
+			for j := 0; 2*j+1 < len(b); j++ {
+				set(t0+int64(j), uint16(b[2*j])<<8|uint16(b[2*j+1]))
+			}
 			if len(b) >= 2 {
-				last = (day0+int64(d))*dayMinutes + int64(len(b))/2 - 1
+				last = t0 + int64(len(b))/2 - 1
 			}
 		}
-		if last < 0 {
-			continue
-		}
-		s := app.Series{MediaType: k[:strings.LastIndexByte(k, '/')], Start: time.Unix(start*60, 0), Step: time.Minute,
-			Values: make([]float64, historySlots)}
-		for j := range s.Values {
-			t := start + int64(j)
-			b, off := raw[t/dayMinutes-day0], 2*(t%dayMinutes)
-			switch {
-			case t <= last && off+1 < int64(len(b)):
-				if p := uint16(b[off])<<8 | uint16(b[off+1]); p != noPoint {
-					s.Values[j] = decodePoint(m, p)
-					continue
+		if last >= 0 {
+			for t := max(last+1, start); t <= min(nowMin, last+carryMinutes); t++ {
+				if math.IsNaN(s.Values[t-start]) {
+					s.Values[t-start], has = latest[i], true
 				}
-				s.Values[j] = math.NaN()
-			case t > last && t-last <= carryMinutes:
-				s.Values[j] = latest[i]
-			default:
-				s.Values[j] = math.NaN()
 			}
 		}
-		out = append(out, s)
+		if has {
+			out = append(out, s)
+		}
 	}
 	return out, nil
 }

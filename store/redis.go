@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -24,12 +25,14 @@ import (
 
 // Redis is the Redis-backed store.
 type Redis struct {
-	rdb     *redis.Client
-	prefix  string
-	log     *slog.Logger
-	stop    func()
-	hist    historyCache // series this process committed lately (history.go)
-	commits commitQueue  // concurrent commits sharing round trips (pipeline.go)
+	rdb    *redis.Client
+	prefix string
+	log    *slog.Logger
+	stop   func()
+	hist   historyCache // series this process committed lately (history.go)
+	// historyOff pauses history writes (MemoryGuard, memguard.go).
+	historyOff atomic.Bool
+	commits    commitQueue // concurrent commits sharing round trips (pipeline.go)
 }
 
 var (
@@ -46,6 +49,35 @@ type Options struct {
 	// OnError, when set, is called for every failed Redis command (metrics).
 	OnError func()
 	Logger  *slog.Logger
+	// PoolSize bounds the connections this process opens to Redis
+	// (REDIS_POOL_SIZE; default DefaultPoolSize, at least MinPoolSize).
+	PoolSize int
+}
+
+// DefaultPoolSize is how many connections a replica opens at most by
+// default: two replicas fit a 20-connection plan with room for a console.
+// MinPoolSize leaves one connection besides the outbox consumer's
+// blocking read and one for pipelines.
+const (
+	DefaultPoolSize = 10
+	MinPoolSize     = 3
+)
+
+// limitPool caps the client's connections at n in all: go-redis keeps
+// pipelines in a pool of their own (PipelinePoolSize, 10 by default) on
+// top of the main pool (10 per CPU by default, and more on demand unless
+// MaxActiveConns is set). A third of n goes to pipelines; a pipeline
+// finding its pool busy spills into the main pool, which never exceeds its
+// share. The outbox consumer's blocking read (XREADGROUP BLOCK) holds one
+// main connection while it waits, like any other command.
+func limitPool(o *redis.Options, n int) {
+	if n <= 0 {
+		n = DefaultPoolSize
+	}
+	n = max(n, MinPoolSize)
+	pipes := max(1, n/3)
+	o.PoolSize, o.MaxActiveConns, o.PipelinePoolSize = n-pipes, n-pipes, pipes
+	o.MaxIdleConns = n - pipes
 }
 
 // New connects to the Redis at url (redis:// or rediss://) and prepares
@@ -63,6 +95,7 @@ func New(ctx context.Context, url string, opts Options) (*Redis, error) {
 	o.MaintNotificationsConfig = noMaintNotifications()
 	o.DisableIdentity = true // CLIENT SETINFO is Redis 7.2+; older servers answer it with an error
 	smallBuffers(o)
+	limitPool(o, opts.PoolSize)
 	return open(ctx, redis.NewClient(o), opts)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/slabot/slabot/app"
 	"github.com/slabot/slabot/app/engine"
+	"github.com/slabot/slabot/store"
 )
 
 // Secret is a credential. It never prints: logs and errors show
@@ -39,6 +40,11 @@ type Config struct {
 	Port             int
 	RedisURL         Secret // may hold a password
 	RedisTLSInsecure bool
+	// RedisPoolSize caps this replica's Redis connections; RedisMaxMemory
+	// (bytes, 0: unknown) is the memory guard's limit when Redis does not
+	// report its maxmemory.
+	RedisPoolSize  int
+	RedisMaxMemory int64
 
 	SlackBotToken      Secret
 	SlackSigningSecret Secret
@@ -93,6 +99,7 @@ var configVariables = []string{
 	"REMIND_AFTER", "STORM_THRESHOLD", "STORM_WINDOW", "GENESYS_WEBHOOK_SECRET", "GENESYS_WEBHOOK_TOKEN", "GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET",
 	"GENESYS_REGION", "GENESYS_POLL_INTERVAL", "GENESYS_QUEUES", "LOG_LEVEL",
 	"SLACK_APP_TOKEN",
+	"REDIS_POOL_SIZE", "REDIS_MAXMEMORY",
 }
 
 // loadConfig reads and validates the environment. Its error names every
@@ -133,6 +140,21 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			bad("REDIS_TLS_INSECURE", "use true or false")
 		}
 		c.RedisTLSInsecure = b
+	}
+	c.RedisPoolSize = store.DefaultPoolSize
+	if v := get("REDIS_POOL_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < store.MinPoolSize || n > 1000 {
+			bad("REDIS_POOL_SIZE", fmt.Sprintf("a number of connections from %d to 1000", store.MinPoolSize))
+		}
+		c.RedisPoolSize = n
+	}
+	if v := get("REDIS_MAXMEMORY"); v != "" {
+		n, err := parseBytes(v)
+		if err != nil || n < 1<<20 {
+			bad("REDIS_MAXMEMORY", "a size of at least 1mb, such as 25mb or 26214400 (bytes)")
+		}
+		c.RedisMaxMemory = n
 	}
 	if v := string(c.RedisURL); v != "" {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
@@ -253,4 +275,25 @@ func validSlackID(id, first string) bool {
 		}
 	}
 	return true
+}
+
+// parseBytes reads a size as Redis's own configuration writes it: bytes,
+// or a number with kb, mb or gb (powers of 1024, any case).
+func parseBytes(v string) (int64, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"b", 1}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("bad size %q", v)
+	}
+	return n * mult, nil
 }

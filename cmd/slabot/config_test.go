@@ -46,6 +46,23 @@ func TestLoadConfig(t *testing.T) {
 			"REMIND_AFTER": "soon", "GENESYS_POLL_INTERVAL": "1s", "SLA_ADMINS": "steve", "SLACK_CHANNEL_ID": "#alerts",
 			"REDIS_TLS_INSECURE": "maybe", "SLA_DEFAULT_LONGEST_WAIT": "-5"},
 			[]string{"PORT", "REDIS_URL", "LOG_LEVEL", "REMIND_AFTER", "GENESYS_POLL_INTERVAL", "SLA_ADMINS", "SLACK_CHANNEL_ID", "REDIS_TLS_INSECURE", "SLA_DEFAULT_LONGEST_WAIT"}, nil},
+		{"redis plan limits", map[string]string{"REDIS_POOL_SIZE": "4", "REDIS_MAXMEMORY": "25mb"}, nil, func(t *testing.T, c Config) {
+			if c.RedisPoolSize != 4 || c.RedisMaxMemory != 25<<20 {
+				t.Errorf("RedisPoolSize %d, RedisMaxMemory %d; want 4 and 25 MiB", c.RedisPoolSize, c.RedisMaxMemory)
+			}
+		}},
+		{"redis plan defaults", map[string]string{}, nil, func(t *testing.T, c Config) {
+			if c.RedisPoolSize != 10 || c.RedisMaxMemory != 0 {
+				t.Errorf("RedisPoolSize %d, RedisMaxMemory %d; want 10 and unknown", c.RedisPoolSize, c.RedisMaxMemory)
+			}
+		}},
+		{"redis maxmemory in bytes", map[string]string{"REDIS_MAXMEMORY": "26214400"}, nil, func(t *testing.T, c Config) {
+			if c.RedisMaxMemory != 26214400 {
+				t.Errorf("RedisMaxMemory %d", c.RedisMaxMemory)
+			}
+		}},
+		{"bad redis plan limits", map[string]string{"REDIS_POOL_SIZE": "2", "REDIS_MAXMEMORY": "lots"},
+			[]string{"REDIS_POOL_SIZE", "REDIS_MAXMEMORY"}, nil},
 		{"default threshold off", map[string]string{"SLA_DEFAULT_LONGEST_WAIT": "off"}, nil, func(t *testing.T, c Config) {
 			if c.DefaultLongestWait != 0 {
 				t.Errorf("DefaultLongestWait = %v", c.DefaultLongestWait)

@@ -43,6 +43,8 @@ type service struct {
 	metrics    *metrics.Metrics
 	// socket carries Slack's requests in Socket Mode; nil over HTTP.
 	socket *handlers.Socket
+	guard      *store.MemoryGuard // nil on the embedded Redis
+	clock      app.Clock
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
@@ -84,6 +86,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	if w.clock != nil {
 		clock = w.clock
 	}
+	s.clock = clock
 
 	var (
 		notifier dispatch.Notifier
@@ -123,6 +126,12 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 			BuiltinDefault: builtin != nil, Observer: m, Logger: log})
 	}
 
+	if cfg.RedisURL != "" {
+		s.guard = &store.MemoryGuard{Store: st, Max: cfg.RedisMaxMemory, Logger: log, Now: clock.Now,
+			Warn:    announcer{store: st, channel: cfg.SlackChannelID}.Announce,
+			Observe: func(ms store.MemoryStatus, paused bool) { m.RedisMemory(ms.Used, ms.Max, paused) }}
+	}
+
 	deps := handlers.Deps{
 		Ingester: s.engine,
 		Store:    st,
@@ -158,7 +167,8 @@ func openStore(ctx context.Context, cfg Config, onError func(), log *slog.Logger
 		log.Warn("REDIS_URL is not set: using an EMBEDDED IN-MEMORY Redis. All thresholds, alerts and snoozes are LOST when slabot stops, and replicas do not share state. Set REDIS_URL in production.")
 		return store.NewEmbedded(ctx, store.Options{OnError: onError, Logger: log})
 	}
-	st, err := store.New(ctx, string(cfg.RedisURL), store.Options{TLSInsecure: cfg.RedisTLSInsecure, OnError: onError, Logger: log})
+	st, err := store.New(ctx, string(cfg.RedisURL), store.Options{TLSInsecure: cfg.RedisTLSInsecure, OnError: onError, Logger: log,
+		PoolSize: cfg.RedisPoolSize})
 	if err != nil {
 		return nil, fmt.Errorf("connect to REDIS_URL: %w", err)
 	}
@@ -171,6 +181,16 @@ func (s *service) start(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { runLeased(ctx, s.store, "engine-tick", s.holder, time.Second, s.engine.Tick, s.log) })
 	wg.Go(func() { s.dispatcher.Run(ctx) })
+	// History compaction: a pass a day per series, run where the lease is.
+	wg.Go(func() {
+		runLeased(ctx, s.store, "history-compact", s.holder, time.Minute, func(ctx context.Context) error {
+			_, err := s.store.CompactHistory(ctx, s.clock.Now())
+			return err
+		}, s.log)
+	})
+	if s.guard != nil {
+		wg.Go(func() { s.guard.Run(ctx, 15*time.Second) })
+	}
 	if s.poller != nil {
 		wg.Go(func() { s.poller.Run(ctx) })
 	}

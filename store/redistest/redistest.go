@@ -36,7 +36,11 @@ func URL(t testing.TB) string {
 
 // Start runs a private redis-server (never REDIS_URL), for tests that must
 // stop and restart it.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartWith(t) }
+
+// StartWith runs a private redis-server as Start does, with extra
+// command-line options (e.g. "--maxmemory", "8mb").
+func StartWith(t testing.TB, options ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -51,7 +55,7 @@ func Start(t testing.TB) *Server {
 		"--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
 		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"),
 	}}
-	s.args = append([]string{bin}, s.args...)
+	s.args = append(append([]string{bin}, s.args...), options...)
 	s.start(t)
 	t.Cleanup(func() {
 		s.Stop()
