@@ -43,8 +43,8 @@ type service struct {
 	metrics    *metrics.Metrics
 	// socket carries Slack's requests in Socket Mode; nil over HTTP.
 	socket *handlers.Socket
-	guard      *store.MemoryGuard // nil on the embedded Redis
-	clock      app.Clock
+	guard  *store.MemoryGuard // nil on the embedded Redis
+	clock  app.Clock
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
