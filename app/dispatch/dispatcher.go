@@ -394,6 +394,21 @@ func (d *Dispatcher) record(ctx context.Context, h *heldDelivery, ts string, log
 		return
 	}
 	d.finish(ctx, h, log)
+	d.wake(msgID, episode)
+}
+
+// wake makes the held updates and replies of a message that was just
+// posted due at once. They were waiting for its ts, each due when it last
+// looked; now they go together, in stream order, as scan takes them: the
+// resolution's update before its thread reply.
+func (d *Dispatcher) wake(msgID string, episode int) {
+	now := d.clock.Now()
+	for _, x := range d.held {
+		n := x.Notification
+		if xid, xepisode := n.MessageRef(); !n.Kind.OpensMessage() && xid == msgID && xepisode == episode && x.due.After(now) {
+			x.due = now
+		}
+	}
 }
 
 func (d *Dispatcher) observe(n app.Notification, result string) {
