@@ -2,8 +2,14 @@ package app
 
 import "time"
 
-// HistorySpan is how far back slabot keeps queue metrics for previews.
-const HistorySpan = 7 * 24 * time.Hour
+// How far back slabot keeps queue metrics for previews, and how finely:
+// one point a minute for the last HistoryFineFor at least, older points
+// one per HistoryCoarseStep (the worst value of each).
+const (
+	HistorySpan       = 7 * 24 * time.Hour
+	HistoryFineFor    = 24 * time.Hour
+	HistoryCoarseStep = 5 * time.Minute
+)
 
 // Series is the recorded history of one metric of one queue and media
 // type: Values[i] is the value at Start + i·Step, NaN where there is no

@@ -326,6 +326,7 @@ func TestPreviewEndToEnd(t *testing.T) {
 	for _, c := range []struct{ text, want string }{
 		{"preview Support wait 5m", "*Support* longest_wait above 5m: would have fired 2 times in the last 3 days (all the history slabot has) (longest 22m, 27m in breach in all)."},
 		{"preview Support wait 5m for 10m", "would have fired once in the last 3 days (all the history slabot has), for 12m."},
+		{"preview Support wait 5m", "(Replayed minute by minute over the last 24 hours; before that on the worst value of every 5 minutes, as slabot keeps older history.)"},
 		{"whatif Support wait 10m", "would not have fired in the last 3 days"},
 		{"preview default wait 5m", "across the 1 queue it applies to"},
 		{"preview Support sl 80", "has no history to replay yet"},

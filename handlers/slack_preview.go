@@ -59,7 +59,7 @@ func previewSentence(t app.Threshold, p app.Preview) string {
 		if t.QueueID == app.DefaultQueue && p.Queues == 0 {
 			return "every known queue has its own rule for " + string(t.Metric) + ", so the default applies to none yet."
 		}
-		return "has no history to replay yet: slabot keeps one point a minute of each queue's metrics for 7 days, from its first event."
+		return "has no history to replay yet: slabot keeps each queue's metrics for 7 days, from its first event."
 	}
 	when := "in the last 7 days"
 	if p.Covered < app.HistorySpan-time.Hour {
@@ -81,6 +81,10 @@ func previewSentence(t app.Threshold, p app.Preview) string {
 	}
 	if p.Now {
 		s += " It would be firing now."
+	}
+	if p.Covered > app.HistoryFineFor {
+		s += fmt.Sprintf(" (Replayed minute by minute over the last %d hours; before that on the worst value of every %d minutes, as slabot keeps older history.)",
+			int(app.HistoryFineFor/time.Hour), int(app.HistoryCoarseStep/time.Minute))
 	}
 	if t.MinVolume > 0 {
 		s += " (The min volume is not replayed: slabot keeps values, not volumes.)"

@@ -32,10 +32,10 @@ import (
 const (
 	// HistoryCoarseStep is the resolution of history older than yesterday
 	// (UTC): /sla preview sees the worst value of each such step.
-	HistoryCoarseStep = 5 * time.Minute
+	HistoryCoarseStep = app.HistoryCoarseStep
 	// HistoryFineFor is how far back history keeps one point a minute, at
 	// least: today and yesterday (UTC).
-	HistoryFineFor = 24 * time.Hour
+	HistoryFineFor = app.HistoryFineFor
 
 	coarseStep = int(HistoryCoarseStep / time.Minute)
 	// compactBatch bounds the series one pipeline looks at.
