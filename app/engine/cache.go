@@ -84,40 +84,11 @@ func (c *stateCache) loaded(queueID string, s app.Snapshot, alertIDs []string) a
 	return s
 }
 
-// committed caches the state of a queue after ch, committed on snap:
-// latest are its latest values after ch.
-func (c *stateCache) committed(snap app.Snapshot, ch app.Change, latest map[string]float64) {
-	if ch.QueueID == app.DefaultQueue || ch.Snooze != nil || ch.Route != nil || ch.Hours != nil {
-		c.forgetQueue(ch.QueueID)
-		return
-	}
-	next := snap
-	next.Seen = false
-	next.Versions.Queue++
-	next.Queue.Known = true
-	next.Queue.Latest = latest
-	if ch.QueueName != "" {
-		next.Queue.Name = ch.QueueName
-	}
-	next.Alerts = make(map[string]app.VersionedAlert, len(snap.Alerts)+len(ch.Alerts))
-	maps.Copy(next.Alerts, snap.Alerts)
-	for _, w := range ch.Alerts {
-		next.Alerts[w.Alert.ID] = app.VersionedAlert{Alert: w.Alert, Version: w.Version + 1}
-	}
-	c.putQueue(ch.QueueID, next)
-}
-
 func (c *stateCache) putQueue(queueID string, s app.Snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	evictOne(c.queues, queueID, maxCachedQueues)
 	c.queues[queueID] = s
-}
-
-func (c *stateCache) forgetQueue(queueID string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.queues, queueID)
 }
 
 // stormState returns the cached storm records of channels and digests
@@ -167,6 +138,21 @@ func (c *stateCache) stormsLoaded(channels []string, storms map[string]app.Versi
 	}
 }
 
+// answered keeps the cache true to the store's answer to ch: what ch
+// wrote of storms and digests is cached and its queue's snapshot dropped
+// (an event's caller caches it again, as committed); after a failure
+// everything ch was built on is dropped, since any of it may be what moved.
+func (c *stateCache) answered(ch app.Change, err error) {
+	if err != nil {
+		c.forget(ch)
+		return
+	}
+	c.stormsCommitted(ch)
+	if ch.QueueID != "" {
+		c.forgetQueue(ch.QueueID)
+	}
+}
+
 // stormsCommitted caches the storm records and digests ch wrote.
 func (c *stateCache) stormsCommitted(ch app.Change) {
 	c.mu.Lock()
@@ -183,19 +169,10 @@ func (c *stateCache) stormsCommitted(ch app.Change) {
 	}
 }
 
-// answered keeps the cache true to the store's answer to ch: what ch
-// wrote of storms and digests is cached and its queue's snapshot dropped
-// (an event's caller caches it again, as committed); after a failure
-// everything ch was built on is dropped, since any of it may be what moved.
-func (c *stateCache) answered(ch app.Change, err error) {
-	if err != nil {
-		c.forget(ch)
-		return
-	}
-	c.stormsCommitted(ch)
-	if ch.QueueID != "" {
-		c.forgetQueue(ch.QueueID)
-	}
+func (c *stateCache) forgetQueue(queueID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.queues, queueID)
 }
 
 // forget drops every entry ch was built on: after a failed commit any of
@@ -213,6 +190,29 @@ func (c *stateCache) forget(ch app.Change) {
 			delete(c.storms, channel)
 		}
 	}
+}
+
+// committed caches the state of a queue after ch, committed on snap:
+// latest are its latest values after ch.
+func (c *stateCache) committed(snap app.Snapshot, ch app.Change, latest map[string]float64) {
+	if ch.QueueID == app.DefaultQueue || ch.Snooze != nil || ch.Route != nil || ch.Hours != nil {
+		c.forgetQueue(ch.QueueID)
+		return
+	}
+	next := snap
+	next.Seen = false
+	next.Versions.Queue++
+	next.Queue.Known = true
+	next.Queue.Latest = latest
+	if ch.QueueName != "" {
+		next.Queue.Name = ch.QueueName
+	}
+	next.Alerts = make(map[string]app.VersionedAlert, len(snap.Alerts)+len(ch.Alerts))
+	maps.Copy(next.Alerts, snap.Alerts)
+	for _, w := range ch.Alerts {
+		next.Alerts[w.Alert.ID] = app.VersionedAlert{Alert: w.Alert, Version: w.Version + 1}
+	}
+	c.putQueue(ch.QueueID, next)
 }
 
 // evictOne makes room for key in m, which holds at most limit entries,

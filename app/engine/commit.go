@@ -22,6 +22,8 @@ type pending struct {
 	// latest are the queue's latest values once change is committed
 	// (events only), for the cache.
 	latest map[string]float64
+	// storms is the storm state change touches (storms.go).
+	storms stormKeys
 
 	// Set by commit: the change as committed (the storm rules may have
 	// folded its posts into digests), the alerts that joined a digest
@@ -59,12 +61,11 @@ func (e *Engine) commit(ctx context.Context, ps ...*pending) {
 	var plain, stormy []*pending
 	var channels []string
 	for _, p := range ps {
-		k := e.stormKeys(p.change, p.snap)
-		if k.none() {
+		if p.storms.none() {
 			plain = append(plain, p)
 			continue
 		}
-		stormy, channels = append(stormy, p), append(channels, k.lockChannels()...)
+		stormy, channels = append(stormy, p), append(channels, p.storms.lockChannels()...)
 	}
 	e.commitPlain(ctx, plain)
 	if len(stormy) > 0 {
@@ -76,7 +77,7 @@ func (e *Engine) commit(ctx context.Context, ps ...*pending) {
 // commit does, and returns it as committed and the alerts that joined a
 // digest.
 func (e *Engine) commitOne(ctx context.Context, c app.Change, snap app.Snapshot, now time.Time) (app.Change, []app.Alert, error) {
-	p := &pending{change: c, snap: snap, now: now}
+	p := &pending{change: c, snap: snap, now: now, storms: e.stormKeys(c, snap)}
 	e.commit(ctx, p)
 	return p.change, p.diverted, p.err
 }
@@ -165,7 +166,7 @@ func (e *Engine) commitStorms(ctx context.Context, ps []*pending) {
 	ctx = context.WithoutCancel(ctx)
 	var grouped []*pending
 	for _, p := range ps {
-		state, err := e.stormState(ctx, e.stormKeys(p.change, p.snap))
+		state, err := e.stormState(ctx, p.storms)
 		if err != nil {
 			p.err = fmt.Errorf("load storm state: %w", err)
 			continue

@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/slabot/slabot/app"
@@ -202,7 +203,8 @@ func (e *Engine) ingestRound(ctx context.Context, evs []app.Event, heads []int, 
 			continue
 		}
 		c, latest := e.decide(snaps[k], evs[i], now)
-		ps, at = append(ps, &pending{change: c, snap: snaps[k], now: now, latest: latest}), append(at, k)
+		p := &pending{change: c, snap: snaps[k], now: now, latest: latest, storms: e.stormKeys(c, snaps[k])}
+		ps, at = append(ps, p), append(at, k)
 	}
 	e.commit(ctx, ps...)
 	for n, p := range ps {
@@ -256,4 +258,11 @@ func eventAlertIDs(ev app.Event) []string {
 		ids = appendNew(ids, app.AlertID(ev.QueueID, o.MediaType, o.Metric))
 	}
 	return ids
+}
+
+func appendNew(ss []string, s string) []string {
+	if slices.Contains(ss, s) {
+		return ss
+	}
+	return append(ss, s)
 }

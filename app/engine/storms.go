@@ -60,13 +60,6 @@ func (r *rules) stormable(n app.Notification) bool {
 	return r.stormsOn() && n.Kind == app.KindPost && app.ValidChannel(n.Channel)
 }
 
-func appendNew(ss []string, s string) []string {
-	if slices.Contains(ss, s) {
-		return ss
-	}
-	return append(ss, s)
-}
-
 // stormStep is the storm part of one change: the channels' storm records
 // and the digests it reads and writes, each with its stored version, and
 // the members it writes.
