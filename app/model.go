@@ -50,6 +50,11 @@ type Event struct {
 	QueueID      string
 	QueueName    string
 	Observations []Observation
+	// At is when the observations were made, as the source stamps them;
+	// zero when unknown. An observation older than the newest one already
+	// applied to its queue, media type and metric is ignored, so that a
+	// replayed or delayed event cannot undo a newer one.
+	At time.Time
 }
 
 // ValidateQueueID rejects IDs that would break keys, button values or

@@ -63,6 +63,8 @@ type Queue struct {
 	Hours *Hours
 	// Latest holds the last value of each metric, keyed by LatestKey.
 	Latest map[string]float64
+	// LatestAt holds when each of them was observed, where the event said.
+	LatestAt map[string]time.Time
 	// Known is set once the queue is in the index of known queues.
 	Known bool
 }
@@ -91,9 +93,12 @@ type Change struct {
 	// Latest are the queue's new latest values; Prior the values they
 	// replace (where known) and At when they were seen, for the queue's
 	// metric history (a minute's first value is kept, for 7 days).
-	Latest        map[string]float64
-	Prior         map[string]float64
-	At            time.Time
+	Latest map[string]float64
+	Prior  map[string]float64
+	At     time.Time
+	// ObservedAt, when set, is when the Latest values were observed (the
+	// event's At), kept with them to order later events.
+	ObservedAt    time.Time
 	Alerts        []AlertWrite
 	Notifications []Notification
 	// Undue lists alert IDs to drop from the time-driven index (their

@@ -143,7 +143,7 @@ func (c *Client) Observations(ctx context.Context, queueIDs []string) ([]app.Eve
 		for _, id := range chunk {
 			// Agents on queue is always reported: a queue missing from the
 			// answer has nobody on it.
-			byQueue[id] = &app.Event{QueueID: id, Observations: []app.Observation{{QueueID: id, Metric: app.Agents}}}
+			byQueue[id] = &app.Event{QueueID: id, At: now, Observations: []app.Observation{{QueueID: id, Metric: app.Agents}}}
 		}
 		for _, r := range resp.Results {
 			ev := byQueue[r.Group.QueueID]
@@ -296,7 +296,7 @@ func (c *Client) ServiceLevels(ctx context.Context, queueIDs []string, now time.
 			}
 			ev := byQueue[r.Group.QueueID]
 			if ev == nil {
-				ev = &app.Event{QueueID: r.Group.QueueID}
+				ev = &app.Event{QueueID: r.Group.QueueID, At: now}
 				byQueue[r.Group.QueueID] = ev
 			}
 			ev.Observations = append(ev.Observations, obs...)

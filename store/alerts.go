@@ -129,6 +129,14 @@ func decodeQueue(id string, h map[string]string) app.Queue {
 				q.Latest[name] = f
 			}
 		}
+		if name, ok := strings.CutPrefix(k, "t:"); ok {
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+				if q.LatestAt == nil {
+					q.LatestAt = make(map[string]time.Time)
+				}
+				q.LatestAt[name] = time.UnixMilli(ms)
+			}
+		}
 	}
 	return q
 }

@@ -49,8 +49,13 @@ end
 for _, m in ipairs(members) do m.data = arg() end
 local fv = {} -- the queue's latest values (and, below, its new version): one HSET
 for _ = 1, c.latest or 0 do
-  fv[#fv + 1] = 'm:' .. arg()
+  local f = arg()
+  fv[#fv + 1] = 'm:' .. f
   fv[#fv + 1] = arg()
+  if c.latest_at then -- when the value was observed, to order later events
+    fv[#fv + 1] = 't:' .. f
+    fv[#fv + 1] = c.latest_at
+  end
 end
 local notes, entries = {}, {}
 for r = 1, c.notes or 0 do notes[r] = arg() end
@@ -158,8 +163,10 @@ type commitHeader struct {
 	Digests []digestRecord `json:"digests,omitempty"`
 	Members []memberRecord `json:"members,omitempty"`
 	Latest  int            `json:"latest,omitempty"` // latest values, each a LatestKey and a value
-	Notes   int            `json:"notes,omitempty"`
-	Entries int            `json:"entries,omitempty"` // /sla history entries
+	// LatestAt is when the latest values were observed (Unix ms), if known.
+	LatestAt int64 `json:"latest_at,omitempty"`
+	Notes    int   `json:"notes,omitempty"`
+	Entries  int   `json:"entries,omitempty"` // /sla history entries
 	// Series metric history points follow, all of minute Minute.
 	Series int   `json:"series,omitempty"`
 	Minute int64 `json:"minute,omitempty"`
@@ -338,6 +345,9 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 		records = append(records, k, strconv.FormatFloat(v, 'g', -1, 64))
 	}
 	h.Latest = len(c.Latest)
+	if !c.ObservedAt.IsZero() {
+		h.LatestAt = c.ObservedAt.UnixMilli()
+	}
 	for _, n := range c.Notifications {
 		payload, err := json.Marshal(n)
 		if err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/slabot/slabot/app"
 )
@@ -204,6 +205,14 @@ func (c *stateCache) committed(snap app.Snapshot, ch app.Change, latest map[stri
 	next.Versions.Queue++
 	next.Queue.Known = true
 	next.Queue.Latest = latest
+	if !ch.ObservedAt.IsZero() {
+		at := make(map[string]time.Time, len(snap.Queue.LatestAt)+len(ch.Latest))
+		maps.Copy(at, snap.Queue.LatestAt)
+		for k := range ch.Latest {
+			at[k] = ch.ObservedAt
+		}
+		next.Queue.LatestAt = at
+	}
 	if ch.QueueName != "" {
 		next.Queue.Name = ch.QueueName
 	}

@@ -53,8 +53,8 @@ func (r *rules) apply(snap app.Snapshot, ev app.Event, now time.Time) (app.Chang
 		c.QueueName = ev.QueueName
 		snap.Queue.Name = ev.QueueName
 	}
-	obs := r.evaluated(snap, ev.Observations)
-	c.At, c.Prior = now, make(map[string]float64, len(obs))
+	obs := r.evaluated(snap, ev)
+	c.At, c.ObservedAt, c.Prior = now, ev.At, make(map[string]float64, len(obs))
 	for _, o := range obs {
 		k := app.LatestKey(o.MediaType, o.Metric)
 		c.Latest[k] = o.Value
@@ -97,18 +97,43 @@ func (r *rules) apply(snap app.Snapshot, ev app.Event, now time.Time) (app.Chang
 	return c, q.Latest
 }
 
-// evaluated drops the observations their rule's volume gate ignores: they
-// change nothing, not even the queue's latest values, so that a later
-// time-driven evaluation never acts on them either.
-func (r *rules) evaluated(snap app.Snapshot, obs []app.Observation) []app.Observation {
-	out := obs[:0:0]
-	for _, o := range obs {
+// evaluated drops the observations of ev that change nothing, not even
+// the queue's latest values, so that a later time-driven evaluation never
+// acts on them either: those their rule's volume gate ignores, and those
+// older than the newest value already applied (outdated).
+func (r *rules) evaluated(snap app.Snapshot, ev app.Event) []app.Observation {
+	out := ev.Observations[:0:0]
+	for _, o := range ev.Observations {
 		if th, ok := r.threshold(snap, o.Metric); ok && th.Gates(o) {
+			continue
+		}
+		if outdated(snap, ev.At, o) {
 			continue
 		}
 		out = append(out, o)
 	}
 	return out
+}
+
+// outdated reports whether observation o, made at at, is older than the
+// queue's newest value of its media type and metric: a replayed or
+// delayed event must not undo what a newer one did (an old "recovered"
+// body resolving a live breach). An observation of unknown time is never
+// outdated.
+func outdated(snap app.Snapshot, at time.Time, o app.Observation) bool {
+	newest, ok := snap.Queue.LatestAt[app.LatestKey(o.MediaType, o.Metric)]
+	return ok && !at.IsZero() && at.Before(newest)
+}
+
+// allOutdated reports whether every observation of ev is outdated: the
+// event is then ignored, and nothing is committed.
+func allOutdated(snap app.Snapshot, ev app.Event) bool {
+	for _, o := range ev.Observations {
+		if !outdated(snap, ev.At, o) {
+			return false
+		}
+	}
+	return len(ev.Observations) > 0
 }
 
 func mergeLatest(old, fresh map[string]float64) map[string]float64 {

@@ -202,6 +202,10 @@ func (e *Engine) ingestRound(ctx context.Context, evs []app.Event, heads []int, 
 			out[i], done[k] = app.Duplicate, true
 			continue
 		}
+		if allOutdated(snaps[k], evs[i]) {
+			out[i], done[k] = app.Ignored, true
+			continue
+		}
 		c, latest := e.decide(snaps[k], evs[i], now)
 		p := &pending{change: c, snap: snaps[k], now: now, latest: latest, storms: e.stormKeys(c, snaps[k])}
 		ps, at = append(ps, p), append(at, k)

@@ -309,3 +309,52 @@ func TestUnavailableStore(t *testing.T) {
 		t.Errorf("err = %v, want ErrUnavailable", err)
 	}
 }
+
+// An observation older than the newest one applied to its queue, media
+// type and metric is ignored (a replayed or delayed "recovered" body must
+// not resolve a live breach), whichever engine sees it; one of unknown
+// time is applied as before.
+func TestOutdatedObservationIgnored(t *testing.T) {
+	h := newHarness(t, engine.Options{})
+	h.set(queue, app.Waiting, 10, 0)
+	t0 := time.Date(2026, 11, 27, 9, 59, 0, 0, time.UTC)
+	ingest := func(e *engine.Engine, key string, at time.Time, media string, v float64) app.Outcome {
+		t.Helper()
+		out, err := e.Ingest(h.ctx, app.Event{Key: key, QueueID: queue, At: at,
+			Observations: []app.Observation{{QueueID: queue, MediaType: media, Metric: app.Waiting, Value: v}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if out := ingest(h.engine, "breach", t0.Add(time.Minute), "voice", 15); out != app.Processed {
+		t.Fatalf("breach: %s", out)
+	}
+	if got := h.sent(); !equal(got, []string{"post:firing#1"}) {
+		t.Fatalf("sent %v, want the alert", got)
+	}
+	// The same engine (cached snapshot) and another replica (read afresh).
+	other := engine.New(h.store, h.clock, engine.Options{Channel: "C1"})
+	for i, e := range []*engine.Engine{h.engine, other} {
+		if out := ingest(e, fmt.Sprintf("old-recovery-%d", i), t0, "voice", 1); out != app.Ignored {
+			t.Errorf("engine %d: a recovery observed before the breach answered %s, want ignored", i, out)
+		}
+	}
+	if got := h.sent(); len(got) != 0 {
+		t.Errorf("an outdated recovery sent %v, want nothing", got)
+	}
+	// Another media type has no newer value: applied.
+	if out := ingest(other, "chat", t0, "chat", 1); out != app.Processed {
+		t.Errorf("an observation of another media type answered %s, want processed", out)
+	}
+	// An observation of unknown time is applied, and a newer one too.
+	if out := ingest(other, "untimed", time.Time{}, "voice", 12); out != app.Processed {
+		t.Errorf("an observation of unknown time answered %s, want processed", out)
+	}
+	if out := ingest(h.engine, "recovery", t0.Add(2*time.Minute), "voice", 1); out != app.Processed {
+		t.Errorf("a newer recovery answered %s, want processed", out)
+	}
+	if got := h.sent(); !equal(got, []string{"update:resolved#1", "reply:resolved#1:resolved"}) {
+		t.Errorf("after the newer recovery sent %v, want the resolution", got)
+	}
+}
