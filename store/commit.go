@@ -120,6 +120,7 @@ for _, m in ipairs(members) do
   redis.call('HSET', digests[m.digest].key, m.field, m.data)
 end
 if queued then
+  if c.at then fv[#fv + 1], fv[#fv + 2] = 'at', c.at end -- the queue's last data, for ExpireQueues
   if c.expect_queue then
     fv[#fv + 1], fv[#fv + 2] = 'cv', c.expect_queue + 1
   else
@@ -165,8 +166,11 @@ type commitHeader struct {
 	Latest  int            `json:"latest,omitempty"` // latest values, each a LatestKey and a value
 	// LatestAt is when the latest values were observed (Unix ms), if known.
 	LatestAt int64 `json:"latest_at,omitempty"`
-	Notes    int   `json:"notes,omitempty"`
-	Entries  int   `json:"entries,omitempty"` // /sla history entries
+	// At is when the latest values were committed (Unix ms): the queue's
+	// last data, for ExpireQueues.
+	At      int64 `json:"at,omitempty"`
+	Notes   int   `json:"notes,omitempty"`
+	Entries int   `json:"entries,omitempty"` // /sla history entries
 	// Series metric history points follow, all of minute Minute.
 	Series int   `json:"series,omitempty"`
 	Minute int64 `json:"minute,omitempty"`
@@ -345,6 +349,9 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 		records = append(records, k, strconv.FormatFloat(v, 'g', -1, 64))
 	}
 	h.Latest = len(c.Latest)
+	if h.Latest > 0 && !c.At.IsZero() {
+		h.At = c.At.UnixMilli()
+	}
 	if !c.ObservedAt.IsZero() {
 		h.LatestAt = c.ObservedAt.UnixMilli()
 	}

@@ -188,6 +188,16 @@ func (s *service) start(ctx context.Context) (wait func()) {
 			return err
 		}, s.log)
 	})
+	// Queues nobody configured that sent no data for 8 days are forgotten.
+	wg.Go(func() {
+		runLeased(ctx, s.store, "queue-expiry", s.holder, 10*time.Minute, func(ctx context.Context) error {
+			n, err := s.store.ExpireQueues(ctx, s.clock.Now())
+			if n > 0 {
+				s.log.Info("forgot idle queues", "queues", n)
+			}
+			return err
+		}, s.log)
+	})
 	if s.guard != nil {
 		wg.Go(func() { s.guard.Run(ctx, 15*time.Second) })
 	}
