@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slabot/slabot/app"
 )
@@ -78,9 +79,11 @@ func decodedEvent(format, key, queueID, name string, o ...app.Observation) webho
 
 func ignoredEvent(format string) webhookEvent { return webhookEvent{Format: format, Ignored: true} }
 
-// rounded drops float noise such as 0.62*100 = 62.00000000000001.
+// rounded drops float noise such as 0.62*100 = 62.00000000000001, and
+// the times events carry (TestDecodeStamps checks those).
 func roundValues(events []webhookEvent) []webhookEvent {
 	for i := range events {
+		events[i].ObservedAt, events[i].Sent = nil, time.Time{}
 		for j := range events[i].Event.Observations {
 			o := &events[i].Event.Observations[j]
 			o.Value = math.Round(o.Value*1e9) / 1e9
