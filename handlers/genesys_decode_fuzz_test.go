@@ -41,6 +41,7 @@ func FuzzDecodeWebhook(f *testing.F) {
 	f.Add([]byte(`{"id":"t","event_type":"com.genesiscloud.queue.metric","timestamp":"soon","data":{"queue_id":"ALL","metric":"waiting","value":1}}`))
 	f.Add([]byte(`{"id":"` + strings.Repeat("i", 257) + `","event_type":"com.genesiscloud.queue.metric","data":{"queue_id":"q","metric":"wait","value":1}}`))
 	f.Add([]byte(`{"id":"d","event_type":"com.genesiscloud.queue.metric","data":{"queue_id":"Default","metric":"wait","value":1}}`))
+	f.Add([]byte(`{"id":"a","event_type":"com.genesiscloud.queue.metric","data":{"queue_id":"All","metric":"wait","value":1}}`))
 	f.Add([]byte(`{"topicName":"v2.analytics.queues.all.observations","eventBody":{"data":[{"interval":"2026-12-04T12:00:00Z/2026-12-04T12:30:00Z","metrics":[{"metric":"oWaiting","stats":{"count":1}}]}]},"metadata":{"CorrelationId":"` + strings.Repeat("c", 300) + `"}}`))
 	f.Add([]byte(`{"detail-type":"d","source":"aws.partner/genesys.com","id":"e","time":"2999-01-01T00:00:00Z","detail":{"topicName":"v2.analytics.queues.q.observations","eventBody":{"data":[{"interval":"bad","metrics":[{"metric":"oWaiting","stats":{"count":1}}]}]}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
