@@ -134,8 +134,9 @@ type Deps struct {
 	// Home publishes the App Home (*slackapi.Client, or *slackapi.Console
 	// in local mode); App Home events are ignored when nil.
 	Home HomePublisher
-	// Admins are the Slack user IDs allowed to run /sla set, unset and
-	// route (SLA_ADMINS); empty lets everyone.
+	// Admins are the Slack user IDs allowed to run /sla set, unset, route
+	// and hours, and to snooze or unsnooze all queues (SLA_ADMINS); empty
+	// lets everyone.
 	Admins []string
 	// BuiltinDefault is the engine's built-in default threshold, shown by
 	// /sla list and the App Home; nil when SLA_DEFAULT_LONGEST_WAIT=off.
