@@ -145,9 +145,9 @@ func TestWebhookSignatureTampering(t *testing.T) {
 }
 
 // A captured, validly signed webhook replayed later (here: after the
-// queue recovered) answers duplicate and does not re-open the alert. The
-// HMAC scheme carries no timestamp, so the 24 h event-id memory is the
-// replay window: see BENCHMARKS.md for the proposal to bound it.
+// queue recovered) answers duplicate and does not re-open the alert. A
+// signature without X-Slabot-Timestamp has the 24 h event-id memory as its
+// replay window; TestWebhookSignedTimestamp bounds it to 5 minutes.
 func TestWebhookSignedReplay(t *testing.T) {
 	const secret = "hook-secret"
 	e := newHostileEnv(t, handlers.WebhookAuth{Secret: secret})
