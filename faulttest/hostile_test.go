@@ -4,11 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +186,103 @@ func TestHostileWebhooksEndToEnd(t *testing.T) {
 	if !strings.Contains(post.Text, escaped) {
 		t.Errorf("text %q; want the name escaped as %q", post.Text, escaped)
 	}
+}
+
+// Issue 14 through the real binary in production mode: the webhook's
+// auth schemes, signed timestamps, future stamps, reserved queue IDs,
+// long ids and the cap on known queues; /sla keeps mentions from queue
+// names inert and snooze all to admins.
+func TestSecurityEndToEnd(t *testing.T) {
+	t.Parallel()
+	const secret, admin = "e2e-hook-secret", "U0ADMIN01"
+	c := newCluster(t, clusterOptions{env: []string{"GENESYS_WEBHOOK_SECRET=" + secret, "SLABOT_MAX_QUEUES=20", "SLA_ADMINS=" + admin}})
+	base := c.bots[0].URL
+	post := func(path string, body []byte, header map[string]string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	hmacHex := func(key string, parts ...string) string {
+		m := hmac.New(sha256.New, []byte(key))
+		for _, p := range parts {
+			m.Write([]byte(p))
+		}
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	token := map[string]string{"Authorization": "bearer " + rig.WebhookToken}
+	now := time.Now()
+	event := func(id, queue, name, stamp string) []byte {
+		b, _ := json.Marshal(map[string]any{"id": id, "event_type": "com.genesiscloud.queue.metric", "timestamp": stamp,
+			"data": map[string]any{"queue_id": queue, "queue_name": name, "metric": "longest_wait", "value": 400, "unit": "seconds"}})
+		return b
+	}
+	stamp := now.UTC().Format(time.RFC3339)
+
+	t.Run("webhook", func(t *testing.T) {
+		ts := strconv.FormatInt(now.Unix(), 10)
+		old := strconv.FormatInt(now.Add(-10*time.Minute).Unix(), 10)
+		signed := event("sec-signed", "sec-q-signed", "Signed", stamp)
+		batch := make([]string, 25)
+		for i := range batch {
+			batch[i] = string(event(fmt.Sprintf("sec-cap-%d", i), fmt.Sprintf("sec-cap-q%d", i), "Cap", stamp))
+		}
+		for _, tt := range []struct {
+			name   string
+			body   []byte
+			header map[string]string
+			want   int
+		}{
+			{"lower-case bearer", event("sec-1", "sec-q1", "One", stamp), token, http.StatusOK},
+			{"signed timestamp", signed, map[string]string{"X-Slabot-Timestamp": ts, "X-Genesys-Cloud-Signature": "sha256=" + hmacHex(secret, ts, ".", string(signed))}, http.StatusOK},
+			{"signed timestamp 10 minutes old", signed, map[string]string{"X-Slabot-Timestamp": old, "X-Genesys-Cloud-Signature": "sha256=" + hmacHex(secret, old, ".", string(signed))}, http.StatusUnauthorized},
+			{"queue all", event("sec-2", "all", "All", stamp), token, http.StatusBadRequest},
+			{"id of 300 bytes", event(strings.Repeat("x", 300), "sec-q3", "Three", stamp), token, http.StatusBadRequest},
+			{"an hour ahead", event("sec-4", "sec-q4", "Four", now.Add(time.Hour).UTC().Format(time.RFC3339)), token, http.StatusBadRequest},
+			{"25 new queues past a cap of 20", []byte("[" + strings.Join(batch, ",") + "]"), token, http.StatusBadRequest},
+		} {
+			if got, answer := post("/webhook/genesys", tt.body, tt.header); got != tt.want {
+				t.Errorf("%s: %d %s; want %d", tt.name, got, answer, tt.want)
+			}
+		}
+	})
+
+	t.Run("slack", func(t *testing.T) {
+		if got, answer := post("/webhook/genesys", event("sec-boss", "sec-q-boss", "<@U0BOSS>", stamp), token); got != http.StatusOK {
+			t.Fatalf("queue named <@U0BOSS>: %d %s", got, answer)
+		}
+		command := func(user, text string) string {
+			t.Helper()
+			body := url.Values{"command": {"/sla"}, "text": {text}, "user_id": {user}, "team_id": {"T0RIG"}}.Encode()
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			code, answer := post("/slack/commands", []byte(body), map[string]string{"Content-Type": "application/x-www-form-urlencoded",
+				"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + hmacHex(rig.SigningSecret, "v0:", ts, ":", body)})
+			var r struct{ Text string }
+			if code != http.StatusOK || json.Unmarshal([]byte(answer), &r) != nil {
+				t.Fatalf("/sla %s: %d %s", text, code, answer)
+			}
+			return r.Text
+		}
+		got := command("U0LEAD001", "snooze &lt;@U0BOS&gt; 1h")
+		if strings.Contains(got, "<@U0BOSS>") || !strings.Contains(got, "&lt;@U0BOSS&gt;") {
+			t.Errorf("a typo of a queue named <@U0BOSS>: %q; want the name suggested, inert", got)
+		}
+		if got := command("U0LEAD001", "snooze all 168h"); !strings.Contains(got, "Only SLA admins") {
+			t.Errorf("snooze all by a non-admin: %q", got)
+		}
+		if got := command(admin, "snooze all 1m"); !strings.Contains(got, "Snoozed *all queues*") {
+			t.Errorf("snooze all by an admin: %q", got)
+		}
+	})
 }

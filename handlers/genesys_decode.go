@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/slabot/slabot/app"
@@ -36,8 +37,10 @@ const (
 	maxEvents    = 1000
 	maxQueueName = 256
 	maxMediaType = 64
-	hashPrefix   = "sha256:"
-	jsonSpace    = " \t\r\n"
+	// maxEventID bounds an event's own id: it becomes part of a Redis key.
+	maxEventID = 256
+	hashPrefix = "sha256:"
+	jsonSpace  = " \t\r\n"
 )
 
 // webhookEvent is one decoded event of a webhook body.
@@ -45,6 +48,14 @@ type webhookEvent struct {
 	Format  string    // "metric", "notification", "eventbridge" or "unknown"
 	Event   app.Event // Key, QueueID, QueueName, Observations; zero when Ignored
 	Ignored bool      // unknown format/topic, or nothing slabot evaluates (unknown metrics only)
+	// ObservedAt holds when each of Event.Observations was observed (same
+	// index), zero when the event does not say: a metric event's
+	// timestamp, a notification data item's interval start, else an
+	// EventBridge event's time. Nil when Ignored.
+	ObservedAt []time.Time
+	// Sent is the newest time the event carries (ObservedAt and an
+	// EventBridge event's time): one ahead of the clock is refused.
+	Sent time.Time
 }
 
 // decodeWebhook parses a body holding one JSON event or a JSON array of
@@ -100,6 +111,8 @@ func decodeWebhook(body []byte) ([]webhookEvent, error) {
 type wireEvent struct {
 	ID        string         `json:"id"` // metric and EventBridge events
 	EventType string         `json:"event_type"`
+	Timestamp wireStamp      `json:"timestamp"` // metric events
+	Time      wireStamp      `json:"time"`      // EventBridge events
 	Data      wireMetricData `json:"data"`
 	// A notification envelope sent as is.
 	wireNotification
@@ -114,6 +127,7 @@ type wireMetricData struct {
 	Metric    string     `json:"metric"`
 	Value     wireNumber `json:"value"`
 	Unit      string     `json:"unit"`
+	Interval  string     `json:"interval"`
 }
 
 type wireNotification struct {
@@ -130,7 +144,8 @@ type wireBody struct {
 		MediaType string `json:"mediaType"`
 	} `json:"group"`
 	Data []struct {
-		Metrics []wireStatMetric `json:"metrics"`
+		Interval string           `json:"interval"`
+		Metrics  []wireStatMetric `json:"metrics"`
 	} `json:"data"`
 }
 
@@ -179,6 +194,79 @@ func (n wireNumber) value(field string) (v float64, ok bool, err error) {
 	return n.v, true, nil
 }
 
+// wireStamp is a time an event carries: an RFC 3339 string, or a number of
+// Unix seconds (milliseconds when over 1e11). Like wireNumber it never
+// fails to unmarshal; time says whether it was valid.
+type wireStamp struct {
+	raw     string
+	present bool
+}
+
+// UnmarshalJSON keeps the value for time to check.
+func (s *wireStamp) UnmarshalJSON(b []byte) error {
+	*s = wireStamp{present: string(b) != "null", raw: string(b)}
+	return nil
+}
+
+// time returns the stamp (zero when absent), or an error naming field.
+func (s wireStamp) time(field string) (time.Time, error) {
+	if !s.present {
+		return time.Time{}, nil
+	}
+	if str, err := strconv.Unquote(s.raw); err == nil && strings.HasPrefix(s.raw, `"`) {
+		t, err := time.Parse(time.RFC3339Nano, str)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s: %.40q is not an RFC 3339 time", field, str)
+		}
+		return t, nil
+	}
+	f, err := strconv.ParseFloat(s.raw, 64)
+	if err != nil || f < 0 || f > 1e15 || math.IsNaN(f) {
+		return time.Time{}, fmt.Errorf("%s: not an RFC 3339 time or Unix seconds", field)
+	}
+	if f > 1e11 {
+		return time.UnixMilli(int64(f)).UTC(), nil
+	}
+	return time.Unix(int64(f), int64((f-math.Floor(f))*1e9)).UTC(), nil
+}
+
+// intervalStart returns the start of an ISO 8601 interval "start/end" as
+// Genesys writes it (zero when absent): for an interval metric the end
+// lies ahead, at the end of the current interval, so only the start says
+// when the data was current.
+func intervalStart(field, interval string) (time.Time, error) {
+	if interval == "" {
+		return time.Time{}, nil
+	}
+	start, _, ok := strings.Cut(interval, "/")
+	t, err := time.Parse(time.RFC3339Nano, start)
+	if !ok || err != nil {
+		return time.Time{}, fmt.Errorf("%s: %.64q is not an interval <start>/<end> in RFC 3339", field, interval)
+	}
+	return t, nil
+}
+
+// checkID refuses an event id over maxEventID bytes: it is kept in a Redis
+// key for a day.
+func checkID(field, id string) error {
+	if len(id) > maxEventID {
+		return fmt.Errorf("%s: longer than %d bytes", field, maxEventID)
+	}
+	return nil
+}
+
+// checkQueueID refuses an invalid queue ID, or one of the words /sla
+// reads as every queue (all) or the fallback rule (default).
+func checkQueueID(field, id string) error {
+	if strings.EqualFold(id, app.AllQueues) || strings.EqualFold(id, app.DefaultQueue) {
+		return fmt.Errorf("%s: %q is reserved (all and default are /sla keywords)", field, strings.ToLower(id))
+	}
+	if app.ValidateQueueID(id) != nil {
+		return fmt.Errorf("%s: %.64q is not a valid queue id", field, id)
+	}
+	return nil
+}
+
 // decodeEvent decodes one JSON object, raw exactly as sent.
 func decodeEvent(raw []byte) (webhookEvent, error) {
 	var w wireEvent
@@ -198,14 +286,33 @@ func decodeEvent(raw []byte) (webhookEvent, error) {
 func (w *wireEvent) event(raw []byte) (webhookEvent, error) {
 	switch {
 	case w.EventType == metricEventType:
-		return w.Data.event(w.ID, raw)
+		if err := checkID("id", w.ID); err != nil {
+			return webhookEvent{}, err
+		}
+		at, err := w.Timestamp.time("timestamp")
+		if err != nil {
+			return webhookEvent{}, err
+		}
+		return w.Data.event(w.ID, at, raw)
 	case w.TopicName != "":
-		return w.wireNotification.event(formatNotification, "", w.Metadata.CorrelationID, raw)
+		if _, ok := topicQueue(w.TopicName); ok {
+			if err := checkID("metadata.CorrelationId", w.Metadata.CorrelationID); err != nil {
+				return webhookEvent{}, err
+			}
+		}
+		return w.wireNotification.event(formatNotification, "", w.Metadata.CorrelationID, time.Time{}, raw)
 	case w.DetailType != "" && w.Detail != nil:
 		if !isGenesysSource(w.Source) {
 			return webhookEvent{Format: formatEventBridge, Ignored: true}, nil
 		}
-		return w.Detail.event(formatEventBridge, "detail.", w.ID, raw)
+		if err := checkID("id", w.ID); err != nil {
+			return webhookEvent{}, err
+		}
+		sent, err := w.Time.time("time")
+		if err != nil {
+			return webhookEvent{}, err
+		}
+		return w.Detail.event(formatEventBridge, "detail.", w.ID, sent, raw)
 	}
 	return webhookEvent{Format: formatUnknown, Ignored: true}, nil
 }
@@ -274,14 +381,21 @@ func redecodeNotification(raw []byte) (wireNotification, error) {
 	return n, err
 }
 
-// event converts a metric event. An unknown metric name is ignored, but
-// only once the rest of the event is well-formed.
-func (d *wireMetricData) event(id string, raw []byte) (webhookEvent, error) {
+// event converts a metric event stamped at (zero: unstamped). An unknown
+// metric name is ignored, but only once the rest of the event is
+// well-formed.
+func (d *wireMetricData) event(id string, at time.Time, raw []byte) (webhookEvent, error) {
 	if d.QueueID == "" {
 		return webhookEvent{}, errors.New("data.queue_id: missing")
 	}
-	if err := app.ValidateQueueID(d.QueueID); err != nil {
-		return webhookEvent{}, fmt.Errorf("data.queue_id: %.64q is not a valid queue id", d.QueueID)
+	if err := checkQueueID("data.queue_id", d.QueueID); err != nil {
+		return webhookEvent{}, err
+	}
+	if at.IsZero() {
+		var err error
+		if at, err = intervalStart("data.interval", d.Interval); err != nil {
+			return webhookEvent{}, err
+		}
 	}
 	name, err := cleanQueueName(d.QueueName)
 	if err != nil {
@@ -316,7 +430,7 @@ func (d *wireMetricData) event(id string, raw []byte) (webhookEvent, error) {
 		QueueID:      d.QueueID,
 		QueueName:    name,
 		Observations: []app.Observation{{QueueID: d.QueueID, Metric: m, Value: v}},
-	}}, nil
+	}, ObservedAt: []time.Time{at}, Sent: at}, nil
 }
 
 // unitFits rejects a unit that cannot describe the metric, such as
@@ -359,10 +473,11 @@ func topicQueue(topic string) (queueID string, ok bool) {
 }
 
 // event converts the notification envelope of an event in format; path
-// prefixes field names in errors, id is the event's own key if any, and raw
-// the event as sent. Slabot evaluates only the observations topic, and
-// ignores an envelope holding only metrics it does not read.
-func (n *wireNotification) event(format, path, id string, raw []byte) (webhookEvent, error) {
+// prefixes field names in errors, id is the event's own key if any, sent
+// the time of an EventBridge event (zero otherwise), and raw the event as
+// sent. Slabot evaluates only the observations topic, and ignores an
+// envelope holding only metrics it does not read.
+func (n *wireNotification) event(format, path, id string, sent time.Time, raw []byte) (webhookEvent, error) {
 	queueID, ok := topicQueue(n.TopicName)
 	if !ok {
 		return webhookEvent{Format: format, Ignored: true}, nil
@@ -375,24 +490,41 @@ func (n *wireNotification) event(format, path, id string, raw []byte) (webhookEv
 	if b.Group.QueueID != "" {
 		queueID, field = b.Group.QueueID, "eventBody.group.queueId"
 	}
-	if app.ValidateQueueID(queueID) != nil {
-		return webhookEvent{}, fmt.Errorf("%s%s: %.64q is not a valid queue id", path, field, queueID)
+	if err := checkQueueID(path+field, queueID); err != nil {
+		return webhookEvent{}, err
 	}
 	media := b.Group.MediaType
 	if !validMediaType(media) {
 		return webhookEvent{}, fmt.Errorf("%seventBody.group.mediaType: %.64q is not a media type", path, media)
 	}
-	var obs []app.Observation
+	var (
+		obs    []app.Observation
+		stamps []time.Time
+	)
+	latest := sent
 	for i := range b.Data {
-		var err error
+		at, err := intervalStart(fmt.Sprintf("%seventBody.data[%d].interval", path, i), b.Data[i].Interval)
+		if err != nil {
+			return webhookEvent{}, err
+		}
 		if obs, err = appendObservations(obs, b.Data[i].Metrics, queueID, media); err != nil {
 			return webhookEvent{}, fmt.Errorf("%seventBody.data[%d].%w", path, i, err)
+		}
+		if at.IsZero() {
+			at = sent
+		}
+		if at.After(latest) {
+			latest = at
+		}
+		for len(stamps) < len(obs) {
+			stamps = append(stamps, at)
 		}
 	}
 	if len(obs) == 0 {
 		return webhookEvent{Format: format, Ignored: true}, nil
 	}
-	return webhookEvent{Format: format, Event: app.Event{Key: keyOr(id, raw), QueueID: queueID, Observations: obs}}, nil
+	return webhookEvent{Format: format, Event: app.Event{Key: keyOr(id, raw), QueueID: queueID, Observations: obs},
+		ObservedAt: stamps, Sent: latest}, nil
 }
 
 // validMediaType keeps media types to the tokens Genesys uses (voice,

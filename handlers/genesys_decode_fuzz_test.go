@@ -35,6 +35,15 @@ func FuzzDecodeWebhook(f *testing.F) {
 	f.Add([]byte(`[{"id":"a","event_type":"com.genesiscloud.queue.metric","data":{"queue_id":"q","metric":"sl","value":1e2,"unit":"ms"}},{"topicName":"x"}]`))
 	f.Add([]byte(`[{"s":"\"],\\"},{"detail-type":"d","source":"aws.partner/genesys.com","detail":{"topicName":"v2.analytics.queues.q.observations","eventBody":{"data":[{"metrics":[{"metric":"oServiceLevel","stats":{"ratio":0.5,"denominator":2}}]}]}}}]`))
 	f.Add([]byte(strings.Repeat("[", 1000)))
+	// Issue 14: stamps, reserved queue IDs, long ids.
+	f.Add([]byte(`{"id":"t","event_type":"com.genesiscloud.queue.metric","timestamp":"2999-01-01T00:00:00Z","data":{"queue_id":"q","metric":"waiting","value":1}}`))
+	f.Add([]byte(`{"id":"t","event_type":"com.genesiscloud.queue.metric","timestamp":1.7e9,"data":{"queue_id":"q","metric":"waiting","value":1,"interval":"x/y"}}`))
+	f.Add([]byte(`{"id":"t","event_type":"com.genesiscloud.queue.metric","timestamp":"soon","data":{"queue_id":"ALL","metric":"waiting","value":1}}`))
+	f.Add([]byte(`{"id":"` + strings.Repeat("i", 257) + `","event_type":"com.genesiscloud.queue.metric","data":{"queue_id":"q","metric":"wait","value":1}}`))
+	f.Add([]byte(`{"id":"d","event_type":"com.genesiscloud.queue.metric","data":{"queue_id":"Default","metric":"wait","value":1}}`))
+	f.Add([]byte(`{"id":"a","event_type":"com.genesiscloud.queue.metric","data":{"queue_id":"All","metric":"wait","value":1}}`))
+	f.Add([]byte(`{"topicName":"v2.analytics.queues.all.observations","eventBody":{"data":[{"interval":"2026-12-04T12:00:00Z/2026-12-04T12:30:00Z","metrics":[{"metric":"oWaiting","stats":{"count":1}}]}]},"metadata":{"CorrelationId":"` + strings.Repeat("c", 300) + `"}}`))
+	f.Add([]byte(`{"detail-type":"d","source":"aws.partner/genesys.com","id":"e","time":"2999-01-01T00:00:00Z","detail":{"topicName":"v2.analytics.queues.q.observations","eventBody":{"data":[{"interval":"bad","metrics":[{"metric":"oWaiting","stats":{"count":1}}]}]}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		events, err := decodeWebhook(body)
 		if err != nil {
@@ -75,16 +84,24 @@ func checkDecoded(t *testing.T, i int, ev webhookEvent) {
 	}
 	e := ev.Event
 	if ev.Ignored {
-		if !reflect.DeepEqual(e, app.Event{}) {
-			t.Fatalf("event %d: ignored but %+v", i, e)
+		if !reflect.DeepEqual(e, app.Event{}) || ev.ObservedAt != nil || !ev.Sent.IsZero() {
+			t.Fatalf("event %d: ignored but %+v", i, ev)
 		}
 		return
 	}
-	if ev.Format == formatUnknown || e.Key == "" || len(e.Observations) == 0 {
+	if ev.Format == formatUnknown || e.Key == "" || len(e.Observations) == 0 || len(ev.ObservedAt) != len(e.Observations) {
 		t.Fatalf("event %d: %+v", i, ev)
 	}
-	if err := app.ValidateQueueID(e.QueueID); err != nil {
-		t.Fatalf("event %d: %v", i, err)
+	if len(e.Key) > maxEventID && !strings.HasPrefix(e.Key, hashPrefix) {
+		t.Fatalf("event %d: key of %d bytes", i, len(e.Key))
+	}
+	for _, at := range ev.ObservedAt {
+		if at.After(ev.Sent) {
+			t.Fatalf("event %d: observed at %v, after its newest stamp %v", i, at, ev.Sent)
+		}
+	}
+	if err := app.ValidateQueueID(e.QueueID); err != nil || strings.EqualFold(e.QueueID, app.AllQueues) {
+		t.Fatalf("event %d: queue %q: %v", i, e.QueueID, err)
 	}
 	if len(e.QueueName) > maxQueueName || strings.IndexFunc(e.QueueName, unicode.IsControl) >= 0 {
 		t.Fatalf("event %d: queue name %q", i, e.QueueName)

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slabot/slabot/app"
 )
@@ -78,9 +79,11 @@ func decodedEvent(format, key, queueID, name string, o ...app.Observation) webho
 
 func ignoredEvent(format string) webhookEvent { return webhookEvent{Format: format, Ignored: true} }
 
-// rounded drops float noise such as 0.62*100 = 62.00000000000001.
+// rounded drops float noise such as 0.62*100 = 62.00000000000001, and
+// the times events carry (TestDecodeStamps checks those).
 func roundValues(events []webhookEvent) []webhookEvent {
 	for i := range events {
+		events[i].ObservedAt, events[i].Sent = nil, time.Time{}
 		for j := range events[i].Event.Observations {
 			o := &events[i].Event.Observations[j]
 			o.Value = math.Round(o.Value*1e9) / 1e9
@@ -420,6 +423,62 @@ func BenchmarkDecodeWebhook(b *testing.B) {
 				if err := json.Unmarshal(bc.body, bc.baseline()); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// Each decoded observation carries when it was observed, for the engine to
+// ignore one older than what it applied already: a metric event's
+// timestamp (else its interval's start), a notification data item's
+// interval start (its end lies ahead for interval metrics), else an
+// EventBridge event's time. Sent is the newest stamp, for the future check.
+func TestDecodeStamps(t *testing.T) {
+	ts := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	metric := func(extra, data string) string {
+		return `{"id":"s","event_type":"com.genesiscloud.queue.metric"` + extra + `,"data":{"queue_id":"q1","metric":"waiting","value":1` + data + `}}`
+	}
+	item := func(interval, metric string) string {
+		return `{"interval":"` + interval + `","metrics":[{"metric":"` + metric + `","stats":{"count":1}}]}`
+	}
+	envelope := func(items ...string) string {
+		return `{"topicName":"v2.analytics.queues.q1.observations","eventBody":{"group":{"mediaType":"voice"},"data":[` + strings.Join(items, ",") + `]}}`
+	}
+	tests := []struct {
+		name     string
+		body     string
+		observed []time.Time
+		sent     time.Time
+	}{
+		{"metric timestamp", metric(`,"timestamp":"2026-12-04T10:15:03Z"`, `,"interval":"2026-12-04T10:15:00Z/2026-12-04T10:15:03Z"`),
+			[]time.Time{ts("2026-12-04T10:15:03Z")}, ts("2026-12-04T10:15:03Z")},
+		{"metric interval only", metric("", `,"interval":"2026-12-04T10:15:00Z/2026-12-04T10:15:03Z"`),
+			[]time.Time{ts("2026-12-04T10:15:00Z")}, ts("2026-12-04T10:15:00Z")},
+		{"metric Unix seconds", metric(`,"timestamp":1796378103`, ""), []time.Time{time.Unix(1796378103, 0).UTC()}, time.Unix(1796378103, 0).UTC()},
+		{"metric Unix milliseconds", metric(`,"timestamp":1796378103250`, ""), []time.Time{time.UnixMilli(1796378103250).UTC()}, time.UnixMilli(1796378103250).UTC()},
+		{"metric unstamped", metric("", ""), []time.Time{{}}, time.Time{}},
+		{"notification items", envelope(item("2026-12-04T10:00:00.000Z/2026-12-04T10:30:00.000Z", "oOnQueueUsers"),
+			item("2026-12-04T10:16:55.101Z/2026-12-04T10:16:55.101Z", "oWaiting")),
+			[]time.Time{ts("2026-12-04T10:00:00Z"), ts("2026-12-04T10:16:55.101Z")}, ts("2026-12-04T10:16:55.101Z")},
+		{"eventbridge time", `{"detail-type":"x","id":"e","source":"aws.partner/genesys.com/cloud/o/x","time":"2026-12-04T10:17:01Z","detail":` +
+			`{"topicName":"v2.analytics.queues.q1.observations","eventBody":{"data":[{"metrics":[{"metric":"oWaiting","stats":{"count":1}}]}]}}}`,
+			[]time.Time{ts("2026-12-04T10:17:01Z")}, ts("2026-12-04T10:17:01Z")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, err := decodeWebhook([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := evs[0]
+			if fmt.Sprint(ev.ObservedAt) != fmt.Sprint(tt.observed) || !ev.Sent.Equal(tt.sent) {
+				t.Errorf("observed %v, sent %v; want %v, %v", ev.ObservedAt, ev.Sent, tt.observed, tt.sent)
 			}
 		})
 	}

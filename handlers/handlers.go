@@ -72,6 +72,31 @@ type WebhookAuth struct {
 	Secret        string // GENESYS_WEBHOOK_SECRET: HMAC-SHA256 of the body
 	Token         string // GENESYS_WEBHOOK_TOKEN: Bearer, X-Slabot-Token or Basic password
 	AllowUnsigned bool
+	// RequireTimestamp refuses signatures without X-Slabot-Timestamp, so
+	// that no captured request can be replayed once its 5 minutes are up
+	// (GENESYS_WEBHOOK_REQUIRE_TIMESTAMP; for relays that sign it).
+	RequireTimestamp bool
+}
+
+// QueueDirectory tells how many queues slabot knows and which of some
+// queue IDs it knows; *store.Redis implements it.
+type QueueDirectory interface {
+	QueueCount(ctx context.Context) (int, error)
+	QueuesKnown(ctx context.Context, ids []string) ([]bool, error)
+	KnownQueues(ctx context.Context) (map[string]string, error)
+}
+
+// QueueLimits bound the queues webhooks may name (DESIGN §2.1). Each queue
+// slabot has heard of keeps a few keys, so a sender inventing queue IDs
+// must not grow Redis without end.
+type QueueLimits struct {
+	// Max is how many known queues webhooks may bring slabot to
+	// (SLABOT_MAX_QUEUES); a request naming new queues beyond it answers
+	// 400. 0 means no cap.
+	Max int
+	// Watch, when set (GENESYS_QUEUES: names or IDs), is the only queues
+	// webhooks may report on; events about any other answer ignored.
+	Watch []string
 }
 
 // Observer is told about each webhook request; metrics implement it.
@@ -85,7 +110,16 @@ type Deps struct {
 	Ingester Ingester
 	Store    Pinger
 	Webhook  WebhookAuth
-	Observer Observer
+	// Queues and QueueLimits bound the queues webhooks may create; no
+	// bound when Queues is nil.
+	Queues      QueueDirectory
+	QueueLimits QueueLimits
+	// MaxBodyReads is how many request bodies may be read at once
+	// (default 64), and BodyWait how long a request waits for its turn
+	// before answering 503 (default 1 s).
+	MaxBodyReads int
+	BodyWait     time.Duration
+	Observer     Observer
 	// Metrics serves GET /metrics when set.
 	Metrics http.Handler
 	Logger  *slog.Logger
@@ -102,8 +136,9 @@ type Deps struct {
 	// Home publishes the App Home (*slackapi.Client, or *slackapi.Console
 	// in local mode); App Home events are ignored when nil.
 	Home HomePublisher
-	// Admins are the Slack user IDs allowed to run /sla set, unset and
-	// route (SLA_ADMINS); empty lets everyone.
+	// Admins are the Slack user IDs allowed to run /sla set, unset, route
+	// and hours, and to snooze or unsnooze all queues (SLA_ADMINS); empty
+	// lets everyone.
 	Admins []string
 	// BuiltinDefault is the engine's built-in default threshold, shown by
 	// /sla list and the App Home; nil when SLA_DEFAULT_LONGEST_WAIT=off.
@@ -125,9 +160,6 @@ type SocketStatus interface {
 	Connected() bool
 }
 
-// MaxBody bounds every request body (DESIGN §2.1).
-const MaxBody = 1 << 20
-
 // New returns slabot's HTTP handler with every route of routes.go.
 func New(d Deps) http.Handler {
 	h, _ := newServer(d)
@@ -143,7 +175,7 @@ func newServer(d Deps) (*gin.Engine, *background) {
 	bg := newBackground(d.Logger)
 	r := gin.New()
 	r.Use(recovery(d.Logger), requestLog(d.Logger))
-	routes(r, d, bg)
+	routes(r, d, bg, newBodyReads(d.MaxBodyReads, d.BodyWait))
 	return r, bg
 }
 

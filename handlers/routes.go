@@ -15,10 +15,10 @@ const (
 	PathSlackEvents       = "/slack/events"
 )
 
-func routes(r *gin.Engine, d Deps, bg *background) {
+func routes(r *gin.Engine, d Deps, bg *background, reads *bodyReads) {
 	r.GET(PathHealth, health())
 	r.GET(PathReady, ready(d.Store, d.SocketMode))
-	r.POST(PathWebhook, webhook(d.Ingester, d.Webhook, d.Observer, d.Logger))
+	r.POST(PathWebhook, webhook(d, reads, newQueueGate(d.Queues, d.QueueLimits, d.Clock, d.Logger)))
 	if d.Metrics != nil {
 		r.GET(PathMetrics, gin.WrapH(d.Metrics))
 	}
@@ -30,9 +30,9 @@ func routes(r *gin.Engine, d Deps, bg *background) {
 			r.POST(p, socketModeOn())
 		}
 	case d.Actions != nil && d.Records != nil:
-		verified := verifySlack(d.Slack, d.Logger)
+		verified := verifySlack(d.Slack, reads, MaxSlackBody, d.Logger)
 		core := newSlackCore(d, bg)
-		r.POST(PathSlackCommands, verified, slashCommand(core))
+		r.POST(PathSlackCommands, verifySlack(d.Slack, reads, MaxSlackCommandBody, d.Logger), slashCommand(core))
 		r.POST(PathSlackInteractions, verified, interaction(core))
 		r.POST(PathSlackEvents, verified, events(core))
 	}

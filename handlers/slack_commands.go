@@ -80,23 +80,23 @@ func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 }
 
 // adminOnly reports whether a command changes rules (/sla hours with no
-// hours only shows them).
+// hours only shows them), or mutes or unmutes every queue at once.
 func adminOnly(cmd command) bool {
 	switch cmd.verb {
 	case verbSet, verbUnset, verbRoute:
 		return true
 	case verbHours:
 		return !cmd.hoursShow
+	case verbSnooze, verbUnsnooze:
+		return cmd.queue.keyword(app.AllQueues)
 	}
 	return false
 }
 
-func (x *commands) isAdmin(user string) bool {
-	return len(x.d.Admins) == 0 || slices.Contains(x.d.Admins, user)
-}
+func (x *commands) isAdmin(user string) bool { return isAdmin(x.d.Admins, user) }
 
 func (x *commands) refusal() string {
-	s := "Only SLA admins may change thresholds, routes and business hours (`set`, `unset`, `route`, `hours`); nothing was changed."
+	s := "Only SLA admins may change thresholds, routes and business hours, or snooze all queues (`set`, `unset`, `route`, `hours`, `snooze all`, `unsnooze all`); nothing was changed."
 	var who []string
 	for _, id := range x.d.Admins {
 		if validUserID(id) && len(who) < 5 {
@@ -363,7 +363,11 @@ func historyLine(h app.HistoryEntry, known map[string]string) string {
 		if r := []rune(detail); len(r) > 200 {
 			detail = string(r[:199]) + "…"
 		}
-		s += ": " + safeMrkdwn(detail)
+		var links []string
+		if h.Action == "route" { // app.Engine.Route writes "<#C…> → <#C…>"
+			links = channelLinks(detail)
+		}
+		s += ": " + safeMrkdwn(detail, links...)
 	}
 	return s
 }

@@ -29,6 +29,8 @@ func FuzzSlashCommand(f *testing.F) {
 		"unsnooze all", "ack Support", "route Support <#C0123ABCD|sla>", "route Support #sla-alerts",
 		"route Support here", "history", "history Support", `set "unclosed wait 5m`, "<!channel>", "<#C0123ABCD",
 		"set aaaaaaaa-1111-4222-8333-444444444444 waiting 4", "snooze Support 99999999999999999999h",
+		// Issue 14: a queue named with a mention reached through errors.
+		"snooze &lt;!here&gt; &amp; &lt;@U0BOSS00&gt; 1h", "ack &lt;@U0BOSS001&gt;", "snooze ALL 168h", "unsnooze All",
 	} {
 		f.Add(s)
 	}
@@ -55,6 +57,9 @@ func FuzzSlashCommand(f *testing.F) {
 		}
 		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || resp.ResponseType != "ephemeral" || resp.Text == "" {
 			t.Fatalf("/sla %q: answer %s", text, w.Body)
+		}
+		if strings.Contains(resp.Text, "<@U0BOSS001>") {
+			t.Errorf("/sla %q: the mention in a queue name is live:\n%s", text, resp.Text)
 		}
 		if loc := liveMarkup.FindStringIndex(resp.Text); loc != nil {
 			t.Errorf("/sla %q: live markup %q in answer:\n%s", text, resp.Text[loc[0]:min(loc[1]+10, len(resp.Text))], resp.Text)

@@ -52,7 +52,11 @@ func (x *clicks) act(ctx context.Context, ba *slack.BlockAction, by app.Actor) (
 		}
 		a, err := do(ctx, id, episode, by)
 		if err != nil {
-			return fail(err)
+			var who []string
+			if a.State == app.StateAcknowledged && validUserID(a.AckedBy) {
+				who = append(who, slackapi.UserMention(a.AckedBy)) // "already acknowledged by <@U…>"
+			}
+			return userMessage(err, "", x.d.Logger, who...), false
 		}
 		return fmt.Sprintf("%s %s: %s.", done, alertLabel(a), a.Metric.Label()), true
 	case slackapi.ActionSnooze:
@@ -88,6 +92,9 @@ func (x *clicks) act(ctx context.Context, ba *slack.BlockAction, by app.Actor) (
 	case slackapi.ActionUnsnoozeQueue:
 		if ba.Value != app.AllQueues && app.ValidateQueueID(ba.Value) != nil {
 			return "That button names no queue; nothing was changed.", false
+		}
+		if ba.Value == app.AllQueues && !isAdmin(x.d.Admins, by.UserID) {
+			return capitalize(onlyAdminsUnsnoozeAll), false
 		}
 		return x.unsnooze(ctx, ba.Value, by)
 	case slackapi.ActionDigestAck, slackapi.ActionDigestSnooze:
@@ -171,6 +178,9 @@ func (x *clicks) current(ctx context.Context, id string, episode int) (app.Alert
 func (x *clicks) unsnooze(ctx context.Context, queueID string, by app.Actor) (string, bool) {
 	err := x.d.Actions.Unsnooze(ctx, queueID, by)
 	if errors.Is(err, app.ErrStale) && queueID != app.AllQueues {
+		if !isAdmin(x.d.Admins, by.UserID) {
+			return "This queue has no snooze of its own: the snooze of all queues mutes it, and " + onlyAdminsUnsnoozeAll, false
+		}
 		if all := x.d.Actions.Unsnooze(ctx, app.AllQueues, by); all == nil {
 			return "Ended the snooze of all queues.", true
 		}
@@ -196,6 +206,15 @@ func (x *clicks) feedback(user, responseURL string, fromHome bool, notice string
 			}
 		})
 	}
+}
+
+// onlyAdminsUnsnoozeAll refuses an unsnooze of all queues to a non-admin.
+const onlyAdminsUnsnoozeAll = "only SLA admins may end the snooze of all queues (SLA_ADMINS); nothing was changed."
+
+// isAdmin reports whether user may change rules and mute every queue:
+// anyone when SLA_ADMINS is empty.
+func isAdmin(admins []string, user string) bool {
+	return len(admins) == 0 || slices.Contains(admins, user)
 }
 
 func alertLabel(a app.Alert) string {

@@ -114,9 +114,6 @@ func postEphemeral(ctx context.Context, client *http.Client, responseURL, text s
 	return nil
 }
 
-// userMessage is the one place app errors become what a supervisor reads
-// in Slack (mrkdwn, escaped). usage is the subcommand's usage line, shown
-// with input errors; "" for buttons.
 // sentence capitalizes s and ends it with a full stop unless it already
 // ends with punctuation ("did you mean 'Support'?").
 func sentence(s string) string {
@@ -127,7 +124,12 @@ func sentence(s string) string {
 	return s + "."
 }
 
-func userMessage(err error, usage string, log *slog.Logger) string {
+// userMessage is the one place app errors become what a supervisor reads
+// in Slack (mrkdwn, escaped). usage is the subcommand's usage line, shown
+// with input errors; "" for buttons. inserted are the mentions, channel
+// links or dates the caller knows slabot put in err's text itself (an
+// acknowledger); any other markup in it stays inert.
+func userMessage(err error, usage string, log *slog.Logger, inserted ...string) string {
 	withUsage := func(reason string) string {
 		if usage == "" {
 			return capitalize(safeMrkdwn(reason))
@@ -139,7 +141,7 @@ func userMessage(err error, usage string, log *slog.Logger) string {
 	case errors.As(err, &ue):
 		return withUsage(ue.reason)
 	case errors.Is(err, app.ErrStale):
-		return sentence(safeMrkdwn(err.Error()))
+		return sentence(safeMrkdwn(err.Error(), inserted...))
 	case errors.Is(err, app.ErrBadThreshold), errors.Is(err, app.ErrUnknownMetric):
 		return withUsage(reasonOf(err))
 	case errors.Is(err, app.ErrUnknownQueue):
@@ -155,17 +157,33 @@ func userMessage(err error, usage string, log *slog.Logger) string {
 	return "Something went wrong in slabot; the error is logged for the operator."
 }
 
-// mentionEntity matches the escaped form of the markup slabot itself
-// writes: user mentions, channel links and dates.
-var mentionEntity = regexp.MustCompile(`&lt;(@[UW][A-Z0-9]{1,30}|#[CG][A-Z0-9]{1,30}|!date\^\d{1,12}\^\{[a-z_ ]{1,40}\}\|[0-9A-Za-z: -]{1,40})&gt;`)
+// mentionEntity matches the markup slabot itself writes: a user mention,
+// a channel link or a date, whole.
+var mentionEntity = regexp.MustCompile(`^<(@[UW][A-Z0-9]{1,30}|#[CG][A-Z0-9]{1,30}|!date\^\d{1,12}\^\{[a-z_ ]{1,40}\}\|[0-9A-Za-z: -]{1,40})>$`)
 
-// safeMrkdwn escapes text for mrkdwn, then restores the user mentions,
-// channel links and dates in it, whose IDs are checked to be plain IDs.
-// Error texts from app mention users this way ("already acknowledged by
-// <@U123>"), and nothing a user types can become <!channel>.
-func safeMrkdwn(s string) string {
-	return mentionEntity.ReplaceAllString(slackapi.Escape(s), "<$1>")
+// safeMrkdwn escapes s for mrkdwn, so that all markup in it is inert: text
+// that reaches an answer may hold a queue name from a webhook or words a
+// user typed, and a <@U…> there must not notify anyone. Only the entities
+// in inserted, which the caller knows slabot put in itself (the user who
+// acknowledged, the channels of a route), are made live again, and only
+// if each is a plain mention, channel link or date.
+func safeMrkdwn(s string, inserted ...string) string {
+	out := slackapi.Escape(s)
+	for _, e := range inserted {
+		if mentionEntity.MatchString(e) {
+			out = strings.ReplaceAll(out, slackapi.Escape(e), e)
+		}
+	}
+	return out
 }
+
+// channelLinks returns the channel links in s ("<#C123>"), for a history
+// line whose detail slabot wrote with them.
+func channelLinks(s string) []string {
+	return channelLinkPattern.FindAllString(s, -1)
+}
+
+var channelLinkPattern = regexp.MustCompile(`<#[CG][A-Z0-9]{1,30}>`)
 
 func capitalize(s string) string {
 	r, n := utf8.DecodeRuneInString(s)

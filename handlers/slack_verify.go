@@ -27,26 +27,34 @@ type SlackAuth struct {
 }
 
 // verifySlack authenticates a Slack request before anything parses it: it
-// reads the raw body once (at most MaxBody, else 413), checks the v0
-// signature and the 5-minute timestamp window with slack-go's
-// SecretsVerifier, and puts the body back for the handler. Failures answer
-// 401 and log why, never the signature or the body.
-func verifySlack(auth SlackAuth, log *slog.Logger) gin.HandlerFunc {
+// reads the raw body once (at most limit bytes, else 413; under the
+// concurrent-read limit, else 503), checks the v0 signature and the
+// 5-minute timestamp window with slack-go's SecretsVerifier, and puts the
+// body back for the handler. Failures answer 401 and log why, never the
+// signature or the body.
+func verifySlack(auth SlackAuth, reads *bodyReads, limit int64, log *slog.Logger) gin.HandlerFunc {
+	reject := func(c *gin.Context, reason string) {
+		log.Warn("slack request rejected", "route", c.FullPath(), "reason", reason)
+		c.AbortWithStatusJSON(http.StatusUnauthorized, errorBody("invalid Slack request signature"))
+	}
 	return func(c *gin.Context) {
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, errorBody("body larger than 1 MiB"))
-				return
-			}
-			c.AbortWithStatusJSON(http.StatusBadRequest, errorBody("cannot read body"))
+		// The headers and the timestamp window are checked before the
+		// body is read: a request that cannot pass costs no read.
+		sv, reason := slackVerifier(c.Request.Header, auth)
+		if reason != "" {
+			reject(c, reason)
 			return
 		}
-		if reason := checkSlackSignature(c.Request.Header, body, auth); reason != "" {
-			log.Warn("slack request rejected", "route", c.FullPath(), "reason", reason)
-			c.AbortWithStatusJSON(http.StatusUnauthorized, errorBody("invalid Slack request signature"))
+		body, err := reads.read(c, limit)
+		if err != nil {
+			abortRead(c, err, limit)
 			return
+		}
+		if sv != nil {
+			if reason := checkSlackBody(sv, body); reason != "" {
+				reject(c, reason)
+				return
+			}
 		}
 		c.Request.Body = io.NopCloser(bytes.NewReader(body))
 		c.Request.ContentLength = int64(len(body))
@@ -54,27 +62,33 @@ func verifySlack(auth SlackAuth, log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// checkSlackSignature returns why a request fails verification, or "". The
-// reason names the failure class only: slack-go's errors may quote parts
-// of the signature.
-func checkSlackSignature(h http.Header, body []byte, auth SlackAuth) string {
+// slackVerifier checks a request's signature headers and timestamp window.
+// It returns why they fail, or the verifier to feed the body to (nil when
+// unsigned requests are allowed). The reason names the failure class only:
+// slack-go's errors may quote parts of the signature.
+func slackVerifier(h http.Header, auth SlackAuth) (*slack.SecretsVerifier, string) {
 	if auth.SigningSecret == "" {
 		if auth.AllowUnsigned {
-			return ""
+			return nil, ""
 		}
-		return "SLACK_SIGNING_SECRET is not set"
+		return nil, "SLACK_SIGNING_SECRET is not set"
 	}
 	sv, err := slack.NewSecretsVerifier(h, auth.SigningSecret)
 	switch {
 	case errors.Is(err, slack.ErrMissingHeaders):
-		return "missing X-Slack-Signature or X-Slack-Request-Timestamp"
+		return nil, "missing X-Slack-Signature or X-Slack-Request-Timestamp"
 	case errors.Is(err, slack.ErrExpiredTimestamp):
-		return "timestamp outside the 5-minute window"
+		return nil, "timestamp outside the 5-minute window"
 	case err != nil && isNumError(err):
-		return "malformed timestamp"
+		return nil, "malformed timestamp"
 	case err != nil:
-		return "malformed signature"
+		return nil, "malformed signature"
 	}
+	return &sv, ""
+}
+
+// checkSlackBody returns why the body does not match the signature, or "".
+func checkSlackBody(sv *slack.SecretsVerifier, body []byte) string {
 	if _, err := sv.Write(body); err != nil {
 		return "cannot hash body"
 	}

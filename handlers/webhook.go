@@ -2,15 +2,9 @@ package handlers
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
-	"io"
-	"log/slog"
+	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -21,8 +15,11 @@ import (
 // webhookDeadline keeps answers inside EventBridge's 5 s timeout.
 const webhookDeadline = 4 * time.Second
 
-// webhook handles POST /webhook/genesys (DESIGN §2.1).
-func webhook(ing Ingester, auth WebhookAuth, obs Observer, log *slog.Logger) gin.HandlerFunc {
+// webhook handles POST /webhook/genesys (DESIGN §2.1). A request is
+// authenticated from its headers before its body is read whenever a token
+// decides it; the body is read under the concurrent-read limit.
+func webhook(d Deps, reads *bodyReads, gate *queueGate) gin.HandlerFunc {
+	ing, auth, obs, log, clock := d.Ingester, d.Webhook, d.Observer, d.Logger, d.Clock
 	type response struct {
 		Status    app.Outcome `json:"status"`
 		Events    int         `json:"events,omitempty"`
@@ -39,21 +36,24 @@ func webhook(ing Ingester, auth WebhookAuth, obs Observer, log *slog.Logger) gin
 			c.AbortWithStatusJSON(code, errorBody(msg))
 		}
 
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				fail(http.StatusRequestEntityTooLarge, "body larger than 1 MiB")
-				return
-			}
-			fail(http.StatusBadRequest, "cannot read body")
-			return
-		}
-		if msg, ok := authenticate(c.Request, body, auth); !ok {
+		verdict, msg := auth.checkHeaders(c.Request, clock.Now())
+		if verdict == authRefused {
 			fail(http.StatusUnauthorized, msg)
 			return
 		}
+		body, err := reads.read(c, MaxBody)
+		if err != nil {
+			status = abortRead(c, err, MaxBody)
+			return
+		}
+		if verdict == authNeedBody && !auth.checkSignature(c.Request, body) {
+			fail(http.StatusUnauthorized, authFailed)
+			return
+		}
 		events, err := decodeWebhook(body)
+		if err == nil {
+			err = checkStamps(events, clock.Now())
+		}
 		if err != nil {
 			obs.WebhookEvent("invalid", "rejected")
 			fail(http.StatusBadRequest, err.Error())
@@ -62,6 +62,16 @@ func webhook(ing Ingester, auth WebhookAuth, obs Observer, log *slog.Logger) gin
 
 		ctx, cancel := context.WithTimeout(c.Request.Context(), webhookDeadline)
 		defer cancel()
+		if err := gate.admit(ctx, events); err != nil {
+			if errors.Is(err, app.ErrBadEvent) {
+				obs.WebhookEvent("invalid", "rejected")
+				fail(http.StatusBadRequest, err.Error())
+				return
+			}
+			log.Warn("webhook not recorded; sender will retry", "err", err)
+			fail(http.StatusServiceUnavailable, "state store unavailable; retry later")
+			return
+		}
 		outcomes, err := ingestAll(ctx, ing, events)
 		if err != nil {
 			log.Warn("webhook not recorded; sender will retry", "err", err)
@@ -134,7 +144,9 @@ func ingestAll(ctx context.Context, ing Ingester, events []webhookEvent) ([]app.
 			outcomes[i] = app.Ignored
 			continue
 		}
-		evs, at = append(evs, ev.Event), append(at, i)
+		e := ev.Event
+		e.At = earliest(ev.ObservedAt)
+		evs, at = append(evs, e), append(at, i)
 	}
 	switch len(evs) {
 	case 0:
@@ -157,45 +169,41 @@ func ingestAll(ctx context.Context, ing Ingester, events []webhookEvent) ([]app.
 	return outcomes, nil
 }
 
-// authenticate checks the configured webhook credentials in constant time.
-// The message says what failed without echoing what was sent.
-func authenticate(r *http.Request, body []byte, auth WebhookAuth) (string, bool) {
-	if auth.Secret == "" && auth.Token == "" {
-		if auth.AllowUnsigned {
-			return "", true
-		}
-		return "webhook closed: set GENESYS_WEBHOOK_TOKEN or GENESYS_WEBHOOK_SECRET to open it", false
-	}
-	if auth.Secret != "" {
-		if sig, ok := strings.CutPrefix(r.Header.Get("X-Genesys-Cloud-Signature"), "sha256="); ok {
-			got, err := hex.DecodeString(sig)
-			mac := hmac.New(sha256.New, []byte(auth.Secret))
-			mac.Write(body)
-			if err == nil && hmac.Equal(got, mac.Sum(nil)) {
-				return "", true
-			}
+// earliest is when an event's observations were made, for the engine's
+// ordering (an observation older than the newest applied is ignored): the
+// earliest of them, so that none is taken for newer than it is. A
+// notification's interval metrics are stamped with their interval's start,
+// which stays the same while the interval's updates arrive; zero stamps
+// (none in the event) leave it unordered.
+func earliest(ts []time.Time) time.Time {
+	var first time.Time
+	for _, t := range ts {
+		if !t.IsZero() && (first.IsZero() || t.Before(first)) {
+			first = t
 		}
 	}
-	if auth.Token != "" {
-		for _, cand := range presentedTokens(r) {
-			if subtle.ConstantTimeCompare([]byte(cand), []byte(auth.Token)) == 1 {
-				return "", true
-			}
-		}
-	}
-	return "authentication failed: send X-Genesys-Cloud-Signature, Authorization or X-Slabot-Token", false
+	return first
 }
 
-func presentedTokens(r *http.Request) []string {
-	var out []string
-	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		out = append(out, strings.TrimSpace(t))
+// maxFutureSkew is how far ahead of slabot's clock an event may be
+// stamped. Further ahead, a skewed or forged clock could make later, true
+// observations look older than it (DESIGN §2.1).
+const maxFutureSkew = 5 * time.Minute
+
+// checkStamps refuses a body holding an event stamped more than
+// maxFutureSkew ahead of now, with a reason naming the event.
+func checkStamps(events []webhookEvent, now time.Time) error {
+	limit := now.Add(maxFutureSkew)
+	for i, ev := range events {
+		if !ev.Sent.After(limit) {
+			continue
+		}
+		at := ""
+		if len(events) > 1 {
+			at = fmt.Sprintf("event %d: ", i)
+		}
+		return fmt.Errorf("%w: %sstamped %s, more than 5 minutes ahead of slabot's clock (%s); check the sender's clock",
+			app.ErrBadEvent, at, ev.Sent.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
-	if t := r.Header.Get("X-Slabot-Token"); t != "" {
-		out = append(out, t)
-	}
-	if _, pass, ok := r.BasicAuth(); ok {
-		out = append(out, pass)
-	}
-	return out
+	return nil
 }

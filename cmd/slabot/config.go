@@ -79,10 +79,27 @@ type Config struct {
 	// requests arrive over a WebSocket slabot opens, so neither a public
 	// URL nor SLACK_SIGNING_SECRET is needed.
 	SlackAppToken Secret
+	// Security (issue 14). LocalOptIn (SLABOT_LOCAL) lets local mode run on
+	// REDIS_URL, under LocalPrefix; MaxQueues (SLABOT_MAX_QUEUES) caps the
+	// queues webhooks create, 0 for none; RequireWebhookTimestamp
+	// (GENESYS_WEBHOOK_REQUIRE_TIMESTAMP) refuses HMACs without a signed
+	// timestamp.
+	LocalOptIn              bool
+	MaxQueues               int
+	RequireWebhookTimestamp bool
 }
 
 // SocketMode reports whether Slack's requests come over Socket Mode.
 func (c Config) SocketMode() bool { return c.SlackAppToken != "" }
+
+// LocalPrefix starts every key of a local-mode slabot on REDIS_URL, so that
+// it never reads or changes a production slabot's state on the same Redis,
+// and never takes production notifications off its outbox.
+const LocalPrefix = "slabot-local:"
+
+// defaultMaxQueues is SLABOT_MAX_QUEUES unset: far above any contact
+// centre's queue count, far below what fills a small Redis plan.
+const defaultMaxQueues = 20_000
 
 // Local reports whether slabot runs without Slack credentials: messages
 // go to the console and unsigned webhooks are accepted.
@@ -100,6 +117,7 @@ var configVariables = []string{
 	"GENESYS_REGION", "GENESYS_POLL_INTERVAL", "GENESYS_QUEUES", "LOG_LEVEL",
 	"SLACK_APP_TOKEN",
 	"REDIS_POOL_SIZE", "REDIS_MAXMEMORY",
+	"SLABOT_LOCAL", "SLABOT_MAX_QUEUES", "GENESYS_WEBHOOK_REQUIRE_TIMESTAMP",
 }
 
 // loadConfig reads and validates the environment. Its error names every
@@ -222,6 +240,32 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		bad("SLACK_APP_TOKEN", "Socket Mode needs SLACK_BOT_TOKEN too (OAuth & Permissions → Bot User OAuth Token)")
 	}
 
+	c.LocalOptIn = boolVar(get("SLABOT_LOCAL"), "SLABOT_LOCAL", bad)
+	c.RequireWebhookTimestamp = boolVar(get("GENESYS_WEBHOOK_REQUIRE_TIMESTAMP"), "GENESYS_WEBHOOK_REQUIRE_TIMESTAMP", bad)
+	c.MaxQueues = defaultMaxQueues
+	switch v := strings.ToLower(get("SLABOT_MAX_QUEUES")); v {
+	case "":
+	case "off", "none":
+		c.MaxQueues = 0
+	default:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			bad("SLABOT_MAX_QUEUES", "a number of queues such as 20000, or off")
+		}
+		c.MaxQueues = n
+	}
+	if c.RequireWebhookTimestamp && c.WebhookSecret == "" {
+		bad("GENESYS_WEBHOOK_REQUIRE_TIMESTAMP", "needs GENESYS_WEBHOOK_SECRET (the timestamp is signed with it)")
+	}
+	switch {
+	case c.Local() && c.RedisURL != "" && !c.LocalOptIn:
+		bad("SLACK_BOT_TOKEN", "not set while REDIS_URL is: local mode (unsigned Slack requests and webhooks, messages on the console) "+
+			"must not run on a Redis that production may share. Set SLACK_BOT_TOKEN (production), unset REDIS_URL (embedded Redis), "+
+			"or set SLABOT_LOCAL=1 to run locally on it under keys of its own ("+LocalPrefix+")")
+	case !c.Local() && c.LocalOptIn:
+		bad("SLABOT_LOCAL", "local mode is for running without SLACK_BOT_TOKEN; unset one of them")
+	}
+
 	if !c.Local() {
 		if c.SlackSigningSecret == "" && !c.SocketMode() {
 			bad("SLACK_SIGNING_SECRET", "required with SLACK_BOT_TOKEN (Basic Information → Signing Secret), unless SLACK_APP_TOKEN turns on Socket Mode")
@@ -239,6 +283,17 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, errors.New("invalid configuration:\n  " + strings.Join(problems, "\n  "))
 	}
 	return c, nil
+}
+
+func boolVar(v, name string, bad func(string, string)) bool {
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		bad(name, "use 1 or 0 (true or false)")
+	}
+	return b
 }
 
 func durationVar(v string, def, least time.Duration, name string, bad func(string, string)) time.Duration {

@@ -94,7 +94,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	)
 	pace := cfg.SlackPostInterval
 	if cfg.Local() {
-		log.Warn("SLACK_BOT_TOKEN is not set: Slack messages are printed to the console, and unsigned webhooks and Slack requests are accepted")
+		log.Warn("SLACK_BOT_TOKEN is not set: Slack messages are printed to the console, and unsigned webhooks and Slack requests are accepted (from this machine only)")
 		console := slackapi.NewConsole(stdout, slackapi.ConsoleOptions{Mention: cfg.SlackMention, AppsURL: region.Apps, Logger: log})
 		notifier, home = console, console
 		pace = time.Millisecond
@@ -136,7 +136,9 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		Ingester: s.engine,
 		Store:    st,
 		Webhook: handlers.WebhookAuth{Secret: string(cfg.WebhookSecret), Token: string(cfg.WebhookToken),
-			AllowUnsigned: cfg.Local()},
+			AllowUnsigned: cfg.Local(), RequireTimestamp: cfg.RequireWebhookTimestamp},
+		Queues:      st,
+		QueueLimits: handlers.QueueLimits{Max: cfg.MaxQueues, Watch: cfg.GenesysQueues},
 		Slack: handlers.SlackAuth{SigningSecret: string(cfg.SlackSigningSecret), TeamID: cfg.SlackTeamID,
 			AllowUnsigned: cfg.Local()},
 		Actions:        s.engine,
@@ -167,7 +169,13 @@ func openStore(ctx context.Context, cfg Config, onError func(), log *slog.Logger
 		log.Warn("REDIS_URL is not set: using an EMBEDDED IN-MEMORY Redis. All thresholds, alerts and snoozes are LOST when slabot stops, and replicas do not share state. Set REDIS_URL in production.")
 		return store.NewEmbedded(ctx, store.Options{OnError: onError, Logger: log})
 	}
-	st, err := store.New(ctx, string(cfg.RedisURL), store.Options{TLSInsecure: cfg.RedisTLSInsecure, OnError: onError, Logger: log,
+	var prefix string
+	if cfg.Local() {
+		// loadConfig allows this only with SLABOT_LOCAL=1.
+		prefix = LocalPrefix
+		log.Warn("local mode on REDIS_URL (SLABOT_LOCAL=1): every key starts with " + LocalPrefix + ", so production state and its outbox are out of reach")
+	}
+	st, err := store.New(ctx, string(cfg.RedisURL), store.Options{Prefix: prefix, TLSInsecure: cfg.RedisTLSInsecure, OnError: onError, Logger: log,
 		PoolSize: cfg.RedisPoolSize})
 	if err != nil {
 		return nil, fmt.Errorf("connect to REDIS_URL: %w", err)
@@ -260,7 +268,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	defer svc.store.Close()
 
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	ln, err := net.Listen("tcp", listenAddr(cfg))
 	if err != nil {
 		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
 	}
@@ -303,6 +311,16 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listenAddr is where slabot listens: every interface in production, the
+// loopback interface only in local mode, whose routes accept unsigned
+// requests.
+func listenAddr(cfg Config) string {
+	if cfg.Local() {
+		return fmt.Sprintf("127.0.0.1:%d", cfg.Port)
+	}
+	return fmt.Sprintf(":%d", cfg.Port)
 }
 
 // announcer posts operator announcements (stale Genesys data) through the
