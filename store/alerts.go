@@ -182,8 +182,8 @@ func decodeAlert(vals []any) (app.VersionedAlert, bool, error) {
 
 // Due returns up to limit alert IDs whose time-driven evaluation is due.
 func (r *Redis) Due(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	ids, err := r.rdb.ZRangeByScore(ctx, r.dueKey(), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(limit),
+	ids, err := r.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: r.dueKey(), ByScore: true,
+		Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(limit),
 	}).Result()
 	if err != nil {
 		return nil, unavailable(err)

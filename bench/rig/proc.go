@@ -26,23 +26,6 @@ import (
 // /proc/<pid>/stat. It is 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-// Build compiles pkg (an import path such as
-// github.com/slabot/slabot/cmd/slabot) into out. race adds the race
-// detector. It runs the go command found on PATH, from dir (any directory
-// inside the module).
-func Build(ctx context.Context, dir, pkg, out string, race bool) error {
-	args := []string{"build", "-o", out}
-	if race {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
-	cmd.Dir = dir
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
-	}
-	return nil
-}
-
 // Process is a child process whose output goes to a log file.
 type Process struct {
 	Name string

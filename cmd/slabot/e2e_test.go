@@ -104,7 +104,7 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 	e.send("longest_wait", 400)
 	e.send("longest_wait", 500)
 	e.send("longest_wait", 42)
-	calls = e.slack.waitCalls(t, "the resolution", func(c []slackCall) bool { return len(c) >= 3 })
+	e.slack.waitCalls(t, "the resolution", func(c []slackCall) bool { return len(c) >= 3 })
 	time.Sleep(200 * time.Millisecond) // room for a wrong extra message
 	calls = e.slack.recorded()
 	if len(calls) != 3 || count(calls, "chat.postMessage") != 2 || count(calls, "chat.update") != 1 {
@@ -124,7 +124,7 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 	// The fake records a call before slabot removes its outbox entry, so
 	// scrape until the outbox has drained.
 	var body []byte
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	for deadline := time.Now().Add(15 * time.Second); ; {
 		resp, err := http.Get(e.web.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -202,6 +202,7 @@ func TestEndToEndDispatcherKilledMidSend(t *testing.T) {
 	<-done
 
 	opts.Consumer = "second"
+	opts.CallTimeout = 5 * time.Second // its calls are answered: room for a busy machine
 	ctx2, stop := context.WithCancel(context.Background())
 	defer stop()
 	second := dispatch.New(e.svc.store, notifier, app.SystemClock{}, opts)
@@ -240,7 +241,7 @@ func TestLocalModeRunsWithNoConfiguration(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("unsigned webhook in local mode: %d", resp.StatusCode)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(out.String(), "Support") {
 		if time.Now().After(deadline) {
 			t.Fatalf("console shows no alert: %q", out.String())

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/bench/rig"
+	"github.com/slabot/slabot/internal/slabotbin"
 )
 
 func main() {
@@ -127,11 +128,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stderr, "building slabot and the baseline…")
 	if h.slabotBin == "" {
 		h.slabotBin = filepath.Join(dir, "slabot")
-		if err := rig.Build(ctx, ".", "github.com/slabot/slabot/cmd/slabot", h.slabotBin, false); err != nil {
+		if err := slabotbin.Build(ctx, slabotbin.Package, h.slabotBin, false); err != nil {
 			return err
 		}
 	}
-	if err := rig.Build(ctx, ".", "github.com/slabot/slabot/bench/baseline", h.baselineBin, false); err != nil {
+	if err := slabotbin.Build(ctx, "github.com/slabot/slabot/bench/baseline", h.baselineBin, false); err != nil {
 		return err
 	}
 	rep, err := h.measure(ctx)

@@ -1,5 +1,5 @@
 //go:build !race
 
-package faulttest
+package slabotbin
 
 const raceEnabled = false

@@ -1,0 +1,5 @@
+//go:build race
+
+package slabotbin
+
+const raceEnabled = true
