@@ -78,11 +78,11 @@ func appendBlock(dst []byte, pts []uint16) []byte {
 			for j < n && pts[j] == noPoint {
 				j++
 			}
-			dst = binary.AppendUvarint(dst, uint64(j-i)<<2|runGap)
+			dst = binary.AppendUvarint(dst, runHeader(j-i, runGap))
 			i = j
 		case same[i] >= minRamp || same[i] == n-i || (same[i] > 1 && (i+same[i] == n || pts[i+same[i]] == noPoint)):
 			k := same[i]
-			dst = binary.AppendUvarint(dst, uint64(k)<<2|runRamp)
+			dst = binary.AppendUvarint(dst, runHeader(k, runRamp))
 			dst = binary.AppendUvarint(dst, uint64(zigzag(delta[i])))
 			i += k
 		default:
@@ -103,7 +103,7 @@ func appendPacked(dst []byte, ds []int32) []byte {
 		or |= zigzag(d)
 	}
 	w := bits.Len32(or)
-	dst = binary.AppendUvarint(dst, uint64(len(ds))<<2|runPacked)
+	dst = binary.AppendUvarint(dst, runHeader(len(ds), runPacked))
 	dst = append(dst, byte(w))
 	var acc uint64
 	nb := 0
@@ -322,3 +322,6 @@ func coarsen(m app.Metric, pts []uint16, step int) []uint16 {
 	}
 	return out
 }
+
+// runHeader is a run's header: its length and its kind in the low 2 bits.
+func runHeader(n int, kind uint64) uint64 { return uint64(n)<<2 | kind }
