@@ -823,3 +823,35 @@ func TestWebhookOutdatedObservationIgnored(t *testing.T) {
 		}
 	}
 }
+
+// countingDir counts the gate's lookups of which queues are new.
+type countingDir struct {
+	handlers.QueueDirectory
+	lookups atomic.Int64
+}
+
+func (c *countingDir) QueuesKnown(ctx context.Context, ids []string) ([]bool, error) {
+	c.lookups.Add(1)
+	return c.QueueDirectory.QueuesKnown(ctx, ids)
+}
+
+// Far below the cap, webhooks about the same queues cost no lookup, however
+// many there are: each queue counts once towards the estimate.
+func TestWebhookQueueCapCostsNothingBelowIt(t *testing.T) {
+	var dir *countingDir
+	e := newHostileEnvWith(t, handlers.WebhookAuth{Token: "tok"}, func(d *handlers.Deps) {
+		d.QueueLimits = handlers.QueueLimits{Max: 10}
+		dir = &countingDir{QueueDirectory: d.Queues}
+		d.Queues = dir
+	})
+	auth := map[string]string{"Authorization": "Bearer tok"}
+	for i := range 30 {
+		body := hostileEvent(fmt.Sprintf("same-%d", i), fmt.Sprintf("same-q%d", i%3), "Q", 10)
+		if got, answer := e.send(t, bytes.NewReader(body), auth); got != http.StatusOK {
+			t.Fatalf("event %d: %d %v", i, got, answer)
+		}
+	}
+	if n := dir.lookups.Load(); n != 0 {
+		t.Errorf("30 events about 3 queues, cap 10: %d lookups of which queues are new, want 0", n)
+	}
+}

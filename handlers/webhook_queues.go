@@ -17,9 +17,10 @@ const gateRefresh = 5 * time.Second
 
 // queueGate bounds the queues webhooks create (QueueLimits). It keeps the
 // count of known queues in memory, read again every gateRefresh, and adds
-// to it every queue ID a request names, as if each were new: only when
-// that estimate would pass the cap does it ask Redis which are new. A
-// webhook far below the cap costs no Redis call.
+// to it every queue ID requests name for the first time since, as if each
+// were new: only when that estimate would pass the cap does it ask Redis
+// which are new. A webhook far below the cap costs no Redis call, however
+// many requests name the same queues.
 type queueGate struct {
 	dir    QueueDirectory
 	limits QueueLimits
@@ -32,6 +33,7 @@ type queueGate struct {
 	mu        sync.Mutex
 	count     int             // known queues, an estimate from above
 	countAt   time.Time       // when count was read from Redis
+	counted   map[string]bool // IDs added to count since countAt
 	watched   map[string]bool // IDs allowed, lower-cased: entries and IDs of named queues
 	watchedAt time.Time
 }
@@ -99,12 +101,21 @@ func (g *queueGate) checkCap(ctx context.Context, ids []string) error {
 			return fmt.Errorf("count known queues: %w", err)
 		}
 		g.mu.Lock()
-		g.count, g.countAt = n, g.clock.Now()
+		g.count, g.countAt, g.counted = n, g.clock.Now(), make(map[string]bool)
 		g.mu.Unlock()
 	}
 	g.mu.Lock()
-	if g.count+len(ids) <= g.limits.Max {
-		g.count += len(ids)
+	var uncounted []string
+	for _, id := range ids {
+		if !g.counted[id] {
+			uncounted = append(uncounted, id)
+		}
+	}
+	if g.count+len(uncounted) <= g.limits.Max {
+		g.count += len(uncounted)
+		for _, id := range uncounted {
+			g.counted[id] = true
+		}
 		g.mu.Unlock()
 		return nil
 	}
