@@ -190,12 +190,11 @@ func (e *Engine) commitStorms(ctx context.Context, ps []*pending) {
 	}
 	failed := slices.ContainsFunc(errs, func(err error) bool { return err != nil })
 	for i, p := range grouped {
-		p.err = errs[i]
-		if failed {
-			// Its cached storm state is a guess built on what failed.
-			e.cache.answered(p.change, app.ErrConflict)
-		} else {
-			e.cache.answered(p.change, nil)
+		switch p.err = errs[i]; {
+		case failed:
+			e.cache.forget(p.change) // its cached storm state is a guess built on what failed
+		case p.change.QueueID != "":
+			e.cache.forgetQueue(p.change.QueueID) // its storm state is cached already
 		}
 	}
 }
