@@ -156,3 +156,25 @@ func TestReclaimedStaysUnsureHeldByID(t *testing.T) {
 		t.Errorf("unsure = %v, %v; want the reclaimed entry unsure and the other not", d.held[0].unsure, d.held[1].unsure)
 	}
 }
+
+// TestWakeSendsWaitersInStreamOrder: an update and a reply that waited for
+// their message's post, each due when it last looked (the reply's check
+// may have come first), both go as soon as the post's ts is recorded, the
+// update before the reply, as they stand in the stream.
+func TestWakeSendsWaitersInStreamOrder(t *testing.T) {
+	clock := app.NewManualClock(time.Unix(1_800_000_000, 0))
+	d := New(nil, nil, clock, Options{})
+	a := app.Alert{ID: app.AlertID("q1", "voice", app.Waiting), Episode: 1}
+	note := func(k app.NotificationKind, seq int, due time.Duration) Delivery {
+		return Delivery{ID: fmt.Sprintf("1800000000000-%d", seq), Notification: app.Notification{Kind: k, Channel: "C1", Alert: a}}
+	}
+	d.hold([]Delivery{note(app.KindUpdate, 2, 0), note(app.KindReply, 3, 0)})
+	d.held[0].due = clock.Now().Add(2 * time.Second)
+	d.held[1].due = clock.Now().Add(time.Second)
+
+	d.wake(a.ID, a.Episode)
+	next, _ := d.scan(clock.Now())
+	if next == nil || next.Notification.Kind != app.KindUpdate {
+		t.Fatalf("after the post's ts was recorded, next = %v; want the update, at once", next)
+	}
+}
