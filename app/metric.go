@@ -135,8 +135,8 @@ func parseNumber(s string) (float64, error) {
 	return v, nil
 }
 
-// ParseDuration accepts a Go duration ("5m", "1h30m", "300s") or a bare
-// number of seconds ("300"), as supervisors type both. Durations must be
+// ParseDuration accepts a Go duration ("5m", "1h30m", "300s"), with days
+// ("2d"), or a bare number of seconds ("300"), as supervisors type all. Durations must be
 // positive and whole seconds or more.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
@@ -148,15 +148,34 @@ func ParseDuration(s string) (time.Duration, error) {
 		d = time.Duration(v * float64(time.Second))
 	} else {
 		var perr error
-		d, perr = time.ParseDuration(strings.ToLower(s))
+		d, perr = parseDays(strings.ToLower(s))
 		if perr != nil {
-			return 0, fmt.Errorf("%w: %q is not a duration (try 30s, 5m or 1h)", ErrBadThreshold, s)
+			return 0, fmt.Errorf("%w: %q is not a duration (try 30s, 5m, 1h or 2d)", ErrBadThreshold, s)
 		}
 	}
 	if d < 0 {
 		return 0, fmt.Errorf("%w: %s is negative", ErrBadThreshold, s)
 	}
 	return d, nil
+}
+
+// parseDays is time.ParseDuration with whole days in front ("2d",
+// "1d12h"), which supervisors type and Go does not take.
+func parseDays(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	n, err := strconv.Atoi(days)
+	if !ok || err != nil || n < 0 || n > 3650 {
+		return time.ParseDuration(s)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest == "" {
+		return d, nil
+	}
+	r, err := time.ParseDuration(rest)
+	if err != nil {
+		return 0, err
+	}
+	return d + r, nil
 }
 
 // FormatValue renders a metric value for people: "5m 12s", "62%", "14".

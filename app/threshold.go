@@ -60,10 +60,10 @@ func (t Threshold) Validate() error {
 			return fmt.Errorf("%w: the clear value must be a non-negative number", ErrBadThreshold)
 		case t.Metric.BreachesBelow() && c <= t.Value:
 			return fmt.Errorf("%w: %s breaches below its threshold, so it must clear above it: clear %s is not above %s",
-				ErrBadThreshold, t.Metric, t.Metric.FormatValue(c), t.Metric.FormatValue(t.Value))
+				ErrBadThreshold, t.Metric.Label(), t.Metric.FormatValue(c), t.Metric.FormatValue(t.Value))
 		case !t.Metric.BreachesBelow() && c >= t.Value:
 			return fmt.Errorf("%w: %s breaches above its threshold, so it must clear below it: clear %s is not below %s",
-				ErrBadThreshold, t.Metric, t.Metric.FormatValue(c), t.Metric.FormatValue(t.Value))
+				ErrBadThreshold, t.Metric.Label(), t.Metric.FormatValue(c), t.Metric.FormatValue(t.Value))
 		}
 	}
 	if n := t.MinVolume; n != 0 {

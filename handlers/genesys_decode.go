@@ -43,6 +43,10 @@ type webhookEvent struct {
 	Format  string    // "metric", "notification", "eventbridge" or "unknown"
 	Event   app.Event // Key, QueueID, QueueName, Observations; zero when Ignored
 	Ignored bool      // unknown format/topic, or nothing slabot evaluates (unknown metrics only)
+	// UnknownMetric is the metric name of a metric event ignored for it:
+	// slabot's own schema names only slabot's metrics, so the sender has
+	// a typo or an old relay, and the operator is told.
+	UnknownMetric string
 	// ObservedAt holds when each of Event.Observations was observed (same
 	// index), zero when the event does not say: a metric event's
 	// timestamp, a notification data item's interval start, else an
@@ -297,7 +301,7 @@ func (d *wireMetricData) event(id string, at time.Time, raw []byte) (webhookEven
 	}
 	m, err := app.ParseMetric(d.Metric)
 	if err != nil {
-		return webhookEvent{Format: formatMetric, Ignored: true}, nil
+		return webhookEvent{Format: formatMetric, Ignored: true, UnknownMetric: d.Metric}, nil
 	}
 	if !unitFits(d.Unit, m) {
 		return webhookEvent{}, fmt.Errorf("data.unit: %s does not fit metric %s", d.Unit, m)

@@ -136,7 +136,7 @@ func TestDecodeWebhook(t *testing.T) {
 			decodedEvent(formatEventBridge, "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d", sampleQueue, "",
 				observation(sampleQueue, "", app.Agents, 7)),
 			ignoredEvent(formatUnknown),
-			ignoredEvent(formatMetric),
+			{Format: formatMetric, Ignored: true, UnknownMetric: "occupancy"},
 		}},
 		{"batch decoded in one pass", "[" + string(readWebhookFixture(t, "webhook-metric-event.json")) + "," +
 			string(readWebhookFixture(t, "webhook-eventbridge-other-source.json")) + "," + string(readWebhookFixture(t, "webhook-eventbridge-observations.json")) + "]",
@@ -181,7 +181,7 @@ func TestDecodeWebhook(t *testing.T) {
 		{"queue name control characters and space stripped", metricEventWith(`{"queue_id":"q1","queue_name":"  Sup\u0000port\n\u009b ","metric":"queue","value":2}`),
 			[]webhookEvent{decodedEvent(formatMetric, "ev-1", "q1", "Support", observation("q1", "", app.Waiting, 2))}},
 		{"unknown metric with count unit", metricEventWith(`{"queue_id":"q1","metric":"occupancy","value":2,"unit":"count"}`),
-			[]webhookEvent{ignoredEvent(formatMetric)}},
+			[]webhookEvent{{Format: formatMetric, Ignored: true, UnknownMetric: "occupancy"}}},
 		{"metric event tolerates foreign fields of any type",
 			`{"id":"ev-1","event_type":"com.genesiscloud.queue.metric","detail":"x","eventBody":[],"metadata":7,"data":{"queue_id":"q1","metric":"wait","value":1}}`,
 			[]webhookEvent{decodedEvent(formatMetric, "ev-1", "q1", "", observation("q1", "", app.LongestWait, 1))}},

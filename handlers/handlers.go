@@ -103,6 +103,8 @@ type QueueLimits struct {
 type Observer interface {
 	WebhookEvent(format, outcome string)
 	WebhookRequest(status int, elapsed time.Duration)
+	// UnknownMetric counts a metric event ignored for naming no metric.
+	UnknownMetric()
 }
 
 // Deps are the collaborators of the HTTP edge.
@@ -143,6 +145,9 @@ type Deps struct {
 	// BuiltinDefault is the engine's built-in default threshold, shown by
 	// /sla list and the App Home; nil when SLA_DEFAULT_LONGEST_WAIT=off.
 	BuiltinDefault *app.Threshold
+	// DefaultChannel is SLACK_CHANNEL_ID, where queues without a route
+	// alert; "" when unset (local mode).
+	DefaultChannel string
 	// SlackHTTPClient posts ephemeral replies to interactions'
 	// response_url; default: a client with a 5 s timeout.
 	SlackHTTPClient *http.Client
@@ -200,6 +205,7 @@ type nopObserver struct{}
 
 func (nopObserver) WebhookEvent(string, string)       {}
 func (nopObserver) WebhookRequest(int, time.Duration) {}
+func (nopObserver) UnknownMetric()                    {}
 
 // recovery turns a panic into a 500 and a log line instead of a crash.
 func recovery(log *slog.Logger) gin.HandlerFunc {

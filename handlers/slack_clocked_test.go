@@ -106,7 +106,7 @@ func TestStormDigestEndToEnd(t *testing.T) {
 		t.Fatalf("50 breaches made %d messages, want 5 (4 alerts, 1 digest): %v", len(posts), texts(posts))
 	}
 	digest := posts[4]
-	if !strings.Contains(digest.Form.Get("text"), "Alert storm: 1 more alert at once") {
+	if !strings.Contains(digest.Form.Get("text"), "Alert storm: 1 queue breaching since") {
 		t.Errorf("5th message is not the digest: %q", digest.Form.Get("text"))
 	}
 
@@ -119,7 +119,7 @@ func TestStormDigestEndToEnd(t *testing.T) {
 		t.Fatalf("updates = %d (ts %v), want one of the digest %s", len(upd), upd, digest.RespTS)
 	}
 	body := upd[0].text()
-	for _, want := range []string{"Alert storm: 46 more alerts at once in this channel", "46 firing", "*Queue 04 (voice)* — Waiting *20* (threshold 10)",
+	for _, want := range []string{"Alert storm: 46 queues breaching since", "46 firing", "*Queue 04 (voice)* — Waiting *20* (threshold 10)",
 		"…and 16 more", "Acknowledge all", "Snooze all queues"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("digest update lacks %q:\n%s", want, body)
@@ -329,8 +329,8 @@ func TestPreviewEndToEnd(t *testing.T) {
 		{"preview Support wait 5m", "(Replayed minute by minute over the last 24 hours; before that on the worst value of every 5 minutes, as slabot keeps older history.)"},
 		{"whatif Support wait 10m", "would not have fired in the last 3 days"},
 		{"preview default wait 5m", "across the 1 queue it applies to"},
-		{"preview Support sl 80", "has no history to replay yet"},
-		{"set Support wait 5m", "Threshold set: *Support* longest_wait above 5m.\nOver the stored history it would have fired 2 times"},
+		{"preview Support sl 80", "there is no history to replay it on yet"},
+		{"set Support wait 5m", "Threshold set: *Support* longest_wait above 5m.\nOver the stored history, this rule would have fired 2 times"},
 	} {
 		if got := runCommand(t, e.h, "U0LEAD001", c.text); !strings.Contains(got, c.want) {
 			t.Errorf("/sla %s:\n%s\nwant it to contain %q", c.text, got, c.want)

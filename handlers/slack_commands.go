@@ -39,8 +39,11 @@ func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 		return x.refusal()
 	}
 	var ue *usageError
+	if errors.As(err, &ue) && ue.unknown != "" {
+		return unknownVerb(ue.unknown)
+	}
 	if errors.As(err, &ue) && ue.verb == "" {
-		return capitalize(safeMrkdwn(ue.reason)) + ".\n\n" + helpText()
+		return sentence(safeMrkdwn(ue.reason)) + " `/sla help` lists the commands."
 	}
 	if err != nil {
 		return userMessage(err, usageOf(cmd.verb), x.d.Logger)
@@ -49,7 +52,7 @@ func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 	var out string
 	switch cmd.verb {
 	case verbHelp:
-		return helpText()
+		return helpText(len(x.d.Admins) > 0)
 	case verbSet:
 		out, err = x.set(ctx, cmd, by)
 	case verbUnset:
@@ -275,10 +278,17 @@ func (x *commands) route(ctx context.Context, cmd command, sc slack.SlashCommand
 	if err != nil {
 		return "", err
 	}
+	isDefault := channel != "" && channel == x.d.DefaultChannel
+	if isDefault {
+		channel = "" // a route to the default channel is no route
+	}
 	if err := x.d.Actions.Route(ctx, ref.ID, channel, by); err != nil {
 		return "", err
 	}
 	label := slackapi.QueueLabel(ref.ID, known)
+	if isDefault {
+		return "This is the default alert channel (SLACK_CHANNEL_ID): alerts of " + label + " come here without a route, so it has none now." + unseen(ref), nil
+	}
 	if channel == "" {
 		return "Alerts of " + label + " now go to the default channel (SLACK_CHANNEL_ID)." + unseen(ref), nil
 	}
@@ -297,7 +307,7 @@ func routeTarget(ch channelArg, sc slack.SlashCommand) (string, error) {
 	case ch.id != "":
 		return ch.id, nil
 	case ch.here || strings.EqualFold(ch.name, sc.ChannelName):
-		if !validChannelID(sc.ChannelID) {
+		if !commandChannel(sc.ChannelID) {
 			return "", usagef(verbRoute, "alerts go to channels, not to direct messages; run this in the channel")
 		}
 		return sc.ChannelID, nil
@@ -387,6 +397,13 @@ func clipText(s string) string {
 	return cut + "\n…(cut short)"
 }
 
+// commandChannel accepts the channel a command came from as a route:
+// Slack names it, so any channel ID shape it uses will do (public C…,
+// private G…, of any length), but never a direct message (D…).
+func commandChannel(id string) bool {
+	return app.ValidChannel(id) && (id[0] == 'C' || id[0] == 'G')
+}
+
 // validUserID accepts Slack user IDs (U… or W… for Enterprise Grid).
 func validUserID(id string) bool {
 	if len(id) < 2 || len(id) > 32 || (id[0] != 'U' && id[0] != 'W') {
@@ -400,10 +417,17 @@ func validUserID(id string) bool {
 	return true
 }
 
-func helpText() string {
+// helpText is /sla help. restricted says SLA_ADMINS is set: the commands
+// marked (admins) are then theirs alone.
+func helpText(restricted bool) string {
 	lines := []string{"*/sla: queue SLA alerts from Slack*"}
 	for _, u := range usages {
-		lines = append(lines, "• `"+slackapi.Escape(u.usage)+"` — e.g. "+slackapi.Escape(u.example))
+		lines = append(lines, "• `"+slackapi.Escape(u.usage)+"`"+adminMark(u.verb)+" — e.g. "+slackapi.Escape(u.example))
+	}
+	if restricted {
+		lines = append(lines, "_(admins)_: only SLA admins (SLA_ADMINS) may run these; anyone may ack, snooze and resolve.")
+	} else {
+		lines = append(lines, "_(admins)_: SLA_ADMINS is not set, so everyone may run these too.")
 	}
 	lines = append(lines,
 		"*Queues*: a name (any case; \"quote names with spaces\"), a queue ID, or `default` for the rule of every queue without its own.",

@@ -65,7 +65,7 @@ func TestParseCommand(t *testing.T) {
 		{text: "set Billing EU abandon 10 min 20 clear 5", want: command{verb: verbSet, queue: q("Billing EU"), metric: app.AbandonRate, value: 10, clear: 5, hasClear: true, minVolume: 20}},
 		{text: "set Support waiting 10 clear 0", want: command{verb: verbSet, queue: q("Support"), metric: app.Waiting, value: 10, clear: 0, hasClear: true}},
 		{text: "set Support agents 3 clear 5", want: command{verb: verbSet, queue: q("Support"), metric: app.Agents, value: 3, clear: 5, hasClear: true}},
-		{text: "set Support wait 5m clear 10m", errVerb: verbSet, errHas: "longest_wait breaches above its threshold, so it must clear below it: clear 10m is not below 5m"},
+		{text: "set Support wait 5m clear 10m", errVerb: verbSet, errHas: "Longest wait breaches above its threshold, so it must clear below it: clear 10m is not below 5m"},
 		{text: "set Support sl 80 clear 75", errVerb: verbSet, errHas: "must clear above it: clear 75% is not above 80%"},
 		{text: "set Support sl 80 clear 80", errVerb: verbSet, errHas: "not above"},
 		{text: "set Support waiting 10 min 20", errVerb: verbSet, errHas: "min applies to service_level and abandon_rate only"},

@@ -78,6 +78,8 @@ func usageOf(verb string) string {
 type usageError struct {
 	verb   string // canonical subcommand; "" when the subcommand is unknown
 	reason string
+	// unknown is the word typed as a subcommand that is none.
+	unknown string
 }
 
 func (e *usageError) Error() string { return e.reason }
@@ -209,7 +211,7 @@ func parseCommand(text string) (command, error) {
 	}
 	verb, ok := verbAliases[strings.ToLower(toks[0].text)]
 	if !ok || toks[0].quoted || toks[0].ref {
-		return command{}, usagef("", "unknown subcommand '%s'", clipArg(toks[0].text))
+		return command{}, &usageError{reason: fmt.Sprintf("unknown subcommand '%s'", clipArg(toks[0].text)), unknown: toks[0].text}
 	}
 	c := command{verb: verb}
 	args := toks[1:]
@@ -226,12 +228,18 @@ func parseCommand(text string) (command, error) {
 	case verbUnset:
 		return c, c.parseUnset(args)
 	case verbSnooze:
+		if err := spelledDuration(verb, args); err != nil {
+			return c, err
+		}
 		if len(args) < 2 {
 			return c, usagef(verb, "give a queue (or all) and a duration")
 		}
 		d, err := app.ParseDuration(args[len(args)-1].text)
 		if err != nil {
 			return c, &usageError{verb: verb, reason: reasonOf(err)}
+		}
+		if err := checkSnoozeLength(d, args[len(args)-1].text); err != nil {
+			return c, err
 		}
 		c.dur = d
 		c.queue, err = joinQueue(verb, args[:len(args)-1])
@@ -268,6 +276,9 @@ var setClauses = []string{"clear", "min", "for"}
 // name with spaces still parses: trailing keyword-value pairs are the
 // clauses, then come the value, the metric, and the rest is the queue.
 func (c *command) parseRule(verb string, args []token) error {
+	if err := spelledDuration(verb, args); err != nil {
+		return err
+	}
 	clauses := make(map[string]string, len(setClauses))
 	for {
 		n := len(args)

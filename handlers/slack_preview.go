@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/slabot/slabot/app"
@@ -49,7 +50,11 @@ func (x *commands) setPreview(ctx context.Context, t app.Threshold) string {
 		x.d.Logger.Warn("threshold preview failed", "queue_id", t.QueueID, "err", err)
 		return ""
 	}
-	return "\nOver the stored history it " + previewSentence(t, p)
+	s := previewSentence(t, p)
+	if strings.HasPrefix(s, "would") {
+		return "\nOver the stored history, this rule " + s
+	}
+	return "\n" + capitalize(s)
 }
 
 // previewSentence says what a preview found: "would have fired 3 times in
@@ -57,12 +62,15 @@ func (x *commands) setPreview(ctx context.Context, t app.Threshold) string {
 func previewSentence(t app.Threshold, p app.Preview) string {
 	if p.Series == 0 {
 		if t.QueueID == app.DefaultQueue && p.Queues == 0 {
-			return "every known queue has its own rule for " + string(t.Metric) + ", so the default applies to none yet."
+			return "every known queue has its own rule for " + string(t.Metric) + ", so this default applies to none of them yet."
 		}
-		return "has no history to replay yet: slabot keeps each queue's metrics for 7 days, from its first event."
+		return "there is no history to replay it on yet (slabot keeps each queue's metrics for 7 days, from its first event)."
 	}
 	when := "in the last 7 days"
-	if p.Covered < app.HistorySpan-time.Hour {
+	switch {
+	case p.Covered < time.Minute:
+		when = "so far (slabot has less than a minute of history)"
+	case p.Covered < app.HistorySpan-time.Hour:
 		when = "in the last " + spanWords(p.Covered) + " (all the history slabot has)"
 	}
 	where := ""

@@ -137,7 +137,10 @@ func userMessage(err error, usage string, log *slog.Logger, inserted ...string) 
 		return "Usage: `" + slackapi.Escape(usage) + "`\n" + capitalize(safeMrkdwn(reason))
 	}
 	var ue *usageError
+	var uq *app.UnknownQueueError
 	switch {
+	case errors.As(err, &uq):
+		return unknownQueueAnswer(uq)
 	case errors.As(err, &ue):
 		return withUsage(ue.reason)
 	case errors.Is(err, app.ErrStale):

@@ -20,6 +20,7 @@ const webhookDeadline = 4 * time.Second
 // decides it; the body is read under the concurrent-read limit.
 func webhook(d Deps, reads *bodyReads, gate *queueGate) gin.HandlerFunc {
 	ing, auth, obs, log, clock := d.Ingester, d.Webhook, d.Observer, d.Logger, d.Clock
+	unknown := newUnknownMetrics(log, obs)
 	type response struct {
 		Status    app.Outcome `json:"status"`
 		Events    int         `json:"events,omitempty"`
@@ -86,6 +87,9 @@ func webhook(d Deps, reads *bodyReads, gate *queueGate) gin.HandlerFunc {
 		var r response
 		for i, o := range outcomes {
 			obs.WebhookEvent(events[i].Format, string(o))
+			if name := events[i].UnknownMetric; name != "" {
+				unknown.note(name, clock.Now())
+			}
 			switch o {
 			case app.Processed:
 				r.Processed++

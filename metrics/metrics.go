@@ -37,6 +37,7 @@ type Metrics struct {
 	socket         socketMetrics
 	redisMemory    *prometheus.GaugeVec
 	historyPaused  prometheus.Gauge
+	unknownMetrics prometheus.Counter
 }
 
 // WithGauges adds the store-backed gauges; the store is opened after the
@@ -82,9 +83,12 @@ func New(gauges Gauges) *Metrics {
 		historyPaused: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "slabot_history_paused", Help: "1 while the memory guard has paused metric history writes (Redis above 80 % of its limit).",
 		}),
+		unknownMetrics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slabot_webhook_unknown_metrics_total", Help: "Metric events ignored because their metric is none of slabot's (the log names it, once an hour per name).",
+		}),
 	}
 	m.reg.MustRegister(m.webhookEvents, m.webhookLatency, m.transitions, m.slackCalls, m.deliveryDelay,
-		m.pollCycles, m.pollLast, m.redisErrors, m.redisMemory, m.historyPaused,
+		m.pollCycles, m.pollLast, m.redisErrors, m.redisMemory, m.historyPaused, m.unknownMetrics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.socket = newSocketMetrics(m.reg)
 	if gauges != nil {
@@ -116,6 +120,9 @@ func (m *Metrics) WebhookEvent(format, outcome string) {
 func (m *Metrics) WebhookRequest(status int, elapsed time.Duration) {
 	m.webhookLatency.WithLabelValues(strconv.Itoa(status)).Observe(elapsed.Seconds())
 }
+
+// UnknownMetric counts a metric event ignored for its unknown metric.
+func (m *Metrics) UnknownMetric() { m.unknownMetrics.Inc() }
 
 // Transition counts one alert transition.
 func (m *Metrics) Transition(kind string) { m.transitions.WithLabelValues(kind).Inc() }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -38,7 +39,7 @@ const (
 // threshold, state), and the Acknowledge all and Snooze all controls while
 // any is open. now is the moment the message describes.
 func DigestMessage(d app.Digest, now time.Time) (text string, blocks []slack.Block) {
-	c := d.Counts()
+	c := counts(d)
 	total := len(d.Members)
 	var head string
 	if d.Closed() {
@@ -46,12 +47,18 @@ func DigestMessage(d app.Digest, now time.Time) (text string, blocks []slack.Blo
 			overWords(c, total), app.FormatDuration(max(d.ClosedAt.Sub(d.OpenedAt), 0)), slackTime(d.OpenedAt))
 		text = "Alert storm over: " + overWords(c, total)
 	} else {
-		head = fmt.Sprintf(":rotating_light: *Alert storm: %s at once in this channel*\n%s · started %s (%s ago)",
-			countNoun(total, "more alert"), countsLine(c), slackTime(d.OpenedAt), app.FormatDuration(max(now.Sub(d.OpenedAt), 0)))
-		text = fmt.Sprintf("Alert storm: %s at once (%d firing)", countNoun(total, "more alert"), c.Firing)
+		queues, alerts := c.queues, c.Open()
+		head = fmt.Sprintf(":rotating_light: *Alert storm: %s since %s*\n%s · started %s ago; its first alerts are posted on their own above",
+			breachingWords(queues, alerts), slackTime(d.OpenedAt), countsLine(c), app.FormatDuration(max(now.Sub(d.OpenedAt), 0)))
+		text = fmt.Sprintf("Alert storm: %s since %s UTC (%d firing)",
+			breachingWords(queues, alerts), d.OpenedAt.UTC().Format("15:04"), c.Firing)
 	}
 	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(head), nil, nil))
-	for _, section := range sections(memberLines(d.Members)) {
+	prefix := digestPrefix(d.Members)
+	if prefix != "" {
+		blocks = append(blocks, slack.NewContextBlock("", mrkdwn("Every queue below is named *"+QueueName(prefix, maxNameRunes)+"*…")))
+	}
+	for _, section := range sections(memberLines(d.Members, prefix)) {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(section), nil, nil))
 	}
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(
@@ -62,7 +69,34 @@ func DigestMessage(d app.Digest, now time.Time) (text string, blocks []slack.Blo
 	return text, blocks
 }
 
-func countsLine(c app.DigestCounts) string {
+// digestCounts are a digest's counts with the number of distinct queues
+// its open members belong to (a queue may breach on several metrics).
+type digestCounts struct {
+	app.DigestCounts
+	queues int
+}
+
+func counts(d app.Digest) digestCounts {
+	seen := make(map[string]bool)
+	for _, m := range d.Members {
+		if m.Open() {
+			seen[m.QueueID] = true
+		}
+	}
+	return digestCounts{DigestCounts: d.Counts(), queues: len(seen)}
+}
+
+// breachingWords says how many queues breach: "30 queues breaching", or
+// "3 queues breaching (4 alerts)" when some breach on several metrics.
+func breachingWords(queues, alerts int) string {
+	s := fmt.Sprintf("%d %s breaching", queues, plural(queues, "queue", "queues"))
+	if alerts != queues {
+		s += fmt.Sprintf(" (%d alerts)", alerts)
+	}
+	return s
+}
+
+func countsLine(c digestCounts) string {
 	parts := []string{fmt.Sprintf("%d firing", c.Firing)}
 	for _, x := range []struct {
 		n    int
@@ -77,7 +111,7 @@ func countsLine(c app.DigestCounts) string {
 
 // overWords says how a storm ended: "all 50 alerts resolved", or "40
 // alerts resolved, 10 posted again after their snooze".
-func overWords(c app.DigestCounts, total int) string {
+func overWords(c digestCounts, total int) string {
 	if c.Moved == 0 {
 		return fmt.Sprintf("all %d alerts resolved", total)
 	}
@@ -92,9 +126,27 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+// digestPrefix is the start of the name that every member shares, when
+// it is long enough that cutting it off is what makes the names fit: the
+// lines then show the rest of each name.
+func digestPrefix(members []app.DigestMember) string {
+	names := make([]string, len(members))
+	long := false
+	for i, m := range members {
+		names[i] = m.DisplayName()
+		long = long || utf8.RuneCountInString(names[i]) > maxDigestNameRunes
+	}
+	p := sharedPrefix(names)
+	if !long || utf8.RuneCountInString(p) < 12 {
+		return ""
+	}
+	return p
+}
+
 // memberLines lists members open first (firing, acknowledged, snoozed),
-// then the rest, each group in the order they joined.
-func memberLines(members []app.DigestMember) []string {
+// then the rest, each group in the order they joined. prefix, shared by
+// every name, is left out of each.
+func memberLines(members []app.DigestMember, prefix string) []string {
 	rank := func(m app.DigestMember) int {
 		switch {
 		case !m.Open():
@@ -114,15 +166,18 @@ func memberLines(members []app.DigestMember) []string {
 			lines = append(lines, fmt.Sprintf("…and %d more: `/sla status` lists every open alert.", len(sorted)-i))
 			break
 		}
-		lines = append(lines, memberLine(m))
+		lines = append(lines, memberLine(m, prefix))
 	}
 	return lines
 }
 
-func memberLine(m app.DigestMember) string {
-	name := Escape(clip(m.DisplayName(), maxDigestNameRunes))
+func memberLine(m app.DigestMember, prefix string) string {
+	name := QueueName(m.DisplayName(), maxDigestNameRunes)
+	if rest, ok := strings.CutPrefix(m.DisplayName(), prefix); ok && prefix != "" {
+		name = "…" + QueueName(rest, maxDigestNameRunes)
+	}
 	if m.MediaType != "" {
-		name += " (" + Escape(clip(m.MediaType, maxShortRunes)) + ")"
+		name += " (" + QueueName(m.MediaType, maxShortRunes) + ")"
 	}
 	what := fmt.Sprintf("%s *%s* (threshold %s)", m.Metric.Label(), m.Metric.FormatValue(m.Value), m.Metric.FormatValue(m.Threshold))
 	switch {
@@ -181,7 +236,7 @@ func digestReplyText(d app.Digest, reason string, now time.Time, mention string)
 	switch reason {
 	case "resolved":
 		return fmt.Sprintf(":white_check_mark: Storm over after %s: %s.",
-			app.FormatDuration(max(d.ClosedAt.Sub(d.OpenedAt), 0)), overWords(d.Counts(), len(d.Members)))
+			app.FormatDuration(max(d.ClosedAt.Sub(d.OpenedAt), 0)), overWords(counts(d), len(d.Members)))
 	case "reminder":
 		var names []string
 		n := 0
@@ -189,7 +244,7 @@ func digestReplyText(d app.Digest, reason string, now time.Time, mention string)
 			if m.Open() && m.State == app.StateFiring && !m.Muted {
 				n++
 				if len(names) < 5 {
-					names = append(names, "*"+Escape(clip(m.DisplayName(), maxDigestNameRunes))+"*")
+					names = append(names, "*"+QueueName(m.DisplayName(), maxDigestNameRunes)+"*")
 				}
 			}
 		}
@@ -204,12 +259,4 @@ func digestReplyText(d app.Digest, reason string, now time.Time, mention string)
 		return s
 	}
 	return fmt.Sprintf(":information_source: Alert storm: %d alerts, %d firing.", len(d.Members), d.Counts().Firing)
-}
-
-// countNoun writes "1 more alert", "3 more alerts".
-func countNoun(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

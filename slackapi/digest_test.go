@@ -38,14 +38,14 @@ func TestDigestMessage(t *testing.T) {
 	d := testDigest(5)
 	d.Members[0].QueueName = "<!channel> & co"
 	text, blocks := DigestMessage(d, now)
-	if want := "Alert storm: 5 more alerts at once (1 firing)"; text != want {
+	if want := "Alert storm: 3 queues breaching since 22:13 UTC (1 firing)"; text != want {
 		t.Errorf("text = %q, want %q", text, want)
 	}
 	got := decodeBlocks(t, blocks)
 	all := texts(got)
 	for _, want := range []string{
-		"*Alert storm: 5 more alerts at once in this channel*",
-		"1 firing · 1 acknowledged · 1 snoozed · 1 resolved · 1 posted again after a snooze · started <!date^1700000000^{time}|22:13 UTC> (3m ago)",
+		"*Alert storm: 3 queues breaching since <!date^1700000000^{time}|22:13 UTC>*",
+		"1 firing · 1 acknowledged · 1 snoozed · 1 resolved · 1 posted again after a snooze · started 3m ago",
 		":rotating_light: *&lt;!channel&gt; &amp; co (voice)* — Waiting *20* (threshold 10)",
 		":eyes: *Queue 1 (voice)* — Waiting *20* (threshold 10) · acknowledged by <@U123>",
 		":zzz: *Queue 2 (voice)* — Waiting *20* (threshold 10) · snoozed",
@@ -177,7 +177,7 @@ func TestConsolePrintsDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"new message in C1", "*Alert storm: 2 more alerts at once in this channel*", "[Acknowledge all]", "[Snooze all queues: 15 min | 1 h | 4 h]"} {
+	for _, want := range []string{"new message in C1", "*Alert storm: 2 queues breaching since 22:13 UTC*", "[Acknowledge all]", "[Snooze all queues: 15 min | 1 h | 4 h]"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("console lacks %q:\n%s", want, s)
 		}

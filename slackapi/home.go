@@ -59,7 +59,7 @@ type Home struct {
 func HomeView(h Home) slack.HomeTabViewRequest {
 	blocks := []slack.Block{slack.NewHeaderBlock(plain("Queue SLA alerts"))}
 	if h.Notice != "" {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(clip(h.Notice, maxSectionText)), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(clipLines(h.Notice, maxSectionText)), nil, nil))
 	}
 
 	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(fmt.Sprintf("*Open alerts* (%d)", len(h.Alerts))), nil, nil))
@@ -105,9 +105,9 @@ func HomeView(h Home) slack.HomeTabViewRequest {
 // /sla status: the queue, the value against its threshold, the state and
 // for how long, who acknowledged it and until when it is snoozed.
 func AlertSummary(a app.Alert, now time.Time) string {
-	name := Escape(clip(a.DisplayName(), maxNameRunes))
+	name := QueueName(a.DisplayName(), maxNameRunes)
 	if a.MediaType != "" {
-		name += " (" + Escape(clip(a.MediaType, maxShortRunes)) + ")"
+		name += " (" + QueueName(a.MediaType, maxShortRunes) + ")"
 	}
 	icon, state := ":rotating_light:", "firing"
 	switch {
@@ -158,7 +158,7 @@ func thresholdsText(ts []app.Threshold, names map[string]string) string {
 		}
 		lines = append(lines, "• "+ThresholdLine(t, names))
 	}
-	return clip(strings.Join(lines, "\n"), maxSectionText)
+	return clipLines(strings.Join(lines, "\n"), maxSectionText)
 }
 
 // ThresholdLine renders one threshold for people, in mrkdwn: the queue (by
@@ -215,9 +215,9 @@ func queueLabel(queueID string, names map[string]string) string {
 		return "*all queues*"
 	}
 	if n := names[queueID]; n != "" {
-		return "*" + Escape(clip(n, maxNameRunes)) + "*"
+		return "*" + QueueName(n, maxNameRunes) + "*"
 	}
-	return "`" + Escape(clip(queueID, maxNameRunes)) + "`"
+	return "`" + QueueName(queueID, maxNameRunes) + "`"
 }
 
 // SlackTime shows t in each reader's own time zone, with UTC as the

@@ -103,7 +103,7 @@ func cutLast(s, sep string) (before, after string, found bool) {
 // appsURL is the Genesys Cloud web app's base URL; the "Open in Genesys
 // Cloud" link is left out when it is empty.
 func AlertMessage(a app.Alert, now time.Time, appsURL string) (text string, blocks []slack.Block) {
-	name := Escape(clip(a.DisplayName(), maxNameRunes))
+	name := QueueName(a.DisplayName(), maxNameRunes)
 	open := a.State.Open()
 
 	var summary slack.SectionBlockOption = func(*slack.SectionBlock) {}
@@ -209,7 +209,7 @@ func lasted(a app.Alert, now time.Time) (time.Duration, bool) {
 func contextFields(a app.Alert) []*slack.TextBlockObject {
 	var fields []*slack.TextBlockObject
 	if a.MediaType != "" {
-		fields = append(fields, mrkdwn("*Media type*\n"+Escape(clip(a.MediaType, maxShortRunes))))
+		fields = append(fields, mrkdwn("*Media type*\n"+QueueName(a.MediaType, maxShortRunes)))
 	}
 	if a.QueueWaiting != nil && a.Metric != app.Waiting {
 		fields = append(fields, mrkdwn("*Waiting*\n"+app.Waiting.FormatValue(*a.QueueWaiting)))
@@ -286,7 +286,7 @@ func fallbackText(a app.Alert, name string) string {
 // replyText is the thread reply for a notification's reason. mention is
 // the operator's SLACK_MENTION, placed verbatim so that it can ping.
 func replyText(a app.Alert, reason string, now time.Time, mention string) string {
-	name := Escape(clip(a.DisplayName(), maxNameRunes))
+	name := QueueName(a.DisplayName(), maxNameRunes)
 	metric := strings.ToLower(a.Metric.Label())
 	value, threshold := a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold)
 	switch reason {
@@ -322,11 +322,11 @@ func replyText(a app.Alert, reason string, now time.Time, mention string) string
 // is shown escaped, so a forged ID cannot smuggle markup in.
 func userMention(id string) string {
 	if len(id) < 2 || len(id) > 32 || (id[0] != 'U' && id[0] != 'W') {
-		return Escape(clip(id, maxShortRunes))
+		return QueueName(id, maxShortRunes)
 	}
 	for _, r := range id {
 		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
-			return Escape(clip(id, maxShortRunes))
+			return QueueName(id, maxShortRunes)
 		}
 	}
 	return "<@" + id + ">"

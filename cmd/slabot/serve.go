@@ -146,6 +146,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		Once:           st,
 		Home:           home,
 		Admins:         cfg.SLAAdmins,
+		DefaultChannel: cfg.SlackChannelID,
 		BuiltinDefault: builtin,
 		Observer:       m,
 		Metrics:        m.Handler(),
