@@ -131,29 +131,27 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 		}
 		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if strings.Contains(string(body), "slabot_outbox_depth 0") || time.Now().After(deadline) {
+		if got, err := parseMetrics(string(body)); (err == nil && got["slabot_outbox_depth"] == 0) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, want := range []string{
-		`slabot_webhook_events_total{format="metric",outcome="processed"} 5`,
-		`slabot_webhook_request_duration_seconds_count{code="200"} 5`,
-		`slabot_alert_transitions_total{transition="fired"} 2`,
-		`slabot_alert_transitions_total{transition="resolved"} 1`,
-		`slabot_slack_calls_total{method="chat.update",result="ok"} 1`,
-		`slabot_open_alerts 1`,
-		"slabot_outbox_depth 0",
-		"slabot_outbox_oldest_age_seconds",
-		`slabot_poll_cycles_total{result="ok"} 0`,
-		"slabot_poll_last_success_timestamp_seconds",
-		"slabot_redis_errors_total 0",
-		"slabot_slack_delivery_delay_seconds_bucket",
-	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q", want)
-		}
-	}
+	checkMetrics(t, string(body), map[string]float64{
+		`slabot_webhook_events_total{format="metric",outcome="processed"}`: 5,
+		`slabot_webhook_request_duration_seconds_count{code="200"}`:        5,
+		`slabot_alert_transitions_total{transition="fired"}`:               2,
+		`slabot_alert_transitions_total{transition="resolved"}`:            1,
+		`slabot_slack_calls_total{method="chat.update",result="ok"}`:       1,
+		`slabot_slack_calls_total{method="chat.postMessage",result="ok"}`:  3,
+		`slabot_open_alerts`:                         1,
+		`slabot_outbox_depth`:                        0,
+		`slabot_outbox_oldest_age_seconds`:           0,
+		`slabot_poll_cycles_total{result="ok"}`:      0,
+		`slabot_poll_last_success_timestamp_seconds`: 0,
+		`slabot_redis_errors_total`:                  0,
+		`slabot_slack_delivery_delay_seconds_count`:  4,
+		`slabot_webhook_unknown_metrics_total`:       0,
+	})
 }
 
 func TestEndToEndRateLimitedOnce(t *testing.T) {

@@ -231,18 +231,14 @@ func TestSocketModeCommandAndClick(t *testing.T) {
 	}
 
 	_, metrics := get(t, web+"/metrics")
-	for _, want := range []string{
-		`slabot_slack_socket_connections_total{kind="first"} 1`,
-		`slabot_slack_socket_connections_total{kind="reconnect"} 0`,
-		"slabot_slack_socket_connected 1",
-		`slabot_slack_socket_envelopes_total{outcome="handled",type="slash_commands"} 4`,
-		`slabot_slack_socket_envelopes_total{outcome="handled",type="interactive"} 1`,
-		"slabot_slack_socket_ack_seconds_count 5",
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %q", want)
-		}
-	}
+	checkMetrics(t, metrics, map[string]float64{
+		`slabot_slack_socket_connections_total{kind="first"}`:                          1,
+		`slabot_slack_socket_connections_total{kind="reconnect"}`:                      0,
+		`slabot_slack_socket_connected`:                                                1,
+		`slabot_slack_socket_envelopes_total{outcome="handled",type="slash_commands"}`: 4,
+		`slabot_slack_socket_envelopes_total{outcome="handled",type="interactive"}`:    1,
+		`slabot_slack_socket_ack_seconds_count`:                                        5,
+	})
 }
 
 // setHistory counts the threshold changes recorded.
@@ -357,15 +353,11 @@ func TestSocketModeReconnects(t *testing.T) {
 		t.Errorf("%d reconnect log lines, want 2:\n%s", got, r.logs.String())
 	}
 	_, metrics := get(t, r.web.URL+"/metrics")
-	for _, want := range []string{
-		`slabot_slack_socket_connections_total{kind="first"} 1`,
-		`slabot_slack_socket_connections_total{kind="reconnect"} 2`,
-		"slabot_slack_socket_connected 1",
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %q", want)
-		}
-	}
+	checkMetrics(t, metrics, map[string]float64{
+		`slabot_slack_socket_connections_total{kind="first"}`:     1,
+		`slabot_slack_socket_connections_total{kind="reconnect"}`: 2,
+		`slabot_slack_socket_connected`:                           1,
+	})
 }
 
 // A burst of 200 envelopes (commands, clicks, App Home openings) is
