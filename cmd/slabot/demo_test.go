@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 				"Sales <VIP> & Co", // escaped for Slack, readable on the console
 				"(snoozed)", "Unsnooze queue",
 				"*Open alerts* (6)",
-				"Alert storm: 2 more alerts at once", // the digest, updated in place
+				"Alert storm: 2 queues breaching since 09:05 UTC", // the digest, updated in place
 			} {
 				if !strings.Contains(got, want) {
 					t.Errorf("demo output lacks %q", want)
