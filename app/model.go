@@ -55,6 +55,14 @@ type Event struct {
 	// applied to its queue, media type and metric is ignored, so that a
 	// replayed or delayed event cannot undo a newer one.
 	At time.Time
+	// SentAt is when the source sent the event, by the event's own stamp
+	// (a metric event's timestamp, an EventBridge event's time); zero when
+	// it carries none. A keyed event sent longer ago than the
+	// de-duplication window is stale: its key may be forgotten, so it is
+	// ignored rather than risk applying a replay. It also places the
+	// event's key among the remembered ones (the same event always maps to
+	// the same place, whenever it is replayed).
+	SentAt time.Time
 }
 
 // ValidateQueueID rejects IDs that would break keys, button values or

@@ -6,6 +6,9 @@ import "time"
 type LoadRequest struct {
 	QueueID, EventKey string
 	AlertIDs          []string
+	// EventSentAt is the event's own stamp (Event.SentAt) and At when it
+	// is evaluated, for finding its key; zero values mean unknown and now.
+	EventSentAt, At time.Time
 }
 
 // Snapshot is what the engine needs to evaluate one queue's observations.
@@ -83,6 +86,9 @@ type VersionedAlert struct {
 type Change struct {
 	QueueID  string
 	EventKey string
+	// EventSentAt is the event's own stamp (Event.SentAt), which places
+	// its key; zero places it by At, when it was evaluated.
+	EventSentAt time.Time
 	// Expect, when set, makes the commit conditional on the queue's and the
 	// default queue's versions (ErrConflict if either moved).
 	Expect *Versions

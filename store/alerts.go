@@ -16,8 +16,6 @@ import (
 
 // Durations the store applies on its own.
 const (
-	// SeenFor is how long an event key is remembered (DESIGN §2.1).
-	SeenFor = 24 * time.Hour
 	// resolvedFor keeps a resolved alert (its episode counter and message
 	// ts) long enough for late notifications and for /sla history.
 	resolvedFor = 7 * 24 * time.Hour
@@ -62,9 +60,12 @@ func (r *Redis) LoadMany(ctx context.Context, reqs []app.LoadRequest) ([]app.Sna
 // that decodes them once it ran.
 func (r *Redis) queueLoad(ctx context.Context, pipe redis.Pipeliner, req app.LoadRequest) (func() (app.Snapshot, error), error) {
 	queueID := req.QueueID
-	var seen *redis.IntCmd
+	var seen *redis.Cmd
 	if req.EventKey != "" {
-		seen = pipe.Exists(ctx, r.seenKey(queueID, req.EventKey))
+		var err error
+		if seen, err = r.queueSeen(ctx, pipe, queueID, req.EventKey, req.EventSentAt, req.At); err != nil {
+			return nil, err
+		}
 	}
 	queue := pipe.HGetAll(ctx, r.queueKey(queueID))
 	all := pipe.HMGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until", "hours", versionField)
@@ -80,7 +81,7 @@ func (r *Redis) queueLoad(ctx context.Context, pipe redis.Pipeliner, req app.Loa
 	}
 	return func() (app.Snapshot, error) {
 		snap := app.Snapshot{
-			Seen:       seen != nil && seen.Val() > 0,
+			Seen:       seen != nil && seen.Val() == int64(1),
 			Queue:      decodeQueue(queueID, queue.Val()),
 			Thresholds: decodeThresholds(own.Val()),
 			Defaults:   decodeThresholds(defaults.Val()),

@@ -18,25 +18,27 @@ import (
 // those follows, in the same order, then the queue's latest values (key,
 // value), the notifications, the history entries and the metric history
 // points (history.go), as the header's counts say. KEYS start with the
-// queue's keys and the global ones (see commitKeys), then one key per
+// queue's keys and the global ones (see commitArgs; the first is the
+// common start of the queue's mark sets' keys, whose {queue} tag they
+// share), then one key per
 // alert, storm record and digest, then the metric history series.
 //
 // It checks the expected queue versions and the version of every record
-// it writes, then records the event key (SET NX), and writes nothing
+// it writes, then records the event key's mark (seen.go), and writes nothing
 // unless all of that passes. It returns 1 on success, 0 for a seen event
 // key, -1 or -2 when the queue's or the default queue's version moved,
 // and -(2+k) when the k-th versioned record (alerts, then storm records,
 // then digests) lost a race. A change without a queue (a digest's own
 // step) writes nothing of any queue; one with a queue increments its
 // version.
-var commitScript = redis.NewScript(commitLua + historyScript() + "return 1\n")
+var commitScript = redis.NewScript(seenLua + commitLua + historyScript() + "return 1\n")
 
 const commitLua = `
 local c = cjson.decode(ARGV[1])
 local none = {}
 local alerts, storms, digests, members = c.alerts or none, c.storms or none, c.digests or none, c.members or none
 local versioned = {alerts, storms, digests}
-local seenKey, queueKey, outboxKey, dueKey, openKey, namesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local seenBase, queueKey, outboxKey, dueKey, openKey, namesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local queueHistoryKey, historyKey, defaultKey = KEYS[7], KEYS[8], KEYS[9]
 local keyAt, at = 9, 1
 local function key() keyAt = keyAt + 1; return KEYS[keyAt] end
@@ -62,9 +64,10 @@ for r = 1, c.notes or 0 do notes[r] = arg() end
 for r = 1, c.entries or 0 do entries[r] = arg() end
 
 -- A replay is a duplicate, whatever moved since: checked only on the
--- failure path, so that a commit that passes costs one SET NX for it.
+-- failure path, so that a commit that passes looks for its mark once, as
+-- it adds it (an SCARD and an SADD, for an event that carries a stamp).
 local function lost(code)
-  if c.seen_ttl and redis.call('EXISTS', seenKey) == 1 then return 0 end
+  if c.seen and seen(seenBase, c.seen, false) then return 0 end
   return code
 end
 if c.expect_queue then
@@ -81,7 +84,7 @@ for _, records in ipairs(versioned) do
     if tonumber(redis.call('HGET', r.key, 'v') or '0') ~= r.version then return lost(-n) end
   end
 end
-if c.seen_ttl and not redis.call('SET', seenKey, '1', 'NX', 'EX', c.seen_ttl) then return 0 end
+if c.seen and seen(seenBase, c.seen, true) then return 0 end
 
 local queued = c.queue ~= ''
 if queued then
@@ -148,7 +151,8 @@ end
 type commitHeader struct {
 	Queue   string `json:"queue"`
 	Name    string `json:"name,omitempty"`     // the queue's new name
-	SeenTTL int    `json:"seen_ttl,omitempty"` // seconds the event key is kept; 0: no event key
+	// Seen is the event key's mark (seen.go); nil: no event key.
+	Seen *markRecord `json:"seen,omitempty"`
 	// ExpectQueue and ExpectDefault, when set, are the queue's and the
 	// default queue's versions the change was decided on.
 	ExpectQueue   *int64 `json:"expect_queue,omitempty"`
@@ -274,9 +278,9 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 	}
 	h := commitHeader{Queue: c.QueueID, Name: c.QueueName, Known: c.Known, Undue: c.Undue,
 		Notes: len(c.Notifications), Entries: len(c.History)}
-	seen := r.queueKey(c.QueueID)
 	if c.EventKey != "" {
-		seen, h.SeenTTL = r.seenKey(c.QueueID, c.EventKey), int(SeenFor/time.Second)
+		rec := r.marks.record(c.EventKey, c.EventSentAt, c.At)
+		h.Seen = &rec
 	}
 	if c.Expect != nil {
 		h.ExpectQueue, h.ExpectDefault = &c.Expect.Queue, &c.Expect.Default
@@ -285,7 +289,7 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 		return nil, nil, nil, err
 	}
 	keys = make([]string, 0, 9+len(c.Alerts)+len(c.Storms)+len(c.Digests))
-	keys = append(keys, seen, r.queueKey(c.QueueID), r.outboxKey(), r.dueKey(), r.openKey(), r.namesKey(),
+	keys = append(keys, r.seenBase(c.QueueID), r.queueKey(c.QueueID), r.outboxKey(), r.dueKey(), r.openKey(), r.namesKey(),
 		r.historyKey(c.QueueID), r.historyKey(""), r.queueKey(app.DefaultQueue))
 	var records []any // after the header: each record's stored form, and so on
 	add := func(stored any) error {

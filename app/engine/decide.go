@@ -48,7 +48,8 @@ type working struct {
 
 // apply evaluates each observation of ev against its alert's rule.
 func (r *rules) apply(snap app.Snapshot, ev app.Event, now time.Time) (app.Change, map[string]float64) {
-	c := app.Change{QueueID: ev.QueueID, EventKey: ev.Key, Latest: make(map[string]float64, len(ev.Observations))}
+	c := app.Change{QueueID: ev.QueueID, EventKey: ev.Key, EventSentAt: ev.SentAt,
+		Latest: make(map[string]float64, len(ev.Observations))}
 	if ev.QueueName != "" && ev.QueueName != snap.Queue.Name {
 		c.QueueName = ev.QueueName
 		snap.Queue.Name = ev.QueueName
