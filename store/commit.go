@@ -149,8 +149,8 @@ end
 // commitHeader is the commit script's first argument: what a change does
 // to its queue, and how many records of each kind follow.
 type commitHeader struct {
-	Queue   string `json:"queue"`
-	Name    string `json:"name,omitempty"`     // the queue's new name
+	Queue string `json:"queue"`
+	Name  string `json:"name,omitempty"` // the queue's new name
 	// Seen is the event key's mark (seen.go); nil: no event key.
 	Seen *markRecord `json:"seen,omitempty"`
 	// ExpectQueue and ExpectDefault, when set, are the queue's and the
