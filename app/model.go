@@ -139,6 +139,14 @@ type Alert struct {
 	// on queue, when known.
 	QueueWaiting *float64 `json:"queue_waiting,omitempty"`
 	QueueAgents  *float64 `json:"queue_agents,omitempty"`
+	// What the current breach episode has been so far, for the episode
+	// record the store keeps when it ends (EpisodeOf): its worst value
+	// since it fired, its first acknowledgement (a snooze's fresh post
+	// clears AckedBy, not these) and the snoozes that muted it.
+	Peak       *float64     `json:"peak,omitempty"`
+	FirstAckBy string       `json:"first_ack_by,omitempty"`
+	FirstAckAt time.Time    `json:"first_ack_at,omitzero"`
+	Snoozes    []SnoozeMark `json:"snoozes,omitempty"`
 }
 
 // AlertID is an alert's identity: queue, media type (may be empty) and metric.

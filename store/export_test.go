@@ -16,3 +16,9 @@ func (r *Redis) AlertTTL(ctx context.Context, alertID string) (time.Duration, er
 	}
 	return r.rdb.TTL(ctx, k).Result()
 }
+
+// EpisodesTTL is how long the list of episodes that ended on day's UTC
+// day is kept.
+func (r *Redis) EpisodesTTL(ctx context.Context, day time.Time) (time.Duration, error) {
+	return r.rdb.TTL(ctx, r.episodesKey(unixDay(day))).Result()
+}

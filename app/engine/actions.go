@@ -22,6 +22,7 @@ func (e *Engine) Ack(ctx context.Context, alertID string, episode int, by app.Ac
 			return nil, app.HistoryEntry{}, fmt.Errorf("%w: the alert is %s", app.ErrStale, stateWord(a.State))
 		}
 		a.State, a.AckedBy, a.AckedAt, a.RemindAt = app.StateAcknowledged, by.UserID, now, time.Time{}
+		a.NoteAck(by.UserID, now)
 		h := app.HistoryEntry{Action: "ack", Detail: fmt.Sprintf("%s %s", a.Metric.Label(), a.Metric.FormatValue(a.Value))}
 		return e.messageUpdate(a, now), h, nil
 	}, by)
@@ -190,7 +191,7 @@ func (e *Engine) setSnoozes(ctx context.Context, queueIDs []string, until time.T
 	}
 	for _, a := range open {
 		if all || slices.Contains(queueIDs, a.QueueID) {
-			if err := e.applySnooze(ctx, a.ID); err != nil && !errors.Is(err, app.ErrStale) {
+			if err := e.applySnooze(ctx, a.ID, by.UserID); err != nil && !errors.Is(err, app.ErrStale) {
 				return err
 			}
 		}
@@ -198,8 +199,9 @@ func (e *Engine) setSnoozes(ctx context.Context, queueIDs []string, until time.T
 	return nil
 }
 
-// applySnooze brings one open alert in line with its queue's snooze.
-func (e *Engine) applySnooze(ctx context.Context, alertID string) error {
+// applySnooze brings one open alert in line with its queue's snooze, set
+// (or ended) by the Slack user by.
+func (e *Engine) applySnooze(ctx context.Context, alertID, by string) error {
 	queueID, _, _, _ := app.ParseAlertID(alertID)
 	for attempt := range maxAttempts {
 		snap, err := e.store.Load(ctx, queueID, "", []string{alertID})
@@ -217,9 +219,11 @@ func (e *Engine) applySnooze(ctx context.Context, alertID string) error {
 		case now.Before(until) && !a.Muted:
 			a.Muted = true
 			a.SnoozedUntil = until
+			a.NoteSnooze(by, until)
 			notes = e.messageUpdate(&a, now)
 		case now.Before(until):
 			a.SnoozedUntil = until
+			a.NoteSnooze(by, until)
 			notes = e.messageUpdate(&a, now)
 		case a.Muted:
 			th, ok := e.threshold(snap, a.Metric)

@@ -167,6 +167,7 @@ func (r *rules) observe(w *working, q app.Queue, v float64, th app.Threshold, ha
 		return r.resolve(a, now, out)
 	}
 	a.Threshold, a.Clear = th.Value, th.Clear
+	a.NotePeak()
 	breach := th.Breached(v)
 	switch {
 	case !active: // a new episode begins
@@ -174,6 +175,7 @@ func (r *rules) observe(w *working, q app.Queue, v float64, th app.Threshold, ha
 		a.PendingSince, a.FiredAt, a.ResolvedAt, a.NotifiedAt = now, time.Time{}, time.Time{}, time.Time{}
 		a.AckedBy, a.AckedAt, a.ResolvedBy, a.Dirty, a.Muted, a.Channel = "", time.Time{}, "", false, false, ""
 		a.Digest, a.OffHours, a.RearmAt = "", false, time.Time{}
+		a.StartEpisodeMarks()
 		if th.For > 0 {
 			a.State = app.StatePending
 			return out
@@ -210,12 +212,14 @@ func setContext(a *app.Alert, q app.Queue) {
 
 func (r *rules) fire(a *app.Alert, q app.Queue, now time.Time, out []app.Notification) []app.Notification {
 	a.State, a.FiredAt = app.StateFiring, now
+	a.NotePeak()
 	a.Channel = q.Route
 	if a.Channel == "" {
 		a.Channel = r.opts.Channel
 	}
 	if now.Before(q.SnoozedUntil) {
 		a.Muted, a.SnoozedUntil = true, q.SnoozedUntil
+		a.NoteSnooze(q.SnoozedBy, q.SnoozedUntil)
 		return out
 	}
 	a.NotifiedAt, a.Dirty = now, false
