@@ -99,3 +99,25 @@ func sameEpisode(a, b app.Episode) bool {
 		a.End.Equal(b.End) && a.AckedBy == b.AckedBy && a.AckedAt.Equal(b.AckedAt) && a.ResolvedBy == b.ResolvedBy &&
 		a.Peak == b.Peak && a.Threshold == b.Threshold
 }
+
+// TestEnqueueOnce: the first call enqueues and marks; a second with the
+// same key enqueues nothing.
+func TestEnqueueOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Redis) {
+		ctx := context.Background()
+		n := app.Notification{Kind: app.KindAnnounce, Channel: "C1", Text: "report", At: time.Now()}
+		for i, want := range []bool{true, false} {
+			got, err := s.EnqueueOnce(ctx, "weekly-report:1", time.Hour, n)
+			if err != nil || got != want {
+				t.Fatalf("call %d: %v, %v; want %v", i+1, got, err, want)
+			}
+		}
+		if marked, err := s.Marked(ctx, "weekly-report:1"); err != nil || !marked {
+			t.Errorf("Marked = %v, %v; want true", marked, err)
+		}
+		ds, err := s.Receive(ctx, "test", 10, time.Millisecond)
+		if err != nil || len(ds) != 1 || ds[0].Notification.Text != "report" {
+			t.Errorf("outbox = %+v, %v; want the one report", ds, err)
+		}
+	})
+}
