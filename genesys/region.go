@@ -22,8 +22,10 @@ type Region struct {
 }
 
 // regionDomains maps AWS regions to Genesys Cloud domains: the 15 regions of
-// SDK v150 (its unexported configuration constants) plus Mexico and Singapore,
-// which opened after it.
+// SDK v150 (its unexported configuration constants) plus Mexico, Singapore
+// and the EU sovereign cloud (eusc-de-east-1, in Germany), which opened after
+// it. The sovereign region lives under its own domain, eusc-pure.cloud, as
+// the SDKs' newer region tables list it (edee1.eusc-pure.cloud).
 var regionDomains = map[string]string{
 	"us-east-1":      "mypurecloud.com",
 	"us-east-2":      "use2.us-gov-pure.cloud",
@@ -35,6 +37,7 @@ var regionDomains = map[string]string{
 	"eu-west-2":      "euw2.pure.cloud",
 	"eu-central-1":   "mypurecloud.de",
 	"eu-central-2":   "euc2.pure.cloud",
+	"eusc-de-east-1": "edee1.eusc-pure.cloud",
 	"me-central-1":   "mec1.pure.cloud",
 	"ap-south-1":     "aps1.pure.cloud",
 	"ap-southeast-1": "apse1.pure.cloud",

@@ -32,6 +32,12 @@ func TestResolveRegion(t *testing.T) {
 		{"eu-central-2", domain("euc2.pure.cloud")},
 		{"mx-central-1", domain("mxc1.pure.cloud")},
 		{"ap-southeast-1", domain("apse1.pure.cloud")},
+		// The EU sovereign cloud, under a domain of its own.
+		{"eusc-de-east-1", domain("edee1.eusc-pure.cloud")},
+		{"EUSC_DE_EAST_1", domain("edee1.eusc-pure.cloud")},
+		{"edee1.eusc-pure.cloud", domain("edee1.eusc-pure.cloud")},
+		{"api.edee1.eusc-pure.cloud", domain("edee1.eusc-pure.cloud")},
+		{"https://api.edee1.eusc-pure.cloud", domain("edee1.eusc-pure.cloud")},
 		// Spelling variants.
 		{"  EU-WEST-1 ", domain("mypurecloud.ie")},
 		{"eu_west_1", domain("mypurecloud.ie")},
@@ -68,6 +74,8 @@ func TestResolveRegionRejects(t *testing.T) {
 		"mars-north-1",
 		"us-west-1",
 		"mypurecloud.xyz",
+		"eusc-de-west-1",
+		"eusc-pure.cloud",
 		"example.com",
 		"ftp://api.mypurecloud.com",
 		"https://",
@@ -81,7 +89,7 @@ func TestResolveRegionRejects(t *testing.T) {
 				t.Fatalf("ResolveRegion(%q) = %+v, want an error", in, got)
 			}
 			msg := err.Error()
-			for _, want := range []string{"eu-west-1", "mypurecloud.ie", "apse1.pure.cloud", "base URL"} {
+			for _, want := range []string{"eu-west-1", "mypurecloud.ie", "apse1.pure.cloud", "eusc-de-east-1", "edee1.eusc-pure.cloud", "base URL"} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not list accepted form %q", msg, want)
 				}

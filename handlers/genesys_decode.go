@@ -177,7 +177,7 @@ func (w *wireEvent) event(raw []byte) (webhookEvent, error) {
 				return webhookEvent{}, err
 			}
 		}
-		return w.wireNotification.event(formatNotification, "", w.Metadata.CorrelationID, time.Time{}, raw)
+		return w.wireNotification.event(formatNotification, "", replayKey(w.Metadata.CorrelationID, raw), time.Time{}, raw)
 	case w.DetailType != "" && w.Detail != nil:
 		if !isGenesysSource(w.Source) {
 			return webhookEvent{Format: formatEventBridge, Ignored: true}, nil

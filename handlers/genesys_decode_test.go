@@ -79,6 +79,26 @@ func decodedEvent(format, key, queueID, name string, o ...app.Observation) webho
 
 func ignoredEvent(format string) webhookEvent { return webhookEvent{Format: format, Ignored: true} }
 
+// correlationOnly checks that each bare notification keyed by its
+// CorrelationId carries the eventBody hash (TestDecodeWebhookReplayKey
+// checks its value) and drops the hash, so tables can name the id alone.
+func correlationOnly(t *testing.T, events []webhookEvent) []webhookEvent {
+	t.Helper()
+	for i := range events {
+		ev := &events[i]
+		if ev.Format != formatNotification || ev.Ignored || strings.HasPrefix(ev.Event.Key, "sha256:") {
+			continue
+		}
+		id, sum, ok := strings.Cut(ev.Event.Key, ":")
+		if _, err := hex.DecodeString(sum); !ok || err != nil || len(sum) != 16 {
+			t.Errorf("notification key %q is not <CorrelationId>:<16 hex digits>", ev.Event.Key)
+			continue
+		}
+		ev.Event.Key = id
+	}
+	return events
+}
+
 // rounded drops float noise such as 0.62*100 = 62.00000000000001, and
 // the times events carry (TestDecodeStamps checks those).
 func roundValues(events []webhookEvent) []webhookEvent {
@@ -210,7 +230,7 @@ func TestDecodeWebhook(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decodeWebhook: %v", err)
 			}
-			if got = roundValues(got); !reflect.DeepEqual(got, tt.want) {
+			if got = correlationOnly(t, roundValues(got)); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("decodeWebhook:\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
@@ -353,6 +373,50 @@ func TestDecodeWebhookKeys(t *testing.T) {
 	t.Run("eventbridge uses its own id, not the correlation id", func(t *testing.T) {
 		if got := key(t, string(readWebhookFixture(t, "webhook-eventbridge-observations.json")), 0); got != "6efd5506-3fd6-09a1-5599-09ae48bd6dd8" {
 			t.Errorf("key %q", got)
+		}
+	})
+}
+
+func TestDecodeWebhookReplayKey(t *testing.T) {
+	const instant = `{"group":{"queueId":"` + sampleQueue + `","mediaType":"voice"},` +
+		`"data":[{"interval":"2026-11-27T10:16:55.000Z/2026-11-27T10:16:55.000Z","metrics":[{"metric":"oWaiting","stats":{"count":3}}]}]}`
+	const interval = `{"group":{"queueId":"` + sampleQueue + `","mediaType":"voice"},` +
+		`"data":[{"interval":"2026-11-27T10:00:00.000Z/2026-11-27T10:30:00.000Z","metrics":[{"metric":"nOffered","stats":{"count":8}},{"metric":"tAbandon","stats":{"count":1}}]}]}`
+	envelope := func(body, correlation string) string {
+		return `{"topicName":"` + sampleTopic + `","version":"2","eventBody":` + body + `,"metadata":{"CorrelationId":"` + correlation + `"}}`
+	}
+	want := func(correlation, body string) string {
+		sum := sha256.Sum256([]byte(body))
+		return correlation + ":" + hex.EncodeToString(sum[:])[:16]
+	}
+	key := func(t *testing.T, body string, i int) string {
+		t.Helper()
+		events, err := decodeWebhook([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events[i].Event.Key
+	}
+	t.Run("CorrelationId and a hash of the eventBody as received", func(t *testing.T) {
+		if got, want := key(t, envelope(instant, "corr-7"), 0), want("corr-7", instant); got != want {
+			t.Errorf("key %q, want %q", got, want)
+		}
+		// Spacing inside eventBody is part of what was received.
+		spaced := strings.Replace(instant, `"count":3`, `"count": 3`, 1)
+		if got, want := key(t, envelope(spaced, "corr-7"), 0), want("corr-7", spaced); got != want {
+			t.Errorf("key %q, want %q", got, want)
+		}
+	})
+	t.Run("same CorrelationId, different messages, different keys", func(t *testing.T) {
+		body := "[" + envelope(instant, "corr-7") + "," + envelope(interval, "corr-7") + "]"
+		if a, b := key(t, body, 0), key(t, body, 1); a == b {
+			t.Errorf("instant and interval messages share key %q", a)
+		}
+	})
+	t.Run("a replay keeps its key, batched or not", func(t *testing.T) {
+		one := key(t, envelope(instant, "corr-7"), 0)
+		if got := key(t, "[\n"+envelope(interval, "corr-8")+",\n  "+envelope(instant, "corr-7")+"]", 1); got != one {
+			t.Errorf("key in a batch %q, alone %q", got, one)
 		}
 	})
 }

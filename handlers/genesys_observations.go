@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -106,3 +107,30 @@ func keyOr(id string, raw []byte) string {
 	hex.Encode(b[len(hashPrefix):], sum[:])
 	return string(b[:])
 }
+
+// replayKey is a bare notification's idempotency key: its CorrelationId
+// and a short hash of its eventBody exactly as received. Genesys Cloud does
+// not document CorrelationId as unique per message, and one observations
+// topic carries both instantaneous and interval messages, so two messages
+// sharing a CorrelationId but saying different things are both applied,
+// while a redelivered copy (same id, same bytes) is still recognised. An
+// empty CorrelationId leaves the key to keyOr's hash of the whole event.
+func replayKey(correlationID string, raw []byte) string {
+	if correlationID == "" {
+		return ""
+	}
+	// A second, shallow decode: RawMessage keeps the eventBody's bytes as
+	// sent, matched by the same (case-insensitive, last wins) key rules as
+	// the decode that read the event.
+	var env struct {
+		EventBody json.RawMessage `json:"eventBody"`
+	}
+	_ = json.Unmarshal(raw, &env) // raw was decoded already: valid JSON
+	sum := sha256.Sum256(env.EventBody)
+	return correlationID + ":" + hex.EncodeToString(sum[:replayHashBytes])
+}
+
+// replayHashBytes is how much of the eventBody's SHA-256 the replay key
+// keeps: 64 bits tell apart the messages of one CorrelationId with room to
+// spare, and keep the Redis key short.
+const replayHashBytes = 8

@@ -190,3 +190,35 @@ func TestWebhookRedisDown(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Genesys Cloud does not document a notification's CorrelationId as unique
+// per message, and one topic carries instant and interval messages: two
+// messages sharing one are both applied, while a true replay is not.
+func TestWebhookNotificationReplayKey(t *testing.T) {
+	env := newWebhookEnv(t, redistest.URL(t), handlers.WebhookAuth{AllowUnsigned: true})
+	now := time.Now().UTC()
+	instantAt := now.Format("2006-01-02T15:04:05.000Z")
+	start := now.Truncate(30 * time.Minute)
+	window := start.Format("2006-01-02T15:04:05.000Z") + "/" + start.Add(30*time.Minute).Format("2006-01-02T15:04:05.000Z")
+	notification := func(interval, metrics string) string {
+		return `{"topicName":"v2.analytics.queues.2f6f2d4e-8c1a-4a53-b9a4-0c5d7e8f9a10.observations","version":"2",` +
+			`"eventBody":{"group":{"queueId":"2f6f2d4e-8c1a-4a53-b9a4-0c5d7e8f9a10","mediaType":"voice"},` +
+			`"data":[{"interval":"` + interval + `","metrics":` + metrics + `}]},` +
+			`"metadata":{"CorrelationId":"shared-correlation-id"}}`
+	}
+	instant := notification(instantAt+"/"+instantAt, `[{"metric":"oWaiting","stats":{"count":4}}]`)
+	interval := notification(window, `[{"metric":"nOffered","stats":{"count":10}},{"metric":"tAbandon","stats":{"count":3}}]`)
+	for _, step := range []struct {
+		name, body, want string
+	}{
+		{"instant message", instant, "processed"},
+		{"interval message with the same CorrelationId", interval, "processed"},
+		{"replay of the interval message", interval, "duplicate"},
+		{"replay of the instant message", instant, "duplicate"},
+	} {
+		code, out := post(t, env.server.URL, []byte(step.body), nil)
+		if code != 200 || out["status"] != step.want {
+			t.Errorf("%s: got %d %v, want 200 %q", step.name, code, out, step.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -45,6 +46,8 @@ type Client struct {
 	token secret
 	opts  Options
 	log   *slog.Logger
+	// noFiles is set once Slack refused an upload for want of files:write.
+	noFiles atomic.Bool
 }
 
 var (

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/internal/slackfake"
 )
 
 const testToken = "xoxb-1234-5678-s3cr3tT0k3n"
@@ -45,6 +46,9 @@ type fakeSlack struct {
 	prefix  string
 	respond func(w http.ResponseWriter, c slackCall) bool
 
+	// files fakes the three-step upload and records shared files.
+	files *slackfake.Files
+
 	mu    sync.Mutex
 	calls []slackCall
 	seq   int
@@ -54,6 +58,7 @@ func newFakeSlack(t *testing.T, prefix string) *fakeSlack {
 	t.Helper()
 	f := &fakeSlack{t: t, prefix: prefix}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.files = &slackfake.Files{Base: f.srv.URL}
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -68,6 +73,10 @@ func (f *fakeSlack) Calls() []slackCall {
 }
 
 func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+	if slackfake.IsUpload(r) {
+		f.files.ServeUpload(w, r)
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, f.prefix)
 	if !ok || r.Method != http.MethodPost {
 		http.NotFound(w, r)
@@ -113,7 +122,9 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": true, "channel": map[string]any{"id": "C1", "name": "sla-alerts",
 			"is_channel": true, "is_member": true, "created": 1700000000}})
 	default:
-		writeJSON(w, map[string]any{"ok": false, "error": "unknown_method"})
+		if !f.files.ServeMethod(w, method, c.Form) {
+			writeJSON(w, map[string]any{"ok": false, "error": "unknown_method"})
+		}
 	}
 }
 

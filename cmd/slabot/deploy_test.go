@@ -91,7 +91,7 @@ func TestDeployFilesNameEveryRoute(t *testing.T) {
 			t.Errorf("manifest.yaml names %s, which the server does not serve", p)
 		}
 	}
-	for _, scope := range []string{"commands", "chat:write", "chat:write.public", "channels:history", "groups:history"} {
+	for _, scope := range []string{"commands", "chat:write", "chat:write.public", "channels:history", "groups:history", "files:write"} {
 		if !slices.Contains(m.OAuth.Scopes.Bot, scope) {
 			t.Errorf("manifest lacks scope %s", scope)
 		}
