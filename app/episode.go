@@ -60,7 +60,7 @@ func EpisodeOf(a Alert) (Episode, bool) {
 // StartEpisodeMarks clears what an alert remembers of its previous breach
 // episode (a new one begins).
 func (a *Alert) StartEpisodeMarks() {
-	a.Peak, a.FirstAckBy, a.FirstAckAt, a.Snoozes = nil, "", time.Time{}, nil
+	a.FirstAckBy, a.FirstAckAt, a.Snoozes = "", time.Time{}, nil
 }
 
 // NotePeak keeps the alert's current value as its episode's peak when it
