@@ -19,8 +19,10 @@ type Snapshot struct {
 	Thresholds map[Metric]Threshold // the queue's own
 	Defaults   map[Metric]Threshold // the default queue's
 	Alerts     map[string]VersionedAlert
-	// AllSnoozedUntil is the end of a snooze of every queue (/sla snooze all).
+	// AllSnoozedUntil is the end of a snooze of every queue (/sla snooze
+	// all), and AllSnoozedBy who set it.
 	AllSnoozedUntil time.Time
+	AllSnoozedBy    string
 	// DefaultHours are the default queue's business hours, for queues
 	// without their own.
 	DefaultHours *Hours
@@ -49,10 +51,17 @@ func (s Snapshot) Hours() *Hours {
 
 // SnoozedUntil is when posting resumes for the snapshot's queue.
 func (s Snapshot) SnoozedUntil() time.Time {
+	until, _ := s.Snooze()
+	return until
+}
+
+// Snooze is the snooze that mutes the snapshot's queue longest (its own or
+// the all-queues one): when it ends and who set it.
+func (s Snapshot) Snooze() (until time.Time, by string) {
 	if s.AllSnoozedUntil.After(s.Queue.SnoozedUntil) {
-		return s.AllSnoozedUntil
+		return s.AllSnoozedUntil, s.AllSnoozedBy
 	}
-	return s.Queue.SnoozedUntil
+	return s.Queue.SnoozedUntil, s.Queue.SnoozedBy
 }
 
 // Queue is what slabot knows of one queue.

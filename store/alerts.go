@@ -68,7 +68,7 @@ func (r *Redis) queueLoad(ctx context.Context, pipe redis.Pipeliner, req app.Loa
 		}
 	}
 	queue := pipe.HGetAll(ctx, r.queueKey(queueID))
-	all := pipe.HMGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until", "hours", versionField)
+	all := pipe.HMGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until", "hours", versionField, "snooze_by")
 	own := pipe.HGetAll(ctx, r.thresholdsKey(queueID))
 	defaults := pipe.HGetAll(ctx, r.thresholdsKey(app.DefaultQueue))
 	alerts := make([]*redis.SliceCmd, len(req.AlertIDs))
@@ -88,7 +88,7 @@ func (r *Redis) queueLoad(ctx context.Context, pipe redis.Pipeliner, req app.Loa
 			Alerts:     make(map[string]app.VersionedAlert, len(req.AlertIDs)),
 		}
 		snap.Versions.Queue, _ = strconv.ParseInt(queue.Val()[versionField], 10, 64)
-		if vals := all.Val(); len(vals) == 3 {
+		if vals := all.Val(); len(vals) == 4 {
 			if ms, err := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64); vals[0] != nil && err == nil {
 				snap.AllSnoozedUntil = time.UnixMilli(ms)
 			}
@@ -98,6 +98,7 @@ func (r *Redis) queueLoad(ctx context.Context, pipe redis.Pipeliner, req app.Loa
 			if s, ok := vals[2].(string); ok {
 				snap.Versions.Default, _ = strconv.ParseInt(s, 10, 64)
 			}
+			snap.AllSnoozedBy, _ = vals[3].(string)
 		}
 		for i, id := range req.AlertIDs {
 			va, ok, err := decodeAlert(alerts[i].Val())

@@ -20,8 +20,9 @@ import (
 // points (history.go), as the header's counts say. KEYS start with the
 // queue's keys and the global ones (see commitArgs; the first is the
 // common start of the queue's mark sets' keys, whose {queue} tag they
-// share), then one key per
-// alert, storm record and digest, then the metric history series.
+// share), then one key per alert (and after it, when the write ends a
+// breach episode, the list of ended episodes it joins: episodes.go), storm
+// record and digest, then the metric history series.
 //
 // It checks the expected queue versions and the version of every record
 // it writes, then records the event key's mark (seen.go), and writes nothing
@@ -46,7 +47,10 @@ local function arg() at = at + 1; return ARGV[at] end
 
 -- Each record's key and stored form, in the header's order.
 for _, records in ipairs(versioned) do
-  for _, r in ipairs(records) do r.key, r.data = key(), arg() end
+  for _, r in ipairs(records) do
+    r.key, r.data = key(), arg()
+    if r.ep then r.epkey = key() end -- the list of its day's ended episodes
+  end
 end
 for _, m in ipairs(members) do m.data = arg() end
 local fv = {} -- the queue's latest values (and, below, its new version): one HSET
@@ -108,7 +112,14 @@ for _, a in ipairs(alerts) do
     end
   else
     redis.call('EXPIRE', a.key, a.ttl)
-    if a.was_open ~= false then redis.call('SREM', openKey, a.id) end
+    local closed = 0
+    if a.was_open ~= false then closed = redis.call('SREM', openKey, a.id) end
+    -- An episode ends, and is recorded, exactly when its alert leaves
+    -- the open set: once, whatever retries and replicas do.
+    if closed == 1 and a.ep then
+      redis.call('RPUSH', a.epkey, a.ep)
+      redis.call('EXPIRE', a.epkey, a.ep_ttl)
+    end
   end
 end
 for _, s in ipairs(storms) do
@@ -190,6 +201,11 @@ type alertRecord struct {
 	Prune   string `json:"prune,omitempty"` // a message ts field too old to keep
 	// WasOpen is the stored alert's openness, when known.
 	WasOpen *bool `json:"was_open,omitempty"`
+	// Episode is the record of the breach episode this write ends, if
+	// it ends one (episodes.go), and EpisodeTTL the seconds its day's
+	// list is kept; its key follows the alert's.
+	Episode    string `json:"ep,omitempty"`
+	EpisodeTTL int    `json:"ep_ttl,omitempty"`
 }
 
 type stormRecord struct {
@@ -313,6 +329,10 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 		if w.Prior != nil {
 			was := *w.Prior == app.StatePending || w.Prior.Open()
 			rec.WasOpen = &was
+		}
+		if line, ek, ttl, ends := r.episodeRecord(w.Alert); ends && (rec.WasOpen == nil || *rec.WasOpen) {
+			rec.Episode, rec.EpisodeTTL = line, ttl
+			keys = append(keys, ek)
 		}
 		h.Alerts = append(h.Alerts, rec)
 		if err := add(w.Alert); err != nil {

@@ -203,6 +203,7 @@ func (r *Redis) namesKey() string              { return r.prefix + "queues" }
 func (r *Redis) thresholdQueuesKey() string    { return r.prefix + "threshold-queues" }
 func (r *Redis) directoryKey() string          { return r.prefix + "directory" }
 func (r *Redis) leaseKey(name string) string   { return r.prefix + "lease:" + name }
+func (r *Redis) onceKey(key string) string     { return r.prefix + "once:" + key }
 
 // historyKey is one queue's history, or with "" everyone's.
 func (r *Redis) historyKey(q string) string {
