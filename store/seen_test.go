@@ -152,7 +152,7 @@ func TestMarksAcrossReplicasConcurrently(t *testing.T) {
 			errs := make([]error, 16)
 			for i := range errs {
 				wg.Go(func() {
-					c := event(key, sentAt, t0.Add(time.Duration(i)*time.Minute))
+					c := event(key, sentAt, t0.Add(time.Duration(i)*time.Second)) // replicas' clocks a few seconds apart
 					c.Latest = map[string]float64{app.LatestKey("voice", app.Waiting): float64(i)}
 					errs[i] = r.replicas[i%2].Commit(context.Background(), c)
 				})
