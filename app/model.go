@@ -55,6 +55,14 @@ type Event struct {
 	// applied to its queue, media type and metric is ignored, so that a
 	// replayed or delayed event cannot undo a newer one.
 	At time.Time
+	// SentAt is when the source sent the event, by the event's own stamp
+	// (a metric event's timestamp, an EventBridge event's time); zero when
+	// it carries none. A keyed event sent longer ago than the
+	// de-duplication window is stale: its key may be forgotten, so it is
+	// ignored rather than risk applying a replay. It also places the
+	// event's key among the remembered ones (the same event always maps to
+	// the same place, whenever it is replayed).
+	SentAt time.Time
 }
 
 // ValidateQueueID rejects IDs that would break keys, button values or
@@ -124,10 +132,28 @@ type Alert struct {
 	// Digest, when set, is the storm digest standing for this episode:
 	// it has no message of its own, and its changes update the digest.
 	Digest string `json:"digest,omitempty"`
-	// SnoozedUntil is when the queue's snooze ends, for the message.
+	// SnoozedUntil is when the queue's snooze ends, and SnoozedBy the
+	// Slack user who set it (empty in records older than the field), for
+	// the message.
 	SnoozedUntil time.Time `json:"snoozed_until,omitzero"`
-	AckedBy      string    `json:"acked_by,omitempty"`
-	AckedAt      time.Time `json:"acked_at,omitzero"`
+	SnoozedBy    string    `json:"snoozed_by,omitempty"`
+	// SnoozeEndedBy is who ended the snooze early (/sla unsnooze or the
+	// Unsnooze button), shown where the breach is posted afresh; empty
+	// when it ran out.
+	SnoozeEndedBy string `json:"snooze_ended_by,omitempty"`
+	// ValueAt is when Value was observed (the event's stamp, else when it
+	// arrived), so a message never shows an old value as current.
+	ValueAt time.Time `json:"value_at,omitzero"`
+	// Peak is the episode's worst value so far: the highest of a metric
+	// that breaches above its threshold, the lowest of one that breaches
+	// below. Nil in records older than the field.
+	Peak *float64 `json:"peak,omitempty"`
+	// RuleRemoved is set when the episode ended because no rule applies
+	// to the alert any more; RuleRemovedBy is who removed it, when known.
+	RuleRemoved   bool      `json:"rule_removed,omitempty"`
+	RuleRemovedBy string    `json:"rule_removed_by,omitempty"`
+	AckedBy       string    `json:"acked_by,omitempty"`
+	AckedAt       time.Time `json:"acked_at,omitzero"`
 	// ResolvedBy is the Slack user who resolved the alert by hand, if any.
 	ResolvedBy string `json:"resolved_by,omitempty"`
 	// OffHours is set when the episode resolved because the queue's
@@ -139,6 +165,22 @@ type Alert struct {
 	// on queue, when known.
 	QueueWaiting *float64 `json:"queue_waiting,omitempty"`
 	QueueAgents  *float64 `json:"queue_agents,omitempty"`
+	// What the current breach episode has been so far, for the episode
+	// record the store keeps when it ends (EpisodeOf, with Peak): its
+	// first acknowledgement (a snooze's fresh post clears AckedBy, not
+	// these) and the snoozes that muted it.
+	FirstAckBy string       `json:"first_ack_by,omitempty"`
+	FirstAckAt time.Time    `json:"first_ack_at,omitzero"`
+	Snoozes    []SnoozeMark `json:"snoozes,omitempty"`
+}
+
+// BreachStart is when the episode's breach began: when it was first seen
+// past the threshold (before a rule's "for" wait), else when it fired.
+func (a Alert) BreachStart() time.Time {
+	if !a.PendingSince.IsZero() {
+		return a.PendingSince
+	}
+	return a.FiredAt
 }
 
 // AlertID is an alert's identity: queue, media type (may be empty) and metric.
@@ -205,6 +247,13 @@ type Notification struct {
 	Text string `json:"text,omitempty"`
 	// Digest is a snapshot of the digest, for the digest kinds.
 	Digest *Digest `json:"digest,omitempty"`
+	// ContinuedIn, on an update, closes the message of Alert's episode
+	// because the breach goes on in the message of episode ContinuedIn
+	// (a snooze ended and the breach was posted afresh). The dispatcher
+	// delivers it once that message is posted and puts its ts in
+	// ContinuedTS, so the closed message can link to it.
+	ContinuedIn int    `json:"continued_in,omitempty"`
+	ContinuedTS string `json:"-"`
 	// At is when the notification was enqueued; used to measure delay.
 	At time.Time `json:"at"`
 }

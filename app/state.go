@@ -6,6 +6,9 @@ import "time"
 type LoadRequest struct {
 	QueueID, EventKey string
 	AlertIDs          []string
+	// EventSentAt is the event's own stamp (Event.SentAt) and At when it
+	// is evaluated, for finding its key; zero values mean unknown and now.
+	EventSentAt, At time.Time
 }
 
 // Snapshot is what the engine needs to evaluate one queue's observations.
@@ -16,8 +19,10 @@ type Snapshot struct {
 	Thresholds map[Metric]Threshold // the queue's own
 	Defaults   map[Metric]Threshold // the default queue's
 	Alerts     map[string]VersionedAlert
-	// AllSnoozedUntil is the end of a snooze of every queue (/sla snooze all).
+	// AllSnoozedUntil is the end of a snooze of every queue (/sla snooze
+	// all), and AllSnoozedBy who set it.
 	AllSnoozedUntil time.Time
+	AllSnoozedBy    string
 	// DefaultHours are the default queue's business hours, for queues
 	// without their own.
 	DefaultHours *Hours
@@ -46,10 +51,17 @@ func (s Snapshot) Hours() *Hours {
 
 // SnoozedUntil is when posting resumes for the snapshot's queue.
 func (s Snapshot) SnoozedUntil() time.Time {
+	until, _ := s.Snooze()
+	return until
+}
+
+// Snooze is the snooze that mutes the snapshot's queue longest (its own or
+// the all-queues one): when it ends and who set it.
+func (s Snapshot) Snooze() (until time.Time, by string) {
 	if s.AllSnoozedUntil.After(s.Queue.SnoozedUntil) {
-		return s.AllSnoozedUntil
+		return s.AllSnoozedUntil, s.AllSnoozedBy
 	}
-	return s.Queue.SnoozedUntil
+	return s.Queue.SnoozedUntil, s.Queue.SnoozedBy
 }
 
 // Queue is what slabot knows of one queue.
@@ -83,6 +95,9 @@ type VersionedAlert struct {
 type Change struct {
 	QueueID  string
 	EventKey string
+	// EventSentAt is the event's own stamp (Event.SentAt), which places
+	// its key; zero places it by At, when it was evaluated.
+	EventSentAt time.Time
 	// Expect, when set, makes the commit conditional on the queue's and the
 	// default queue's versions (ErrConflict if either moved).
 	Expect *Versions

@@ -174,7 +174,8 @@ func (w *wireEvent) event(raw []byte) (webhookEvent, error) {
 		if err != nil {
 			return webhookEvent{}, err
 		}
-		return w.Data.event(w.ID, at, raw)
+		ev, err := w.Data.event(w.ID, at, raw)
+		return withSentAt(ev, at), err
 	case w.TopicName != "":
 		if _, ok := topicQueue(w.TopicName); ok {
 			if err := checkID("metadata.CorrelationId", w.Metadata.CorrelationID); err != nil {
@@ -193,9 +194,22 @@ func (w *wireEvent) event(raw []byte) (webhookEvent, error) {
 		if err != nil {
 			return webhookEvent{}, err
 		}
-		return w.Detail.event(formatEventBridge, "detail.", w.ID, sent, raw)
+		ev, err := w.Detail.event(formatEventBridge, "detail.", w.ID, sent, raw)
+		return withSentAt(ev, sent), err
 	}
 	return webhookEvent{Format: formatUnknown, Ignored: true}, nil
+}
+
+// withSentAt stamps a decoded event with when it was sent, by its own
+// stamp: a metric event's timestamp or an EventBridge event's time, never
+// an interval's start (an interval metric's interval may have begun half
+// an hour before the event was sent). The stamp ages the event for
+// de-duplication (app.Event.SentAt).
+func withSentAt(ev webhookEvent, at time.Time) webhookEvent {
+	if !ev.Ignored {
+		ev.Event.SentAt = at
+	}
+	return ev
 }
 
 // isGenesysSource reports whether an EventBridge source is a Genesys Cloud

@@ -103,7 +103,7 @@ func correlationOnly(t *testing.T, events []webhookEvent) []webhookEvent {
 // the times events carry (TestDecodeStamps checks those).
 func roundValues(events []webhookEvent) []webhookEvent {
 	for i := range events {
-		events[i].ObservedAt, events[i].Sent = nil, time.Time{}
+		events[i].ObservedAt, events[i].Sent, events[i].Event.SentAt = nil, time.Time{}, time.Time{}
 		for j := range events[i].Event.Observations {
 			o := &events[i].Event.Observations[j]
 			o.Value = math.Round(o.Value*1e9) / 1e9
@@ -497,6 +497,9 @@ func BenchmarkDecodeWebhook(b *testing.B) {
 // timestamp (else its interval's start), a notification data item's
 // interval start (its end lies ahead for interval metrics), else an
 // EventBridge event's time. Sent is the newest stamp, for the future check.
+// Event.SentAt, which ages the event for de-duplication, is the event's
+// own stamp only (a metric event's timestamp, an EventBridge event's
+// time): an interval may have begun long before the event was sent.
 func TestDecodeStamps(t *testing.T) {
 	ts := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339Nano, s)
@@ -519,20 +522,23 @@ func TestDecodeStamps(t *testing.T) {
 		body     string
 		observed []time.Time
 		sent     time.Time
+		sentAt   time.Time // Event.SentAt
 	}{
 		{"metric timestamp", metric(`,"timestamp":"2026-12-04T10:15:03Z"`, `,"interval":"2026-12-04T10:15:00Z/2026-12-04T10:15:03Z"`),
-			[]time.Time{ts("2026-12-04T10:15:03Z")}, ts("2026-12-04T10:15:03Z")},
+			[]time.Time{ts("2026-12-04T10:15:03Z")}, ts("2026-12-04T10:15:03Z"), ts("2026-12-04T10:15:03Z")},
 		{"metric interval only", metric("", `,"interval":"2026-12-04T10:15:00Z/2026-12-04T10:15:03Z"`),
-			[]time.Time{ts("2026-12-04T10:15:00Z")}, ts("2026-12-04T10:15:00Z")},
-		{"metric Unix seconds", metric(`,"timestamp":1796378103`, ""), []time.Time{time.Unix(1796378103, 0).UTC()}, time.Unix(1796378103, 0).UTC()},
-		{"metric Unix milliseconds", metric(`,"timestamp":1796378103250`, ""), []time.Time{time.UnixMilli(1796378103250).UTC()}, time.UnixMilli(1796378103250).UTC()},
-		{"metric unstamped", metric("", ""), []time.Time{{}}, time.Time{}},
+			[]time.Time{ts("2026-12-04T10:15:00Z")}, ts("2026-12-04T10:15:00Z"), time.Time{}},
+		{"metric Unix seconds", metric(`,"timestamp":1796378103`, ""), []time.Time{time.Unix(1796378103, 0).UTC()}, time.Unix(1796378103, 0).UTC(),
+			time.Unix(1796378103, 0).UTC()},
+		{"metric Unix milliseconds", metric(`,"timestamp":1796378103250`, ""), []time.Time{time.UnixMilli(1796378103250).UTC()}, time.UnixMilli(1796378103250).UTC(),
+			time.UnixMilli(1796378103250).UTC()},
+		{"metric unstamped", metric("", ""), []time.Time{{}}, time.Time{}, time.Time{}},
 		{"notification items", envelope(item("2026-12-04T10:00:00.000Z/2026-12-04T10:30:00.000Z", "oOnQueueUsers"),
 			item("2026-12-04T10:16:55.101Z/2026-12-04T10:16:55.101Z", "oWaiting")),
-			[]time.Time{ts("2026-12-04T10:00:00Z"), ts("2026-12-04T10:16:55.101Z")}, ts("2026-12-04T10:16:55.101Z")},
+			[]time.Time{ts("2026-12-04T10:00:00Z"), ts("2026-12-04T10:16:55.101Z")}, ts("2026-12-04T10:16:55.101Z"), time.Time{}},
 		{"eventbridge time", `{"detail-type":"x","id":"e","source":"aws.partner/genesys.com/cloud/o/x","time":"2026-12-04T10:17:01Z","detail":` +
-			`{"topicName":"v2.analytics.queues.q1.observations","eventBody":{"data":[{"metrics":[{"metric":"oWaiting","stats":{"count":1}}]}]}}}`,
-			[]time.Time{ts("2026-12-04T10:17:01Z")}, ts("2026-12-04T10:17:01Z")},
+			`{"topicName":"v2.analytics.queues.q1.observations","eventBody":{"data":[{"interval":"2026-12-04T10:00:00.000Z/2026-12-04T10:30:00.000Z","metrics":[{"metric":"oWaiting","stats":{"count":1}}]}]}}}`,
+			[]time.Time{ts("2026-12-04T10:00:00Z")}, ts("2026-12-04T10:17:01Z"), ts("2026-12-04T10:17:01Z")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,6 +549,9 @@ func TestDecodeStamps(t *testing.T) {
 			ev := evs[0]
 			if fmt.Sprint(ev.ObservedAt) != fmt.Sprint(tt.observed) || !ev.Sent.Equal(tt.sent) {
 				t.Errorf("observed %v, sent %v; want %v, %v", ev.ObservedAt, ev.Sent, tt.observed, tt.sent)
+			}
+			if !ev.Event.SentAt.Equal(tt.sentAt) {
+				t.Errorf("Event.SentAt %v, want %v", ev.Event.SentAt, tt.sentAt)
 			}
 		})
 	}

@@ -153,6 +153,16 @@ type Deps struct {
 	SlackHTTPClient *http.Client
 	// Clock tells the time for listings; default app.SystemClock.
 	Clock app.Clock
+	// Reports reads breach episodes for /sla report (*store.Redis); the
+	// command says it is unavailable when nil. ReportZone is the time zone
+	// reports are shown in (SLA_REPORT's; default UTC).
+	Reports    Reports
+	ReportZone *time.Location
+	// ReportChart draws a report's bar chart as a PNG, and Uploader shares
+	// it in the channel /sla report was typed in; no chart when either is
+	// nil.
+	ReportChart func(app.Report) ([]byte, error)
+	Uploader    Uploader
 	// SocketMode, when set, is the Socket Mode connection (SLACK_APP_TOKEN)
 	// that carries Slack's requests instead: the /slack/* routes then
 	// answer 404 saying so, and /readyz reports whether it is connected.

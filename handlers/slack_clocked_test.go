@@ -293,7 +293,7 @@ func TestSnoozeExpiryEndToEnd(t *testing.T) {
 	if len(posts) != 3 || !strings.Contains(posts[2].Form.Get("text"), "SLA breach: Support") || posts[2].Form.Get("thread_ts") != "" {
 		t.Fatalf("after the snoozes ended, messages = %v; want one fresh Support alert and nothing for Billing EU", texts(posts))
 	}
-	upd := e.slack.of("chat.update")
+	upd := e.updatesOf(posts[1].RespTS)
 	if got := upd[len(upd)-1].text(); !strings.Contains(got, "Resolved: Billing EU") {
 		t.Errorf("Billing EU's message after it recovered while snoozed:\n%s", got)
 	}

@@ -30,7 +30,10 @@ func slashCommand(core *slackCore) gin.HandlerFunc {
 
 // commands runs /sla subcommands: parse, check permission, resolve the
 // queue, call the app, render.
-type commands struct{ d Deps }
+type commands struct {
+	d  Deps
+	bg *background // work after the answer (the report's chart)
+}
 
 func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 	cmd, err := parseCommand(sc.Text)
@@ -75,6 +78,8 @@ func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 		out, err = x.hours(ctx, cmd, by)
 	case verbPreview:
 		out, err = x.preview(ctx, cmd)
+	case verbReport:
+		out, err = x.report(ctx, cmd, sc.ChannelID)
 	}
 	if err != nil {
 		return userMessage(err, usageOf(cmd.verb), x.d.Logger)

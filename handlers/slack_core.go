@@ -24,7 +24,7 @@ type slackCore struct {
 }
 
 func newSlackCore(d Deps, bg *background) *slackCore {
-	return &slackCore{d: d, bg: bg, cmds: &commands{d: d}, clicks: &clicks{d: d, bg: bg}}
+	return &slackCore{d: d, bg: bg, cmds: &commands{d: d, bg: bg}, clicks: &clicks{d: d, bg: bg}}
 }
 
 // ephemeral is a slash command's answer: shown to the user who typed it

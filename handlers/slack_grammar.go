@@ -27,6 +27,7 @@ const (
 	verbHistory  = "history"
 	verbHours    = "hours"
 	verbPreview  = "preview"
+	verbReport   = "report"
 )
 
 // verbAliases maps what supervisors type to canonical subcommands.
@@ -43,6 +44,7 @@ var verbAliases = map[string]string{
 	"history": verbHistory, "log": verbHistory,
 	"hours": verbHours, "business-hours": verbHours,
 	"preview": verbPreview, "whatif": verbPreview,
+	"report": verbReport,
 }
 
 // usages are the usage lines, in help order, with an example each.
@@ -59,6 +61,7 @@ var usages = []struct{ verb, usage, example string }{
 	{verbAck, "/sla ack <queue>", `/sla ack Support`},
 	{verbRoute, "/sla route <queue> #channel|here|default", `/sla route Support here · /sla route Support <#C0123ABCD>`},
 	{verbHistory, "/sla history [<queue>]", `/sla history Support`},
+	{verbReport, "/sla report [7d|30d] [<queue>]", `/sla report · /sla report 30d "Billing EU" (breaches, time in breach, MTTA, MTTR per queue and media type)`},
 	{verbHours, "/sla hours <queue>|default [<days> <from>-<to>… <IANA zone> | always | default]",
 		`/sla hours default Mon-Fri 08:00-18:00 Europe/London · /sla hours Support Mon-Fri 08:00-20:00 Sat 09:00-13:00 Europe/London · /sla hours "Night desk" always · /sla hours Support`},
 	{verbHelp, "/sla help", `/sla help`},
@@ -192,6 +195,8 @@ type command struct {
 	hours        string
 	hoursShow    bool
 	hoursInherit bool
+	// period is /sla report's span (7 or 30 days).
+	period time.Duration
 }
 
 // parseCommand parses the text after /sla. On error the command still
@@ -254,6 +259,19 @@ func parseCommand(text string) (command, error) {
 		return c, err
 	case verbHours:
 		return c, c.parseHours(args)
+	case verbReport:
+		c.period = 7 * 24 * time.Hour
+		if len(args) > 0 && !args[0].quoted {
+			if d, ok := reportPeriods[strings.ToLower(args[0].text)]; ok {
+				c.period, args = d, args[1:]
+			} else if looksLikeSpan(args[0].text) && len(args) == 1 {
+				return c, usagef(verb, "a report covers 7d or 30d")
+			}
+		}
+		if len(args) > 0 {
+			c.queue, err = joinQueue(verb, args)
+		}
+		return c, err
 	case verbRoute:
 		if len(args) < 2 {
 			return c, usagef(verb, "give a queue and a channel")
@@ -265,6 +283,16 @@ func parseCommand(text string) (command, error) {
 		return c, err
 	}
 	return c, usagef("", "unknown subcommand '%s'", clipArg(toks[0].text))
+}
+
+// reportPeriods are the spans /sla report takes.
+var reportPeriods = map[string]time.Duration{"7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
+// looksLikeSpan reports whether s is a span of days or weeks ("12d",
+// "2w") rather than a queue name.
+func looksLikeSpan(s string) bool {
+	n := strings.TrimRight(strings.ToLower(s), "dw")
+	return len(n) > 0 && len(n) == len(s)-1 && strings.Trim(n, "0123456789") == ""
 }
 
 // setClauses are the optional clauses of /sla set, each a keyword and a

@@ -52,7 +52,7 @@ func (x *commands) list(ctx context.Context) (string, error) {
 			lines = append(lines, fmt.Sprintf("…and %d more.", len(snoozes)-i))
 			break
 		}
-		line := "• " + slackapi.QueueLabel(s.QueueID, known) + " until " + slackapi.SlackTime(s.Until)
+		line := "• " + slackapi.QueueLabel(s.QueueID, known) + " until " + slackapi.SlackDateTime(s.Until)
 		if s.By != "" {
 			line += " by " + slackapi.UserMention(s.By)
 		}
@@ -107,7 +107,11 @@ func (x *commands) status(ctx context.Context) (string, error) {
 	now := x.d.Clock.Now()
 	var lines []string
 	if s := activeSnoozes(all, now); len(s) > 0 {
-		lines = append(lines, ":zzz: All queues are snoozed until "+slackapi.SlackTime(s[0].Until)+".")
+		line := ":zzz: All queues are snoozed"
+		if s[0].By != "" {
+			line += " by " + slackapi.UserMention(s[0].By)
+		}
+		lines = append(lines, line+" until "+slackapi.SlackDateTime(s[0].Until)+".")
 	}
 	if len(alerts) == 0 {
 		return strings.Join(append(lines, "No open alerts: every queue is within its thresholds."), "\n"), nil

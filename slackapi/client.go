@@ -103,7 +103,7 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...), meta)
 	case app.KindUpdate:
 		method = "chat.update"
-		text, blocks := AlertMessage(n.Alert, now, c.opts.AppsURL)
+		text, blocks := notificationMessage(n, now, c.opts.AppsURL)
 		_, _, _, err = c.api.UpdateMessageContext(ctx, n.Channel, ts,
 			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		newTS = ts

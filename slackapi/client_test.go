@@ -67,7 +67,7 @@ func TestNotifyPost(t *testing.T) {
 	if !strings.Contains(all, "&lt;!channel&gt; &amp; &lt;@U123&gt;") || strings.Contains(all, "<!channel>") {
 		t.Errorf("queue name not escaped in blocks:\n%s", all)
 	}
-	if !strings.Contains(all, "Breaching for 4m 2s") {
+	if !strings.Contains(all, "Breach started <!date^1700000000^") {
 		t.Errorf("blocks not rendered at the notification's time:\n%s", all)
 	}
 }

@@ -68,7 +68,7 @@ func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (st
 	)
 	switch n.Kind {
 	case app.KindPost, app.KindUpdate:
-		text, blocks = AlertMessage(n.Alert, now, c.opts.AppsURL)
+		text, blocks = notificationMessage(n, now, c.opts.AppsURL)
 	case app.KindReply:
 		text = replyText(n.Alert, n.Reason, now, c.opts.Mention)
 	case app.KindAnnounce:

@@ -89,7 +89,7 @@ func HomeView(h Home) slack.HomeTabViewRequest {
 			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/sla list` lists them all.", len(h.Snoozes)-i))))
 			break
 		}
-		text := fmt.Sprintf("%s snoozed until %s", queueLabel(s.QueueID, h.Names), slackTime(s.Until))
+		text := fmt.Sprintf("%s snoozed until %s", queueLabel(s.QueueID, h.Names), slackDateTime(s.Until))
 		if s.By != "" {
 			text += " by " + userMention(s.By)
 		}
@@ -103,7 +103,9 @@ func HomeView(h Home) slack.HomeTabViewRequest {
 
 // AlertSummary describes an open alert in mrkdwn, for the App Home and
 // /sla status: the queue, the value against its threshold, the state and
-// for how long, who acknowledged it and until when it is snoozed.
+// for how long, who acknowledged it, and who snoozed it until when (a
+// snoozed alert shows that, and when its breach started, rather than an
+// age that reads as the snooze's).
 func AlertSummary(a app.Alert, now time.Time) string {
 	name := QueueName(a.DisplayName(), maxNameRunes)
 	if a.MediaType != "" {
@@ -121,6 +123,16 @@ func AlertSummary(a app.Alert, now time.Time) string {
 	s := fmt.Sprintf("%s *%s* — %s *%s* (threshold %s) · %s", icon, name, a.Metric.Label(),
 		a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold), state)
 	switch {
+	case a.Muted && a.State.Open():
+		if a.SnoozedBy != "" {
+			s += " by " + userMention(a.SnoozedBy)
+		}
+		if !a.SnoozedUntil.IsZero() {
+			s += " until " + slackDateTime(a.SnoozedUntil)
+		}
+		if start := a.BreachStart(); !start.IsZero() {
+			s += ", breaching since " + slackDateTime(start)
+		}
 	case !a.FiredAt.IsZero():
 		s += " for " + app.FormatDuration(max(now.Sub(a.FiredAt), 0))
 	case !a.PendingSince.IsZero():
@@ -128,9 +140,6 @@ func AlertSummary(a app.Alert, now time.Time) string {
 	}
 	if a.AckedBy != "" {
 		s += "\nAcknowledged by " + userMention(a.AckedBy) + " at " + slackTime(a.AckedAt)
-	}
-	if a.Muted && !a.SnoozedUntil.IsZero() {
-		s += "\nSnoozed until " + slackTime(a.SnoozedUntil)
 	}
 	return s
 }
@@ -223,6 +232,10 @@ func queueLabel(queueID string, names map[string]string) string {
 // SlackTime shows t in each reader's own time zone, with UTC as the
 // fallback for clients that cannot.
 func SlackTime(t time.Time) string { return slackTime(t) }
+
+// SlackDateTime shows t as a date and time in each reader's own time zone,
+// with UTC as the fallback.
+func SlackDateTime(t time.Time) string { return slackDateTime(t) }
 
 // UserMention links a Slack user ID, or shows anything else escaped.
 func UserMention(id string) string { return userMention(id) }

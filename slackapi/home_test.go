@@ -24,7 +24,7 @@ func testHome() Home {
 	acked.ID, acked.Metric, acked.State, acked.AckedBy, acked.AckedAt = app.AlertID("q-1", "voice", app.Waiting), app.Waiting, app.StateAcknowledged, "U123", testFiredAt.Add(time.Minute)
 	muted := firingAlert()
 	muted.ID, muted.QueueID, muted.QueueName = app.AlertID("q-2", "voice", app.LongestWait), "q-2", "<!channel> & co"
-	muted.Muted, muted.SnoozedUntil = true, testFiredAt.Add(time.Hour)
+	muted.Muted, muted.SnoozedUntil, muted.SnoozedBy = true, testFiredAt.Add(time.Hour), "U7"
 	return Home{
 		Now:   testFiredAt.Add(4 * time.Minute),
 		Names: map[string]string{"q-1": "Support", "q-2": "<!channel> & co"},
@@ -52,10 +52,11 @@ func TestHomeView(t *testing.T) {
 		":rotating_light: *Support (voice)* — Longest wait *6m 12s* (threshold 5m) · firing for 4m",
 		":eyes: *Support (voice)* — Waiting",
 		"Acknowledged by <@U123>",
-		":zzz: *&lt;!channel&gt; &amp; co (voice)*",
+		":zzz: *&lt;!channel&gt; &amp; co (voice)* — Longest wait *6m 12s* (threshold 5m) · snoozed by <@U7> until " +
+			"<!date^1700003600^{date_short_pretty} {time}|Nov 14 23:13 UTC>, breaching since <!date^1700000000^{date_short_pretty} {time}|Nov 14 22:13 UTC>",
 		"*default* longest_wait above 5m _(built-in; SLA_DEFAULT_LONGEST_WAIT)_",
 		"*Support* service_level below 80% for 10m · set by <@U9>",
-		"*&lt;!channel&gt; &amp; co* snoozed until <!date^1700003600^{time}|23:13 UTC> by <@U7>",
+		"*&lt;!channel&gt; &amp; co* snoozed until <!date^1700003600^{date_short_pretty} {time}|Nov 14 23:13 UTC> by <@U7>",
 		"*all queues* snoozed until",
 	} {
 		if !strings.Contains(all, want) {
@@ -64,6 +65,9 @@ func TestHomeView(t *testing.T) {
 	}
 	if strings.Contains(all, "<!channel>") {
 		t.Errorf("queue name not escaped:\n%s", all)
+	}
+	if strings.Contains(all, "snoozed for") {
+		t.Errorf("a snoozed alert shows its breach's age as if it were the snooze's:\n%s", all)
 	}
 
 	var acks, unsnoozes, queueUnsnoozes []string

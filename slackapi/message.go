@@ -128,8 +128,60 @@ func AlertMessage(a app.Alert, now time.Time, appsURL string) (text string, bloc
 	return fallbackText(a, name), blocks
 }
 
+// ContinuedMessage renders the message of an episode whose breach goes on
+// in a newer message (a snooze ended and the breach was posted afresh):
+// closed, without buttons, saying why and linking to the new message
+// (nextTS, in channel) when its ts is known.
+func ContinuedMessage(a app.Alert, channel, nextTS string, now time.Time, appsURL string) (text string, blocks []slack.Block) {
+	name := Escape(clip(a.DisplayName(), maxNameRunes))
+	ended := "The snooze ended " + slackDateTime(a.SnoozedUntil)
+	if a.SnoozeEndedBy != "" || a.SnoozedUntil.IsZero() || now.Before(a.SnoozedUntil) {
+		ended = "The snooze was ended"
+		if a.SnoozeEndedBy != "" {
+			ended += " by " + userMention(a.SnoozeEndedBy)
+		}
+		ended += " " + slackDateTime(now)
+	}
+	where := "a new message below"
+	if link := Permalink(channel, nextTS); link != "" {
+		where = "<" + link + "|a new message>"
+	}
+	lines := []string{":arrow_down: *SLA breach: " + name + "* (continues in a new message)", valueLine(a),
+		ended + " while the queue still breached; the breach continues in " + where + "."}
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(strings.Join(nonEmpty(lines), "\n")), nil, nil))
+	if fields := contextFields(a); len(fields) > 0 {
+		blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+	}
+	if link := genesysLink(appsURL, a.QueueID); link != "" {
+		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(link)))
+	}
+	return fmt.Sprintf("SLA breach continues in a new message: %s — %s %s (threshold %s)", name,
+		a.Metric.Label(), a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold)), blocks
+}
+
+// Permalink is the address of message ts in channel, in the form Slack's
+// own permalinks take (chat.getPermalink adds the workspace's host, which
+// slack.com redirects to); "" when either is unknown.
+func Permalink(channel, ts string) string {
+	if channel == "" || ts == "" || strings.ContainsAny(channel+ts, "/?#|<> ") {
+		return ""
+	}
+	return "https://slack.com/archives/" + channel + "/p" + strings.ReplaceAll(ts, ".", "")
+}
+
+// notificationMessage renders an alert notification's message: the close
+// of a message whose breach continues elsewhere, or the alert itself.
+func notificationMessage(n app.Notification, now time.Time, appsURL string) (string, []slack.Block) {
+	if n.Kind == app.KindUpdate && n.ContinuedIn > 0 {
+		return ContinuedMessage(n.Alert, n.Channel, n.ContinuedTS, now, appsURL)
+	}
+	return AlertMessage(n.Alert, now, appsURL)
+}
+
 func headline(a app.Alert, name string) string {
 	switch {
+	case a.State == app.StateResolved && a.RuleRemoved:
+		return ":no_bell: *Alert closed: " + name + "*"
 	case a.State == app.StateResolved && a.OffHours:
 		return ":crescent_moon: *Resolved, outside business hours: " + name + "*"
 	case a.State == app.StateResolved:
@@ -147,20 +199,45 @@ func headline(a app.Alert, name string) string {
 func valueLine(a app.Alert) string {
 	label, value, threshold := a.Metric.Label(), a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold)
 	if a.State == app.StateResolved {
+		if a.RuleRemoved {
+			return fmt.Sprintf("*%s* was %s (threshold %s, now removed)", label, value, threshold)
+		}
 		if a.Metric.Breached(a.Value, a.Threshold) {
 			return fmt.Sprintf("*%s* was %s (threshold %s)", label, value, threshold)
 		}
 		return fmt.Sprintf("*%s* is back to %s (threshold %s)", label, value, threshold)
 	}
-	if a.Clear != nil {
-		return fmt.Sprintf("*%s* is *%s* (threshold %s; resolves at %s)", label, value, threshold, clearWords(a.Metric, *a.Clear))
+	asOf := ""
+	if !a.ValueAt.IsZero() {
+		asOf = ", as of " + slackDateTime(a.ValueAt)
 	}
-	return fmt.Sprintf("*%s* is *%s* (threshold %s)", label, value, threshold)
+	if a.Clear != nil {
+		return fmt.Sprintf("*%s* is *%s*%s (threshold %s; resolves at %s)", label, value, asOf, threshold, clearWords(a.Metric, *a.Clear))
+	}
+	return fmt.Sprintf("*%s* is *%s*%s (threshold %s)", label, value, asOf, threshold)
+}
+
+// peakWords names the episode's worst value, when known.
+func peakWords(a app.Alert) string {
+	if a.Peak == nil {
+		return ""
+	}
+	return "peak " + a.Metric.FormatValue(*a.Peak)
 }
 
 func statusLine(a app.Alert, now time.Time) string {
 	var parts []string
-	if a.State == app.StateResolved && a.OffHours {
+	if a.State == app.StateResolved && a.RuleRemoved {
+		s := "Closed"
+		if d, ok := lasted(a, now); ok {
+			s += " after " + app.FormatDuration(d)
+		}
+		s += ": threshold removed"
+		if a.RuleRemovedBy != "" {
+			s += " by " + userMention(a.RuleRemovedBy)
+		}
+		parts = append(parts, s+"; this queue no longer alerts on it.")
+	} else if a.State == app.StateResolved && a.OffHours {
 		s := "The queue's business hours ended"
 		if d, ok := lasted(a, now); ok {
 			s += " after " + app.FormatDuration(d) + " of breach"
@@ -178,21 +255,39 @@ func statusLine(a app.Alert, now time.Time) string {
 		if a.ResolvedBy != "" {
 			s += " by " + userMention(a.ResolvedBy)
 		}
+		if p := peakWords(a); p != "" {
+			s += " (" + p + ")"
+		}
 		parts = append(parts, s+".")
-	} else if !a.FiredAt.IsZero() {
-		parts = append(parts, "Breaching for "+app.FormatDuration(max(now.Sub(a.FiredAt), 0))+".")
+	} else if start := a.BreachStart(); !a.FiredAt.IsZero() && !start.IsZero() {
+		// A date Slack renders, not a duration frozen at posting time.
+		s := "Breach started " + slackDateTime(start)
+		if p := peakWords(a); p != "" {
+			s += "; " + p
+		}
+		parts = append(parts, s+".")
 	}
 	if a.AckedBy != "" {
 		parts = append(parts, "Acknowledged by "+userMention(a.AckedBy)+" at "+slackTime(a.AckedAt)+".")
 	}
-	if a.Muted && a.State.Open() {
+	switch {
+	case a.Muted && a.State.Open() && !a.SnoozedUntil.IsZero():
+		s := "Snoozed"
+		if a.SnoozedBy != "" {
+			s += " by " + userMention(a.SnoozedBy)
+		}
+		parts = append(parts, s+" until "+slackDateTime(a.SnoozedUntil)+": no reminders or new alerts for this queue until then.")
+	case a.Muted && a.State.Open():
 		parts = append(parts, "Snoozed: no reminders or new alerts for this queue until the snooze ends.")
+	case a.SnoozeEndedBy != "" && a.State.Open():
+		parts = append(parts, "Snooze ended early by "+userMention(a.SnoozeEndedBy)+".")
 	}
 	return strings.Join(parts, " ")
 }
 
-// lasted is how long the breach lasted: from firing to resolution (or to
-// now when the resolution time is unknown).
+// lasted is how long the breach lasted: from its start (before a rule's
+// "for" wait) to resolution (or to now when the resolution time is
+// unknown). An episode that never fired has not lasted.
 func lasted(a app.Alert, now time.Time) (time.Duration, bool) {
 	if a.FiredAt.IsZero() {
 		return 0, false
@@ -201,7 +296,7 @@ func lasted(a app.Alert, now time.Time) (time.Duration, bool) {
 	if end.IsZero() {
 		end = now
 	}
-	return max(end.Sub(a.FiredAt), 0), true
+	return max(end.Sub(a.BreachStart()), 0), true
 }
 
 // contextFields are the facts around the metric: media type, waiting count
@@ -268,6 +363,8 @@ func actions(a app.Alert) *slack.ActionBlock {
 func fallbackText(a app.Alert, name string) string {
 	prefix := "SLA breach"
 	switch {
+	case a.State == app.StateResolved && a.RuleRemoved:
+		prefix = "Alert closed (threshold removed)"
 	case a.State == app.StateResolved && a.OffHours:
 		prefix = "Resolved (outside business hours)"
 	case a.State == app.StateResolved:
@@ -294,6 +391,14 @@ func replyText(a app.Alert, reason string, now time.Time, mention string) string
 		after := ""
 		if d, ok := lasted(a, now); ok {
 			after = " after " + app.FormatDuration(d)
+		}
+		if a.RuleRemoved {
+			by := ""
+			if a.RuleRemovedBy != "" {
+				by = " by " + userMention(a.RuleRemovedBy)
+			}
+			return fmt.Sprintf(":no_bell: Alert closed%s: threshold removed%s. *%s* %s was %s (threshold %s).",
+				after, by, name, metric, value, threshold)
 		}
 		if a.ResolvedBy != "" {
 			return fmt.Sprintf(":white_check_mark: Resolved by %s%s: *%s* %s is %s (threshold %s).",
@@ -330,6 +435,17 @@ func userMention(id string) string {
 		}
 	}
 	return "<@" + id + ">"
+}
+
+// slackDateTime shows t as a date and time in each reader's own time zone
+// ("today 14:05", "Mar 4 09:00"), with UTC as the fallback for clients
+// that cannot. Unlike a duration, it stays true however late the message
+// is read.
+func slackDateTime(t time.Time) string {
+	if t.IsZero() {
+		return "an unknown time"
+	}
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("Jan 2 15:04 UTC"))
 }
 
 // slackTime shows t in each reader's own time zone, with UTC as the

@@ -160,7 +160,7 @@ var (
 	anglesRe = regexp.MustCompile(`<[^>]*>`)
 	// slabot's own markup: the Genesys Cloud link, a localised date, a
 	// mention of a real user ID, and the operator's SLACK_MENTION.
-	ownMarkup = regexp.MustCompile(`^<(https://apps\.mypurecloud\.com/directory/#/admin/admin/organization/_queuesV2/q-hostile\|Open in Genesys Cloud|!date\^\d+\^\{time\}\|\d\d:\d\d UTC|@U0REALUSER|!here)>$`)
+	ownMarkup = regexp.MustCompile(`^<(https://apps\.mypurecloud\.com/directory/#/admin/admin/organization/_queuesV2/q-hostile\|Open in Genesys Cloud|!date\^\d+\^\{time\}\|\d\d:\d\d UTC|!date\^\d+\^\{date_short_pretty\} \{time\}\|[A-Z][a-z]{2} \d\d? \d\d:\d\d UTC|@U0REALUSER|!here)>$`)
 )
 
 // foreignMarkup returns the first <…> sequence in s that slabot did not

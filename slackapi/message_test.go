@@ -48,7 +48,19 @@ func TestAlertMessageStates(t *testing.T) {
 	resolvedBy.Value, resolvedBy.ResolvedBy = 372, "U9"
 
 	muted := firingAlert()
-	muted.Muted = true
+	muted.Muted, muted.SnoozedUntil, muted.SnoozedBy = true, testFiredAt.Add(time.Hour), "U7"
+
+	oldMuted := firingAlert() // a record from before who snoozed was kept
+	oldMuted.Muted = true
+
+	waited := firingAlert() // fired after a rule's 2-minute "for" wait
+	waited.PendingSince, waited.ValueAt, waited.Peak = testFiredAt.Add(-2*time.Minute), testFiredAt.Add(4*time.Minute), floatPtr(410)
+
+	unsnoozed := firingAlert()
+	unsnoozed.SnoozeEndedBy = "U8"
+
+	removed := firingAlert()
+	removed.State, removed.ResolvedAt, removed.RuleRemoved, removed.RuleRemovedBy = app.StateResolved, testFiredAt.Add(12*time.Minute+5*time.Second), true, "U5"
 
 	bare := firingAlert()
 	bare.MediaType, bare.QueueWaiting, bare.QueueAgents, bare.QueueName = "", nil, nil, ""
@@ -66,15 +78,15 @@ func TestAlertMessageStates(t *testing.T) {
 			name: "firing", alert: firingAlert(), appsURL: testAppsURL,
 			fallback: "SLA breach: Support — Longest wait 6m 12s (threshold 5m)",
 			want: []string{":rotating_light: *SLA breach: Support*", "*Longest wait* is *6m 12s* (threshold 5m)",
-				"Breaching for 4m 2s.", "*Media type*\nvoice", "*Waiting*\n14", "*Agents on queue*\n3",
+				"Breach started <!date^1700000000^{date_short_pretty} {time}|Nov 14 22:13 UTC>.", "*Media type*\nvoice", "*Waiting*\n14", "*Agents on queue*\n3",
 				"<https://apps.mypurecloud.com/directory/#/admin/admin/organization/_queuesV2/q-1|Open in Genesys Cloud>"},
-			notWant: []string{"Acknowledged by", "Snoozed"},
+			notWant: []string{"Acknowledged by", "Snoozed", "Breaching for", "as of", "peak"},
 			actions: []string{ActionAck, ActionResolve, ActionSnooze},
 		},
 		{
 			name: "acknowledged", alert: acked, appsURL: testAppsURL,
 			fallback: "SLA breach (acknowledged): Support — Longest wait 6m 12s (threshold 5m)",
-			want:     []string{":eyes:", "Acknowledged by <@U123> at <!date^1700000400^{time}|22:20 UTC>.", "Breaching for 4m 2s."},
+			want:     []string{":eyes:", "Acknowledged by <@U123> at <!date^1700000400^{time}|22:20 UTC>.", "Breach started <!date^1700000000^"},
 			actions:  []string{ActionResolve, ActionSnooze},
 		},
 		{
@@ -92,8 +104,36 @@ func TestAlertMessageStates(t *testing.T) {
 		{
 			name: "snoozed", alert: muted,
 			fallback: "SLA breach (snoozed): Support — Longest wait 6m 12s (threshold 5m)",
-			want:     []string{":zzz:", "(snoozed)", "Snoozed: no reminders or new alerts"},
+			want: []string{":zzz:", "(snoozed)",
+				"Snoozed by <@U7> until <!date^1700003600^{date_short_pretty} {time}|Nov 14 23:13 UTC>: no reminders or new alerts for this queue until then."},
+			notWant: []string{"Breaching for"},
+			actions: []string{ActionAck, ActionResolve, ActionSnooze, ActionUnsnooze},
+		},
+		{
+			name: "snoozed, record without who or until", alert: oldMuted,
+			fallback: "SLA breach (snoozed): Support — Longest wait 6m 12s (threshold 5m)",
+			want:     []string{"Snoozed: no reminders or new alerts for this queue until the snooze ends."},
 			actions:  []string{ActionAck, ActionResolve, ActionSnooze, ActionUnsnooze},
+		},
+		{
+			name: "after a for wait, with peak and value time", alert: waited,
+			fallback: "SLA breach: Support — Longest wait 6m 12s (threshold 5m)",
+			want: []string{"*Longest wait* is *6m 12s*, as of <!date^1700000240^{date_short_pretty} {time}|Nov 14 22:17 UTC> (threshold 5m)",
+				"Breach started <!date^1699999880^{date_short_pretty} {time}|Nov 14 22:11 UTC>; peak 6m 50s."},
+			actions: []string{ActionAck, ActionResolve, ActionSnooze},
+		},
+		{
+			name: "snooze ended early", alert: unsnoozed,
+			fallback: "SLA breach: Support — Longest wait 6m 12s (threshold 5m)",
+			want:     []string{"Snooze ended early by <@U8>."},
+			actions:  []string{ActionAck, ActionResolve, ActionSnooze},
+		},
+		{
+			name: "closed because its threshold was removed", alert: removed,
+			fallback: "Alert closed (threshold removed): Support — Longest wait 6m 12s (threshold 5m)",
+			want: []string{":no_bell: *Alert closed: Support*", "*Longest wait* was 6m 12s (threshold 5m, now removed)",
+				"Closed after 12m 5s: threshold removed by <@U5>; this queue no longer alerts on it."},
+			notWant: []string{"back to", "Resolved"},
 		},
 		{
 			name: "without context or name", alert: bare,
@@ -269,6 +309,8 @@ func TestReplyText(t *testing.T) {
 	resolved.State, resolved.Value, resolved.ResolvedAt = app.StateResolved, 130, testFiredAt.Add(12*time.Minute+5*time.Second)
 	byHand := resolved
 	byHand.Value, byHand.ResolvedBy = 372, "U9"
+	removed := byHand
+	removed.ResolvedBy, removed.RuleRemoved, removed.RuleRemovedBy = "", true, "U5"
 	evil := firingAlert()
 	evil.QueueName = "<!everyone>"
 
@@ -279,6 +321,8 @@ func TestReplyText(t *testing.T) {
 	}{
 		{"resolved", "resolved", "<!here>", resolved,
 			":white_check_mark: Resolved: *Support* longest wait is back to 2m 10s (threshold 5m) after 12m 5s."},
+		{"threshold removed", "resolved", "", removed,
+			":no_bell: Alert closed after 12m 5s: threshold removed by <@U5>. *Support* longest wait was 6m 12s (threshold 5m)."},
 		{"resolved by hand", "resolved", "", byHand,
 			":white_check_mark: Resolved by <@U9> after 12m 5s: *Support* longest wait is 6m 12s (threshold 5m)."},
 		{"reminder with mention", "reminder", "<!here>", firingAlert(),
@@ -320,5 +364,61 @@ func BenchmarkAlertMessage(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		AlertMessage(a, now, testAppsURL)
+	}
+}
+
+// TestContinuedMessage: the message of a snoozed episode whose breach was
+// posted afresh is closed: no buttons, no menu, why, and a link to the
+// new message.
+func TestContinuedMessage(t *testing.T) {
+	snoozed := firingAlert()
+	snoozed.Muted, snoozed.SnoozedUntil, snoozed.SnoozedBy = true, testFiredAt.Add(time.Hour), "U7"
+	endedEarly := snoozed
+	endedEarly.SnoozeEndedBy = "U8"
+	tests := []struct {
+		name   string
+		alert  app.Alert
+		nextTS string
+		now    time.Time
+		want   []string
+	}{
+		{"snooze ran out", snoozed, "1700003601.000200", testFiredAt.Add(time.Hour + time.Second), []string{
+			":arrow_down: *SLA breach: Support* (continues in a new message)",
+			"The snooze ended <!date^1700003600^{date_short_pretty} {time}|Nov 14 23:13 UTC> while the queue still breached; " +
+				"the breach continues in <https://slack.com/archives/C1/p1700003601000200|a new message>."}},
+		{"ended early", endedEarly, "1700000600.000300", testFiredAt.Add(10 * time.Minute), []string{
+			"The snooze was ended by <@U8> <!date^1700000600^{date_short_pretty} {time}|Nov 14 22:23 UTC> while the queue still breached; " +
+				"the breach continues in <https://slack.com/archives/C1/p1700000600000300|a new message>."}},
+		{"new message not posted", endedEarly, "", testFiredAt.Add(10 * time.Minute), []string{
+			"the breach continues in a new message below."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text, blocks := ContinuedMessage(tt.alert, tt.alert.Channel, tt.nextTS, tt.now, testAppsURL)
+			if want := "SLA breach continues in a new message: Support — Longest wait 6m 12s (threshold 5m)"; text != want {
+				t.Errorf("text = %q, want %q", text, want)
+			}
+			decoded := decodeBlocks(t, blocks)
+			all := texts(decoded)
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("blocks lack %q; texts:\n%s", w, all)
+				}
+			}
+			if ids := elementsByAction(decoded); len(ids) != 0 {
+				t.Errorf("a closed message has controls: %v", ids)
+			}
+		})
+	}
+}
+
+func TestPermalink(t *testing.T) {
+	if got, want := Permalink("C0ALERTS1", "1700000000.000100"), "https://slack.com/archives/C0ALERTS1/p1700000000000100"; got != want {
+		t.Errorf("Permalink = %q, want %q", got, want)
+	}
+	for _, bad := range [][2]string{{"", "1.2"}, {"C1", ""}, {"C1|x", "1.2"}, {"C1", "1.2>"}} {
+		if got := Permalink(bad[0], bad[1]); got != "" {
+			t.Errorf("Permalink(%q, %q) = %q, want none", bad[0], bad[1], got)
+		}
 	}
 }

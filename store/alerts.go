@@ -16,8 +16,6 @@ import (
 
 // Durations the store applies on its own.
 const (
-	// SeenFor is how long an event key is remembered (DESIGN §2.1).
-	SeenFor = 24 * time.Hour
 	// resolvedFor keeps a resolved alert (its episode counter and message
 	// ts) long enough for late notifications and for /sla history.
 	resolvedFor = 7 * 24 * time.Hour
@@ -62,12 +60,15 @@ func (r *Redis) LoadMany(ctx context.Context, reqs []app.LoadRequest) ([]app.Sna
 // that decodes them once it ran.
 func (r *Redis) queueLoad(ctx context.Context, pipe redis.Pipeliner, req app.LoadRequest) (func() (app.Snapshot, error), error) {
 	queueID := req.QueueID
-	var seen *redis.IntCmd
+	var seen *redis.Cmd
 	if req.EventKey != "" {
-		seen = pipe.Exists(ctx, r.seenKey(queueID, req.EventKey))
+		var err error
+		if seen, err = r.queueSeen(ctx, pipe, queueID, req.EventKey, req.EventSentAt, req.At); err != nil {
+			return nil, err
+		}
 	}
 	queue := pipe.HGetAll(ctx, r.queueKey(queueID))
-	all := pipe.HMGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until", "hours", versionField)
+	all := pipe.HMGet(ctx, r.queueKey(app.DefaultQueue), "snooze_until", "hours", versionField, "snooze_by")
 	own := pipe.HGetAll(ctx, r.thresholdsKey(queueID))
 	defaults := pipe.HGetAll(ctx, r.thresholdsKey(app.DefaultQueue))
 	alerts := make([]*redis.SliceCmd, len(req.AlertIDs))
@@ -80,14 +81,14 @@ func (r *Redis) queueLoad(ctx context.Context, pipe redis.Pipeliner, req app.Loa
 	}
 	return func() (app.Snapshot, error) {
 		snap := app.Snapshot{
-			Seen:       seen != nil && seen.Val() > 0,
+			Seen:       seen != nil && seen.Val() == int64(1),
 			Queue:      decodeQueue(queueID, queue.Val()),
 			Thresholds: decodeThresholds(own.Val()),
 			Defaults:   decodeThresholds(defaults.Val()),
 			Alerts:     make(map[string]app.VersionedAlert, len(req.AlertIDs)),
 		}
 		snap.Versions.Queue, _ = strconv.ParseInt(queue.Val()[versionField], 10, 64)
-		if vals := all.Val(); len(vals) == 3 {
+		if vals := all.Val(); len(vals) == 4 {
 			if ms, err := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64); vals[0] != nil && err == nil {
 				snap.AllSnoozedUntil = time.UnixMilli(ms)
 			}
@@ -97,6 +98,7 @@ func (r *Redis) queueLoad(ctx context.Context, pipe redis.Pipeliner, req app.Loa
 			if s, ok := vals[2].(string); ok {
 				snap.Versions.Default, _ = strconv.ParseInt(s, 10, 64)
 			}
+			snap.AllSnoozedBy, _ = vals[3].(string)
 		}
 		for i, id := range req.AlertIDs {
 			va, ok, err := decodeAlert(alerts[i].Val())

@@ -18,25 +18,28 @@ import (
 // those follows, in the same order, then the queue's latest values (key,
 // value), the notifications, the history entries and the metric history
 // points (history.go), as the header's counts say. KEYS start with the
-// queue's keys and the global ones (see commitKeys), then one key per
-// alert, storm record and digest, then the metric history series.
+// queue's keys and the global ones (see commitArgs; the first is the
+// common start of the queue's mark sets' keys, whose {queue} tag they
+// share), then one key per alert (and after it, when the write ends a
+// breach episode, the list of ended episodes it joins: episodes.go), storm
+// record and digest, then the metric history series.
 //
 // It checks the expected queue versions and the version of every record
-// it writes, then records the event key (SET NX), and writes nothing
+// it writes, then records the event key's mark (seen.go), and writes nothing
 // unless all of that passes. It returns 1 on success, 0 for a seen event
 // key, -1 or -2 when the queue's or the default queue's version moved,
 // and -(2+k) when the k-th versioned record (alerts, then storm records,
 // then digests) lost a race. A change without a queue (a digest's own
 // step) writes nothing of any queue; one with a queue increments its
 // version.
-var commitScript = redis.NewScript(commitLua + historyScript() + "return 1\n")
+var commitScript = redis.NewScript(seenLua + commitLua + historyScript() + "return 1\n")
 
 const commitLua = `
 local c = cjson.decode(ARGV[1])
 local none = {}
 local alerts, storms, digests, members = c.alerts or none, c.storms or none, c.digests or none, c.members or none
 local versioned = {alerts, storms, digests}
-local seenKey, queueKey, outboxKey, dueKey, openKey, namesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local seenBase, queueKey, outboxKey, dueKey, openKey, namesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local queueHistoryKey, historyKey, defaultKey = KEYS[7], KEYS[8], KEYS[9]
 local keyAt, at = 9, 1
 local function key() keyAt = keyAt + 1; return KEYS[keyAt] end
@@ -44,7 +47,10 @@ local function arg() at = at + 1; return ARGV[at] end
 
 -- Each record's key and stored form, in the header's order.
 for _, records in ipairs(versioned) do
-  for _, r in ipairs(records) do r.key, r.data = key(), arg() end
+  for _, r in ipairs(records) do
+    r.key, r.data = key(), arg()
+    if r.ep then r.epkey = key() end -- the list of its day's ended episodes
+  end
 end
 for _, m in ipairs(members) do m.data = arg() end
 local fv = {} -- the queue's latest values (and, below, its new version): one HSET
@@ -62,9 +68,10 @@ for r = 1, c.notes or 0 do notes[r] = arg() end
 for r = 1, c.entries or 0 do entries[r] = arg() end
 
 -- A replay is a duplicate, whatever moved since: checked only on the
--- failure path, so that a commit that passes costs one SET NX for it.
+-- failure path, so that a commit that passes looks for its mark once, as
+-- it adds it (an SCARD and an SADD, for an event that carries a stamp).
 local function lost(code)
-  if c.seen_ttl and redis.call('EXISTS', seenKey) == 1 then return 0 end
+  if c.seen and seen(seenBase, c.seen, false) then return 0 end
   return code
 end
 if c.expect_queue then
@@ -81,7 +88,7 @@ for _, records in ipairs(versioned) do
     if tonumber(redis.call('HGET', r.key, 'v') or '0') ~= r.version then return lost(-n) end
   end
 end
-if c.seen_ttl and not redis.call('SET', seenKey, '1', 'NX', 'EX', c.seen_ttl) then return 0 end
+if c.seen and seen(seenBase, c.seen, true) then return 0 end
 
 local queued = c.queue ~= ''
 if queued then
@@ -105,7 +112,14 @@ for _, a in ipairs(alerts) do
     end
   else
     redis.call('EXPIRE', a.key, a.ttl)
-    if a.was_open ~= false then redis.call('SREM', openKey, a.id) end
+    local closed = 0
+    if a.was_open ~= false then closed = redis.call('SREM', openKey, a.id) end
+    -- An episode ends, and is recorded, exactly when its alert leaves
+    -- the open set: once, whatever retries and replicas do.
+    if closed == 1 and a.ep then
+      redis.call('RPUSH', a.epkey, a.ep)
+      redis.call('EXPIRE', a.epkey, a.ep_ttl)
+    end
   end
 end
 for _, s in ipairs(storms) do
@@ -146,9 +160,10 @@ end
 // commitHeader is the commit script's first argument: what a change does
 // to its queue, and how many records of each kind follow.
 type commitHeader struct {
-	Queue   string `json:"queue"`
-	Name    string `json:"name,omitempty"`     // the queue's new name
-	SeenTTL int    `json:"seen_ttl,omitempty"` // seconds the event key is kept; 0: no event key
+	Queue string `json:"queue"`
+	Name  string `json:"name,omitempty"` // the queue's new name
+	// Seen is the event key's mark (seen.go); nil: no event key.
+	Seen *markRecord `json:"seen,omitempty"`
 	// ExpectQueue and ExpectDefault, when set, are the queue's and the
 	// default queue's versions the change was decided on.
 	ExpectQueue   *int64 `json:"expect_queue,omitempty"`
@@ -186,6 +201,11 @@ type alertRecord struct {
 	Prune   string `json:"prune,omitempty"` // a message ts field too old to keep
 	// WasOpen is the stored alert's openness, when known.
 	WasOpen *bool `json:"was_open,omitempty"`
+	// Episode is the record of the breach episode this write ends, if
+	// it ends one (episodes.go), and EpisodeTTL the seconds its day's
+	// list is kept; its key follows the alert's.
+	Episode    string `json:"ep,omitempty"`
+	EpisodeTTL int    `json:"ep_ttl,omitempty"`
 }
 
 type stormRecord struct {
@@ -274,9 +294,9 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 	}
 	h := commitHeader{Queue: c.QueueID, Name: c.QueueName, Known: c.Known, Undue: c.Undue,
 		Notes: len(c.Notifications), Entries: len(c.History)}
-	seen := r.queueKey(c.QueueID)
 	if c.EventKey != "" {
-		seen, h.SeenTTL = r.seenKey(c.QueueID, c.EventKey), int(SeenFor/time.Second)
+		rec := r.marks.record(c.EventKey, c.EventSentAt, c.At)
+		h.Seen = &rec
 	}
 	if c.Expect != nil {
 		h.ExpectQueue, h.ExpectDefault = &c.Expect.Queue, &c.Expect.Default
@@ -285,7 +305,7 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 		return nil, nil, nil, err
 	}
 	keys = make([]string, 0, 9+len(c.Alerts)+len(c.Storms)+len(c.Digests))
-	keys = append(keys, seen, r.queueKey(c.QueueID), r.outboxKey(), r.dueKey(), r.openKey(), r.namesKey(),
+	keys = append(keys, r.seenBase(c.QueueID), r.queueKey(c.QueueID), r.outboxKey(), r.dueKey(), r.openKey(), r.namesKey(),
 		r.historyKey(c.QueueID), r.historyKey(""), r.queueKey(app.DefaultQueue))
 	var records []any // after the header: each record's stored form, and so on
 	add := func(stored any) error {
@@ -309,6 +329,10 @@ func (r *Redis) commitArgs(c app.Change) (keys []string, args []any, hkeys []str
 		if w.Prior != nil {
 			was := *w.Prior == app.StatePending || w.Prior.Open()
 			rec.WasOpen = &was
+		}
+		if line, ek, ttl, ends := r.episodeRecord(w.Alert); ends && (rec.WasOpen == nil || *rec.WasOpen) {
+			rec.Episode, rec.EpisodeTTL = line, ttl
+			keys = append(keys, ek)
 		}
 		h.Alerts = append(h.Alerts, rec)
 		if err := add(w.Alert); err != nil {

@@ -259,7 +259,7 @@ func (r *Redis) History(ctx context.Context, queueID string, limit int) ([]app.H
 // MarkOnce records key for ttl and reports whether it was new; Slack event
 // retries (same event_id) use it to be processed once.
 func (r *Redis) MarkOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	ok, err := r.rdb.SetNX(ctx, r.prefix+"once:"+key, "1", ttl).Result()
+	ok, err := r.rdb.SetNX(ctx, r.onceKey(key), "1", ttl).Result()
 	return ok, unavailable(err)
 }
 

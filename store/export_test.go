@@ -16,3 +16,16 @@ func (r *Redis) AlertTTL(ctx context.Context, alertID string) (time.Duration, er
 	}
 	return r.rdb.TTL(ctx, k).Result()
 }
+
+// SetMarkSetSize sets how many marks one set holds before spilling, so
+// that tests spill with a few events.
+func (r *Redis) SetMarkSetSize(n int) { r.marks.setSize = n }
+
+// MarkTTL is how long a bucket's set of marks is kept from its creation.
+func (r *Redis) MarkTTL() time.Duration { return time.Duration(r.marks.ttl()) * time.Second }
+
+// EpisodesTTL is how long the list of episodes that ended on day's UTC
+// day is kept.
+func (r *Redis) EpisodesTTL(ctx context.Context, day time.Time) (time.Duration, error) {
+	return r.rdb.TTL(ctx, r.episodesKey(unixDay(day))).Result()
+}

@@ -33,6 +33,7 @@ type Redis struct {
 	// historyOff pauses history writes (MemoryGuard, memguard.go).
 	historyOff atomic.Bool
 	commits    commitQueue // concurrent commits sharing round trips (pipeline.go)
+	marks      marks       // where event keys are remembered (seen.go)
 }
 
 var (
@@ -52,6 +53,9 @@ type Options struct {
 	// PoolSize bounds the connections this process opens to Redis
 	// (REDIS_POOL_SIZE; default DefaultPoolSize, at least MinPoolSize).
 	PoolSize int
+	// DedupWindow is how long event keys are remembered
+	// (SLABOT_DEDUP_WINDOW; default DefaultDedupWindow).
+	DedupWindow time.Duration
 }
 
 // DefaultPoolSize is how many connections a replica opens at most by
@@ -136,7 +140,7 @@ func open(ctx context.Context, rdb *redis.Client, opts Options) (*Redis, error) 
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Redis{rdb: rdb, prefix: opts.Prefix, log: opts.Logger}
+	r := &Redis{rdb: rdb, prefix: opts.Prefix, log: opts.Logger, marks: newMarks(opts.DedupWindow)}
 	if opts.OnError != nil {
 		rdb.AddHook(errorHook(opts.OnError))
 	}
@@ -192,7 +196,6 @@ func redactURL(err error, url string) error {
 // Key layout. Per-queue keys carry the hash tag {queueID}.
 func (r *Redis) queueKey(q string) string      { return r.prefix + "{" + q + "}:queue" }
 func (r *Redis) thresholdsKey(q string) string { return r.prefix + "{" + q + "}:thresholds" }
-func (r *Redis) seenKey(q, key string) string  { return r.prefix + "{" + q + "}:seen:" + key }
 func (r *Redis) outboxKey() string             { return r.prefix + "outbox" }
 func (r *Redis) dueKey() string                { return r.prefix + "due" }
 func (r *Redis) openKey() string               { return r.prefix + "open" }
@@ -200,6 +203,7 @@ func (r *Redis) namesKey() string              { return r.prefix + "queues" }
 func (r *Redis) thresholdQueuesKey() string    { return r.prefix + "threshold-queues" }
 func (r *Redis) directoryKey() string          { return r.prefix + "directory" }
 func (r *Redis) leaseKey(name string) string   { return r.prefix + "lease:" + name }
+func (r *Redis) onceKey(key string) string     { return r.prefix + "once:" + key }
 
 // historyKey is one queue's history, or with "" everyone's.
 func (r *Redis) historyKey(q string) string {

@@ -299,6 +299,9 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 		h.due = d.clock.Now().Add(2 * time.Second)
 		return
 	}
+	if n.ContinuedIn > 0 && n.ContinuedTS == "" && !d.linkContinued(cctx, h, msgID, log) {
+		return
+	}
 	if h.sentTS != "" {
 		d.record(cctx, h, h.sentTS, log)
 		return
@@ -315,6 +318,28 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 		}
 	}
 	d.send(ctx, h, ts, log)
+}
+
+// linkContinued readies the close of a message whose breach goes on in a
+// newer episode's message: it goes after that message is posted, with its
+// ts, so it can link to it. It reports false when h must wait for it (h
+// is woken when it is recorded). A new message that never came (its post
+// failed for good, or took longer than WaitForPost) leaves the close
+// without a link rather than leaving the old message's buttons live.
+func (d *Dispatcher) linkContinued(ctx context.Context, h *heldDelivery, msgID string, log *slog.Logger) bool {
+	n := &h.Notification
+	next, err := d.outbox.MessageTS(ctx, msgID, n.ContinuedIn)
+	switch {
+	case err != nil:
+		d.retry(h, err, log)
+		return false
+	case next == "" && d.clock.Now().Sub(n.At) <= d.opts.WaitForPost:
+		h.due = d.clock.Now().Add(2 * time.Second)
+		return false
+	case next != "" && next != NoMessage:
+		n.ContinuedTS = next
+	}
+	return true
 }
 
 // send delivers h to Slack and records the result. It has a timeout of its
@@ -398,14 +423,17 @@ func (d *Dispatcher) record(ctx context.Context, h *heldDelivery, ts string, log
 }
 
 // wake makes the held updates and replies of a message that was just
-// posted due at once. They were waiting for its ts, each due when it last
-// looked; now they go together, in stream order, as scan takes them: the
+// posted due at once, and the close of an older message that links to
+// it. They were waiting for its ts, each due when it last looked; now
+// they go together, in stream order, as scan takes them: the
 // resolution's update before its thread reply.
 func (d *Dispatcher) wake(msgID string, episode int) {
 	now := d.clock.Now()
 	for _, x := range d.held {
 		n := x.Notification
-		if xid, xepisode := n.MessageRef(); !n.Kind.OpensMessage() && xid == msgID && xepisode == episode && x.due.After(now) {
+		xid, xepisode := n.MessageRef()
+		waits := xepisode == episode || n.ContinuedIn == episode // for its own message, or for the one it links to
+		if !n.Kind.OpensMessage() && xid == msgID && waits && x.due.After(now) {
 			x.due = now
 		}
 	}

@@ -419,3 +419,37 @@ func TestDispatchReplicasShareBacklogOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestDispatchClosesSnoozedMessageAfterItsSuccessor: a snooze that ends
+// on a live breach posts a fresh message and closes the old one; the
+// close names the new message, so it goes only once that one is posted
+// (although the engine enqueued it first), carrying its ts.
+func TestDispatchClosesSnoozedMessageAfterItsSuccessor(t *testing.T) {
+	h := newHarness(t, engine.Options{})
+	h.set(queue, app.Waiting, 10, 0)
+	h.observe("voice", app.Waiting, 15)
+	f := &notifier{}
+	stop := runDispatcher(t, h, f, dispatch.Options{})
+	waitFor(t, f, 1)
+	stop()
+
+	if _, err := h.engine.Snooze(h.ctx, queue, time.Hour, app.Actor{UserID: "U0LEAD001", Via: "command"}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Hour)
+	if err := h.engine.Tick(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The engine's clock is days behind the dispatcher's real one: a
+	// generous WaitForPost keeps its notifications from counting as lost.
+	runDispatcher(t, h, f, dispatch.Options{WaitForPost: 10 * 365 * 24 * time.Hour})
+	got := waitFor(t, f, 4)
+	want := []string{"post#1@", "update#1@1700000000.000001", "post#2@", "update#1@1700000000.000001"}
+	if !equal(got, want) {
+		t.Fatalf("calls %v, want %v (the close after the new post)", got, want)
+	}
+	closing := f.delivered()[3]
+	if closing.ContinuedIn != 2 || closing.ContinuedTS != "1700000000.000003" {
+		t.Errorf("the close continues in episode %d, ts %q; want 2, the new post's 1700000000.000003", closing.ContinuedIn, closing.ContinuedTS)
+	}
+}

@@ -22,6 +22,7 @@ func (e *Engine) Ack(ctx context.Context, alertID string, episode int, by app.Ac
 			return nil, app.HistoryEntry{}, fmt.Errorf("%w: the alert is %s", app.ErrStale, stateWord(a.State))
 		}
 		a.State, a.AckedBy, a.AckedAt, a.RemindAt = app.StateAcknowledged, by.UserID, now, time.Time{}
+		a.NoteAck(by.UserID, now)
 		h := app.HistoryEntry{Action: "ack", Detail: fmt.Sprintf("%s %s", a.Metric.Label(), a.Metric.FormatValue(a.Value))}
 		return e.messageUpdate(a, now), h, nil
 	}, by)
@@ -190,7 +191,7 @@ func (e *Engine) setSnoozes(ctx context.Context, queueIDs []string, until time.T
 	}
 	for _, a := range open {
 		if all || slices.Contains(queueIDs, a.QueueID) {
-			if err := e.applySnooze(ctx, a.ID); err != nil && !errors.Is(err, app.ErrStale) {
+			if err := e.applySnooze(ctx, a.ID, by.UserID); err != nil && !errors.Is(err, app.ErrStale) {
 				return err
 			}
 		}
@@ -198,8 +199,9 @@ func (e *Engine) setSnoozes(ctx context.Context, queueIDs []string, until time.T
 	return nil
 }
 
-// applySnooze brings one open alert in line with its queue's snooze.
-func (e *Engine) applySnooze(ctx context.Context, alertID string) error {
+// applySnooze brings one open alert in line with its queue's snooze; by
+// is who changed the snooze, named where a snooze ended early.
+func (e *Engine) applySnooze(ctx context.Context, alertID, by string) error {
 	queueID, _, _, _ := app.ParseAlertID(alertID)
 	for attempt := range maxAttempts {
 		snap, err := e.store.Load(ctx, queueID, "", []string{alertID})
@@ -211,18 +213,16 @@ func (e *Engine) applySnooze(ctx context.Context, alertID string) error {
 			return nil
 		}
 		a, now := va.Alert, e.clock.Now()
-		until := snap.SnoozedUntil()
+		until, snoozedBy := snap.Snooze()
 		var notes []app.Notification
 		switch {
-		case now.Before(until) && !a.Muted:
-			a.Muted = true
-			a.SnoozedUntil = until
-			notes = e.messageUpdate(&a, now)
 		case now.Before(until):
-			a.SnoozedUntil = until
+			a.Muted, a.SnoozedUntil, a.SnoozedBy, a.SnoozeEndedBy = true, until, snoozedBy, ""
+			a.NoteSnooze(snoozedBy, until)
 			notes = e.messageUpdate(&a, now)
 		case a.Muted:
 			th, ok := e.threshold(snap, a.Metric)
+			a.SnoozeEndedBy = by
 			notes = e.snoozeEnded(&a, th, ok, now, nil)
 		default:
 			return nil
@@ -276,8 +276,66 @@ func (e *Engine) UnsetThreshold(ctx context.Context, queueID string, m app.Metri
 	for i, t := range removed {
 		parts[i] = t.String()
 	}
-	return removed, rec.AppendHistory(ctx, app.HistoryEntry{At: e.clock.Now(), QueueID: queueID, Action: "unset",
-		By: by.UserID, Via: by.Via, Detail: strings.Join(parts, ", ") + " → none"})
+	if err := rec.AppendHistory(ctx, app.HistoryEntry{At: e.clock.Now(), QueueID: queueID, Action: "unset",
+		By: by.UserID, Via: by.Via, Detail: strings.Join(parts, ", ") + " → none"}); err != nil {
+		return removed, err
+	}
+	if err := e.closeUnruled(ctx, queueID, by.UserID); err != nil {
+		// The rule is gone either way; the next observation closes what
+		// is left, only without naming who removed it.
+		e.log.Warn("closing alerts of a removed threshold failed", "queue_id", queueID, "err", err)
+	}
+	return removed, nil
+}
+
+// closeUnruled ends at once the open and pending episodes of queueID
+// (DefaultQueue: of every queue) that no rule applies to any more, naming
+// by as who removed it; left to the next observation, they would close
+// saying the value is "back" when nothing changed but the rule.
+func (e *Engine) closeUnruled(ctx context.Context, queueID, by string) error {
+	open, err := e.records().OpenAlerts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range open {
+		if queueID != app.DefaultQueue && a.QueueID != queueID {
+			continue
+		}
+		if err := e.closeIfUnruled(ctx, a.ID, by); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) closeIfUnruled(ctx context.Context, alertID, by string) error {
+	queueID, _, _, _ := app.ParseAlertID(alertID)
+	for attempt := range maxAttempts {
+		snap, err := e.store.Load(ctx, queueID, "", []string{alertID})
+		if err != nil {
+			return err
+		}
+		va, ok := snap.Alerts[alertID]
+		if !ok || !(va.Alert.State.Open() || va.Alert.State == app.StatePending) {
+			return nil
+		}
+		if _, ok := e.threshold(snap, va.Alert.Metric); ok {
+			return nil
+		}
+		a, now := va.Alert, e.clock.Now()
+		notes := e.ruleRemoved(&a, by, now, nil)
+		c := app.Change{QueueID: queueID, Notifications: notes,
+			Alerts: []app.AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap, now)}}}
+		c, diverted, err := e.commitOne(ctx, c, snap, now)
+		if !errors.Is(err, app.ErrConflict) {
+			if err == nil {
+				e.logCommitted(c, diverted)
+			}
+			return err
+		}
+		backoff(ctx, attempt)
+	}
+	return app.ErrConflict
 }
 
 // Route sends a queue's future alerts to channel ("" for the default).

@@ -83,8 +83,8 @@ func TestSnooze(t *testing.T) {
 	h.tick()
 	// Both alerts start a new episode: voice's first was posted before
 	// the snooze, chat's first was muted.
-	if got := h.sent(); !equal(got, []string{"post:firing#2", "post:firing#2"}) {
-		t.Errorf("after snooze sent %v, want a fresh post for each breach", got)
+	if got := h.sent(); !equal(got, []string{"post:firing#2", "close:firing#1→2", "post:firing#2"}) {
+		t.Errorf("after snooze sent %v, want a fresh post for each breach, and voice's old message closed", got)
 	}
 }
 

@@ -48,7 +48,8 @@ type working struct {
 
 // apply evaluates each observation of ev against its alert's rule.
 func (r *rules) apply(snap app.Snapshot, ev app.Event, now time.Time) (app.Change, map[string]float64) {
-	c := app.Change{QueueID: ev.QueueID, EventKey: ev.Key, Latest: make(map[string]float64, len(ev.Observations))}
+	c := app.Change{QueueID: ev.QueueID, EventKey: ev.Key, EventSentAt: ev.SentAt,
+		Latest: make(map[string]float64, len(ev.Observations))}
 	if ev.QueueName != "" && ev.QueueName != snap.Queue.Name {
 		c.QueueName = ev.QueueName
 		snap.Queue.Name = ev.QueueName
@@ -64,8 +65,12 @@ func (r *rules) apply(snap app.Snapshot, ev app.Event, now time.Time) (app.Chang
 	}
 	q := snap.Queue
 	q.Latest = mergeLatest(q.Latest, c.Latest)
-	q.SnoozedUntil = snap.SnoozedUntil()
+	q.SnoozedUntil, q.SnoozedBy = snap.Snooze()
 	sched := r.zones.Schedule(snap.Hours())
+	seenAt := ev.At // when the values were observed, for the message
+	if seenAt.IsZero() {
+		seenAt = now
+	}
 
 	alerts := make(map[string]*working)
 	var order []string
@@ -82,7 +87,7 @@ func (r *rules) apply(snap app.Snapshot, ev app.Event, now time.Time) (app.Chang
 			order = append(order, id)
 		}
 		th, hasThreshold := r.threshold(snap, o.Metric)
-		c.Notifications = r.observe(w, q, o.Value, th, hasThreshold, sched, now, c.Notifications)
+		c.Notifications = r.observe(w, q, o.Value, seenAt, th, hasThreshold, sched, now, c.Notifications)
 	}
 	for _, id := range order {
 		if w := alerts[id]; w.changed {
@@ -147,8 +152,9 @@ func mergeLatest(old, fresh map[string]float64) map[string]float64 {
 	return m
 }
 
-// observe applies one value to an alert: the event-driven half of DESIGN §5.
-func (r *rules) observe(w *working, q app.Queue, v float64, th app.Threshold, hasThreshold bool, sched app.Schedule, now time.Time, out []app.Notification) []app.Notification {
+// observe applies one value, observed at seenAt (zero: unknown), to an
+// alert: the event-driven half of DESIGN §5.
+func (r *rules) observe(w *working, q app.Queue, v float64, seenAt time.Time, th app.Threshold, hasThreshold bool, sched app.Schedule, now time.Time, out []app.Notification) []app.Notification {
 	if !sched.Open(now) {
 		return r.offHours(w, v, th, hasThreshold, sched, now, out)
 	}
@@ -158,13 +164,16 @@ func (r *rules) observe(w *working, q app.Queue, v float64, th app.Threshold, ha
 		return out // ok and staying ok: nothing to record
 	}
 	w.changed = true
-	a.Value = v
+	a.Value, a.ValueAt = v, seenAt
 	if q.Name != "" {
 		a.QueueName = q.Name
 	}
 	setContext(a, q)
 	if !hasThreshold {
-		return r.resolve(a, now, out)
+		return r.ruleRemoved(a, "", now, out)
+	}
+	if active && (a.Peak == nil || a.Metric.Breached(v, *a.Peak)) {
+		a.Peak = &v
 	}
 	a.Threshold, a.Clear = th.Value, th.Clear
 	breach := th.Breached(v)
@@ -174,6 +183,8 @@ func (r *rules) observe(w *working, q app.Queue, v float64, th app.Threshold, ha
 		a.PendingSince, a.FiredAt, a.ResolvedAt, a.NotifiedAt = now, time.Time{}, time.Time{}, time.Time{}
 		a.AckedBy, a.AckedAt, a.ResolvedBy, a.Dirty, a.Muted, a.Channel = "", time.Time{}, "", false, false, ""
 		a.Digest, a.OffHours, a.RearmAt = "", false, time.Time{}
+		a.StartEpisodeMarks()
+		a.Peak, a.SnoozeEndedBy, a.RuleRemoved, a.RuleRemovedBy = &v, "", false, ""
 		if th.For > 0 {
 			a.State = app.StatePending
 			return out
@@ -210,12 +221,14 @@ func setContext(a *app.Alert, q app.Queue) {
 
 func (r *rules) fire(a *app.Alert, q app.Queue, now time.Time, out []app.Notification) []app.Notification {
 	a.State, a.FiredAt = app.StateFiring, now
+	a.NotePeak()
 	a.Channel = q.Route
 	if a.Channel == "" {
 		a.Channel = r.opts.Channel
 	}
 	if now.Before(q.SnoozedUntil) {
-		a.Muted, a.SnoozedUntil = true, q.SnoozedUntil
+		a.Muted, a.SnoozedUntil, a.SnoozedBy = true, q.SnoozedUntil, q.SnoozedBy
+		a.NoteSnooze(q.SnoozedBy, q.SnoozedUntil)
 		return out
 	}
 	a.NotifiedAt, a.Dirty = now, false
@@ -233,9 +246,15 @@ func (r *rules) firstReminder(now time.Time) time.Time {
 }
 
 // unmute ends a snooze for a still-breaching alert: a fresh message (a new
-// episode) so the breach is seen again at the bottom of the channel.
+// episode) so the breach is seen again at the bottom of the channel. The
+// snoozed episode's own message, if it had one, is closed and points to
+// the new one (Notification.ContinuedIn), so nobody acts on it.
 func (r *rules) unmute(a *app.Alert, now time.Time, out []app.Notification) []app.Notification {
-	a.Muted, a.Dirty, a.SnoozedUntil, a.Digest = false, false, time.Time{}, ""
+	if !a.NotifiedAt.IsZero() && a.Digest == "" {
+		out = append(out, app.Notification{Kind: app.KindUpdate, Channel: a.Channel, Alert: *a,
+			ContinuedIn: a.Episode + 1, At: now})
+	}
+	a.Muted, a.Dirty, a.SnoozedUntil, a.SnoozedBy, a.Digest = false, false, time.Time{}, "", ""
 	a.Episode++
 	a.NotifiedAt = now
 	a.AckedBy, a.AckedAt = "", time.Time{}
@@ -251,7 +270,10 @@ func (r *rules) unmute(a *app.Alert, now time.Time, out []app.Notification) []ap
 // clear band (or lost its rule) resolves without a new message: the queue
 // is fine by the time anyone would read it.
 func (r *rules) snoozeEnded(a *app.Alert, th app.Threshold, hasThreshold bool, now time.Time, out []app.Notification) []app.Notification {
-	if hasThreshold && th.Breached(a.Value) {
+	switch {
+	case !hasThreshold:
+		return r.ruleRemoved(a, "", now, out)
+	case th.Breached(a.Value):
 		return r.unmute(a, now, out)
 	}
 	return r.resolve(a, now, out)
@@ -294,6 +316,17 @@ func (r *rules) resolve(a *app.Alert, now time.Time, out []app.Notification) []a
 		return out
 	}
 	return append(out, app.Notification{Kind: app.KindReply, Channel: a.Channel, Alert: *a, Reason: "resolved", At: now})
+}
+
+// ruleRemoved ends an episode because no rule applies to it any more: by
+// (when known) removed it. A pending one never fired, so nothing is told.
+func (r *rules) ruleRemoved(a *app.Alert, by string, now time.Time, out []app.Notification) []app.Notification {
+	a.RuleRemoved, a.RuleRemovedBy = true, by
+	if a.State == app.StatePending {
+		a.State, a.PendingSince = app.StateResolved, time.Time{}
+		return out
+	}
+	return r.resolve(a, now, out)
 }
 
 // due is when the time-driven pass must next look at a: a pending alert

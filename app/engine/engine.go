@@ -61,6 +61,11 @@ type Options struct {
 	// BuiltinDefault applies to queues with no threshold of that metric and
 	// no stored default (DESIGN §4: default longest_wait 300s).
 	BuiltinDefault *app.Threshold
+	// DedupWindow is how long the store remembers event keys
+	// (SLABOT_DEDUP_WINDOW). A keyed event sent longer ago, by its own
+	// stamp, may be a replay the store no longer recognises: it is
+	// ignored. Zero never ignores an event for its age.
+	DedupWindow time.Duration
 	// Observer, when set, counts transitions (metrics).
 	Observer TransitionObserver
 	Logger   *slog.Logger
@@ -136,8 +141,9 @@ func (e *Engine) IngestMany(ctx context.Context, evs []app.Event) ([]app.Outcome
 	out := make([]app.Outcome, len(evs))
 	queued := make(map[string][]int) // indices of each queue's events still to do
 	var queues []string
+	now := e.clock.Now()
 	for i, ev := range evs {
-		if len(ev.Observations) == 0 {
+		if len(ev.Observations) == 0 || e.stale(ev, now) {
 			out[i] = app.Ignored
 			continue
 		}
@@ -178,6 +184,19 @@ func (e *Engine) IngestMany(ctx context.Context, evs []app.Event) ([]app.Outcome
 		queues = next
 	}
 	return out, nil
+}
+
+// stale reports whether ev is keyed and was sent longer ago than the
+// store remembers keys: a replay of it could no longer be told from the
+// first delivery, so it is not applied at all. Its observations are that
+// old anyway; an event without a stamp is never stale.
+func (e *Engine) stale(ev app.Event, now time.Time) bool {
+	w := e.opts.DedupWindow
+	if w <= 0 || ev.Key == "" || ev.SentAt.IsZero() || !ev.SentAt.Before(now.Add(-w)) {
+		return false
+	}
+	e.log.Debug("stale event ignored", "queue_id", ev.QueueID, "sent_at", ev.SentAt, "dedup_window", w)
+	return true
 }
 
 // ingestRound evaluates events evs[heads[k]], each of a different queue:
@@ -229,6 +248,7 @@ func (e *Engine) ingestRound(ctx context.Context, evs []app.Event, heads []int, 
 // Seen snapshot means the event was already recorded.
 func (e *Engine) snapshots(ctx context.Context, evs []app.Event, heads []int) ([]app.Snapshot, error) {
 	snaps := make([]app.Snapshot, len(heads))
+	now := e.clock.Now()
 	var misses []int
 	var reqs []app.LoadRequest
 	for k, i := range heads {
@@ -237,7 +257,8 @@ func (e *Engine) snapshots(ctx context.Context, evs []app.Event, heads []int) ([
 		if snaps[k], ok = e.cache.snapshot(evs[i].QueueID, ids); !ok {
 			ids = e.cache.cachedAlertIDs(evs[i].QueueID, ids)
 			misses = append(misses, k)
-			reqs = append(reqs, app.LoadRequest{QueueID: evs[i].QueueID, EventKey: evs[i].Key, AlertIDs: ids})
+			reqs = append(reqs, app.LoadRequest{QueueID: evs[i].QueueID, EventKey: evs[i].Key, AlertIDs: ids,
+				EventSentAt: evs[i].SentAt, At: now})
 		}
 	}
 	if len(reqs) == 0 {

@@ -83,6 +83,9 @@ func (h *harness) sent() []string {
 	for _, d := range dels {
 		n := d.Notification
 		s := fmt.Sprintf("%s:%s#%d", n.Kind, n.Alert.State, n.Alert.Episode)
+		if n.ContinuedIn > 0 { // the close of a message whose breach goes on in another
+			s = fmt.Sprintf("close:%s#%d→%d", n.Alert.State, n.Alert.Episode, n.ContinuedIn)
+		}
 		if n.Reason != "" {
 			s += ":" + n.Reason
 		}

@@ -25,12 +25,12 @@ func TestSnoozeExpiry(t *testing.T) {
 			app.Threshold{Metric: app.Waiting, Value: 10},
 			func(h *harness) { h.observe("voice", app.Waiting, 20) },
 			nil,
-			[]string{"post:firing#2"}},
+			[]string{"close:firing#1→2", "post:firing#2"}},
 		{"no observation at all during the snooze: still breaching, posted afresh",
 			app.Threshold{Metric: app.Waiting, Value: 10},
 			func(*harness) {},
 			nil,
-			[]string{"post:firing#2"}},
+			[]string{"close:firing#1→2", "post:firing#2"}},
 		{"recovered during the snooze: the message shows it, nothing posts",
 			app.Threshold{Metric: app.Waiting, Value: 10},
 			func(h *harness) { h.observe("voice", app.Waiting, 3) },
@@ -60,7 +60,7 @@ func TestSnoozeExpiry(t *testing.T) {
 				h.observe("voice", app.Waiting, 12)
 			},
 			nil,
-			[]string{"post:firing#2"}},
+			[]string{"close:firing#1→2", "post:firing#2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,7 +117,7 @@ func TestUnsnoozeCutsSnoozeShort(t *testing.T) {
 		if err := h.engine.Unsnooze(h.ctx, queue, steve); err != nil {
 			t.Fatal(err)
 		}
-		if got := h.sent(); !equal(got, []string{"post:firing#2"}) {
+		if got := h.sent(); !equal(got, []string{"close:firing#1→2", "post:firing#2"}) {
 			t.Errorf("unsnooze sent %v, want the breach posted afresh", got)
 		}
 		h.clock.Advance(4 * time.Hour)
@@ -182,7 +182,7 @@ func TestReplacedSnooze(t *testing.T) {
 					sent = append(sent, s+"@"+h.clock.Now().Sub(start).String())
 				}
 			}
-			want := []string{"post:firing#2@" + newEnd.Sub(start).String()}
+			want := []string{"close:firing#1→2@" + newEnd.Sub(start).String(), "post:firing#2@" + newEnd.Sub(start).String()}
 			if !equal(sent, want) {
 				t.Errorf("sent %v, want %v (the old end, at %v, does nothing)", sent, want, oldEnd.Sub(start))
 			}
@@ -217,7 +217,7 @@ func TestStaleSnoozeTimer(t *testing.T) {
 	}
 	h.clock.Advance(time.Second)
 	h.tick()
-	if got := h.sent(); !equal(got, []string{"post:firing#2"}) {
+	if got := h.sent(); !equal(got, []string{"close:firing#1→2", "post:firing#2"}) {
 		t.Errorf("at the new end sent %v, want a fresh post", got)
 	}
 }

@@ -50,7 +50,7 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	var notes []app.Notification
 	th, hasThreshold := e.threshold(snap, a.Metric)
 	q := snap.Queue
-	q.SnoozedUntil = snap.SnoozedUntil()
+	q.SnoozedUntil, q.SnoozedBy = snap.Snooze()
 	sched := e.zones.Schedule(snap.Hours())
 	active := a.State == app.StatePending || a.State.Open()
 	switch {
@@ -60,8 +60,10 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 		// Business hours opened: look at the queue afresh, since Genesys
 		// may send nothing new for a breach that began while closed.
 		a.RearmAt = time.Time{}
-		if v, ok := q.Latest[app.LatestKey(a.MediaType, a.Metric)]; ok {
-			notes = e.observe(w, q, v, th, hasThreshold, sched, now, notes)
+		k := app.LatestKey(a.MediaType, a.Metric)
+		if v, ok := q.Latest[k]; ok {
+			// The value may be hours old: it is shown with when it was seen.
+			notes = e.observe(w, q, v, q.LatestAt[k], th, hasThreshold, sched, now, notes)
 		}
 	case a.State == app.StatePending && (!hasThreshold || !th.Breached(a.Value)):
 		a.State, a.PendingSince = app.StateResolved, time.Time{}

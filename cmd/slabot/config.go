@@ -45,6 +45,9 @@ type Config struct {
 	// report its maxmemory.
 	RedisPoolSize  int
 	RedisMaxMemory int64
+	// DedupWindow is how long webhook event keys are remembered
+	// (SLABOT_DEDUP_WINDOW); events sent longer ago are ignored as stale.
+	DedupWindow time.Duration
 
 	SlackBotToken      Secret
 	SlackSigningSecret Secret
@@ -116,7 +119,7 @@ var configVariables = []string{
 	"REMIND_AFTER", "STORM_THRESHOLD", "STORM_WINDOW", "GENESYS_WEBHOOK_SECRET", "GENESYS_WEBHOOK_TOKEN", "GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET",
 	"GENESYS_REGION", "GENESYS_POLL_INTERVAL", "GENESYS_QUEUES", "LOG_LEVEL",
 	"SLACK_APP_TOKEN",
-	"REDIS_POOL_SIZE", "REDIS_MAXMEMORY",
+	"REDIS_POOL_SIZE", "REDIS_MAXMEMORY", "SLABOT_DEDUP_WINDOW",
 	"SLABOT_LOCAL", "SLABOT_MAX_QUEUES", "GENESYS_WEBHOOK_REQUIRE_TIMESTAMP",
 }
 
@@ -173,6 +176,15 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			bad("REDIS_MAXMEMORY", "a size of at least 1mb, such as 25mb or 26214400 (bytes)")
 		}
 		c.RedisMaxMemory = n
+	}
+	c.DedupWindow = store.DefaultDedupWindow
+	if v := get("SLABOT_DEDUP_WINDOW"); v != "" {
+		d, err := parseDays(v)
+		if err != nil || d < store.MinDedupWindow || d > store.MaxDedupWindow {
+			bad("SLABOT_DEDUP_WINDOW", "a duration from 15m to 7d (168h), such as 1h, 6h or 1d")
+		} else {
+			c.DedupWindow = d
+		}
 	}
 	if v := string(c.RedisURL); v != "" {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
@@ -306,6 +318,19 @@ func durationVar(v string, def, least time.Duration, name string, bad func(strin
 		return def
 	}
 	return d
+}
+
+// parseDays is app.ParseDuration that also reads whole or fractional
+// days ("7d", "1.5d").
+func parseDays(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(strings.ToLower(v), "d"); ok {
+		days, err := strconv.ParseFloat(n, 64)
+		if err != nil || days < 0 || days > 1000 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(days * float64(24*time.Hour)), nil
+	}
+	return app.ParseDuration(v)
 }
 
 func splitList(s string) []string {

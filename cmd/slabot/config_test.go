@@ -63,6 +63,30 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{"bad redis plan limits", map[string]string{"REDIS_POOL_SIZE": "2", "REDIS_MAXMEMORY": "lots"},
 			[]string{"REDIS_POOL_SIZE", "REDIS_MAXMEMORY"}, nil},
+		{"dedup window default", map[string]string{}, nil, func(t *testing.T, c Config) {
+			if c.DedupWindow != time.Hour {
+				t.Errorf("DedupWindow = %v, want 1h", c.DedupWindow)
+			}
+		}},
+		{"dedup window set", map[string]string{"SLABOT_DEDUP_WINDOW": "6h"}, nil, func(t *testing.T, c Config) {
+			if c.DedupWindow != 6*time.Hour {
+				t.Errorf("DedupWindow = %v, want 6h", c.DedupWindow)
+			}
+		}},
+		{"dedup window bounds", map[string]string{"SLABOT_DEDUP_WINDOW": "15m"}, nil, func(t *testing.T, c Config) {
+			if c.DedupWindow != 15*time.Minute {
+				t.Errorf("DedupWindow = %v, want 15m", c.DedupWindow)
+			}
+		}},
+		{"dedup window in days", map[string]string{"SLABOT_DEDUP_WINDOW": "7d"}, nil, func(t *testing.T, c Config) {
+			if c.DedupWindow != 7*24*time.Hour {
+				t.Errorf("DedupWindow = %v, want 7 days", c.DedupWindow)
+			}
+		}},
+		{"dedup window too short", map[string]string{"SLABOT_DEDUP_WINDOW": "14m"}, []string{"SLABOT_DEDUP_WINDOW: a duration from 15m to 7d"}, nil},
+		{"dedup window too long", map[string]string{"SLABOT_DEDUP_WINDOW": "169h"}, []string{"SLABOT_DEDUP_WINDOW"}, nil},
+		{"dedup window too many days", map[string]string{"SLABOT_DEDUP_WINDOW": "8d"}, []string{"SLABOT_DEDUP_WINDOW"}, nil},
+		{"dedup window not a duration", map[string]string{"SLABOT_DEDUP_WINDOW": "a day"}, []string{"SLABOT_DEDUP_WINDOW"}, nil},
 		{"default threshold off", map[string]string{"SLA_DEFAULT_LONGEST_WAIT": "off"}, nil, func(t *testing.T, c Config) {
 			if c.DefaultLongestWait != 0 {
 				t.Errorf("DefaultLongestWait = %v", c.DefaultLongestWait)

@@ -113,7 +113,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	}
 	s.engine = engine.New(st, clock, engine.Options{Channel: cfg.SlackChannelID, BuiltinDefault: builtin,
 		RemindAfter: cfg.RemindAfter, StormThreshold: cfg.StormThreshold, StormWindow: cfg.StormWindow,
-		Observer: m, Logger: log})
+		DedupWindow: cfg.DedupWindow, Observer: m, Logger: log})
 	s.dispatcher = dispatch.New(st, notifier, clock, dispatch.Options{Consumer: s.holder, Pace: pace,
 		Observer: m, Logger: log})
 
@@ -168,7 +168,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 func openStore(ctx context.Context, cfg Config, onError func(), log *slog.Logger) (*store.Redis, error) {
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using an EMBEDDED IN-MEMORY Redis. All thresholds, alerts and snoozes are LOST when slabot stops, and replicas do not share state. Set REDIS_URL in production.")
-		return store.NewEmbedded(ctx, store.Options{OnError: onError, Logger: log})
+		return store.NewEmbedded(ctx, store.Options{OnError: onError, Logger: log, DedupWindow: cfg.DedupWindow})
 	}
 	var prefix string
 	if cfg.Local() {
@@ -177,7 +177,7 @@ func openStore(ctx context.Context, cfg Config, onError func(), log *slog.Logger
 		log.Warn("local mode on REDIS_URL (SLABOT_LOCAL=1): every key starts with " + LocalPrefix + ", so production state and its outbox are out of reach")
 	}
 	st, err := store.New(ctx, string(cfg.RedisURL), store.Options{Prefix: prefix, TLSInsecure: cfg.RedisTLSInsecure, OnError: onError, Logger: log,
-		PoolSize: cfg.RedisPoolSize})
+		PoolSize: cfg.RedisPoolSize, DedupWindow: cfg.DedupWindow})
 	if err != nil {
 		return nil, fmt.Errorf("connect to REDIS_URL: %w", err)
 	}
