@@ -14,10 +14,12 @@ type LoadRequest struct {
 // Snapshot is what the engine needs to evaluate one queue's observations.
 type Snapshot struct {
 	// Seen is set when the event key was already recorded.
-	Seen       bool
-	Queue      Queue
-	Thresholds map[Metric]Threshold // the queue's own
-	Defaults   map[Metric]Threshold // the default queue's
+	Seen  bool
+	Queue Queue
+	// Thresholds are the queue's own rules and Defaults the default
+	// queue's, keyed by ThresholdKey (Rule picks the one that applies).
+	Thresholds map[string]Threshold
+	Defaults   map[string]Threshold
 	Alerts     map[string]VersionedAlert
 	// AllSnoozedUntil is the end of a snooze of every queue (/sla snooze
 	// all), and AllSnoozedBy who set it.
@@ -79,6 +81,10 @@ type Queue struct {
 	LatestAt map[string]time.Time
 	// Known is set once the queue is in the index of known queues.
 	Known bool
+	// Targets are the queue's own service-level targets per media type,
+	// as the Genesys directory last listed them (QueueInfo.ServiceLevels);
+	// nil when unknown. Rules on "target" read them.
+	Targets map[string]ServiceLevelTarget
 }
 
 // LatestKey names a queue's last value of a metric for a media type.
@@ -161,4 +167,17 @@ type AlertWrite struct {
 	// Prior, when known, is the stored alert's state (StateResolved for
 	// none), so that the store skips index writes the state already made.
 	Prior *State
+}
+
+// Rule is the rule that applies to the snapshot's queue for media type
+// media and metric m, with builtin the built-in default (nil: none),
+// resolved against the queue's own targets (Threshold.Resolve): ok is
+// false when no rule applies, or when the one that does follows a target
+// the queue does not have.
+func (s Snapshot) Rule(builtin *Threshold, media string, m Metric) (Threshold, bool) {
+	t, ok := Rule(s.Thresholds, s.Defaults, builtin, media, m)
+	if !ok {
+		return Threshold{}, false
+	}
+	return t.Resolve(s.Queue.Targets, media)
 }

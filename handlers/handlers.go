@@ -34,7 +34,7 @@ type Actions interface {
 	Snooze(ctx context.Context, queueID string, d time.Duration, by app.Actor) (time.Time, error)
 	Unsnooze(ctx context.Context, queueID string, by app.Actor) error
 	SetThreshold(ctx context.Context, t app.Threshold, by app.Actor) (*app.Threshold, error)
-	UnsetThreshold(ctx context.Context, queueID string, m app.Metric, by app.Actor) ([]app.Threshold, error)
+	UnsetThreshold(ctx context.Context, queueID, media string, m app.Metric, by app.Actor) ([]app.Threshold, error)
 	Route(ctx context.Context, queueID, channel string, by app.Actor) error
 }
 

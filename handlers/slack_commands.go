@@ -191,7 +191,7 @@ func (x *commands) unset(ctx context.Context, cmd command, by app.Actor) (string
 	if err != nil {
 		return "", err
 	}
-	removed, err := x.d.Actions.UnsetThreshold(ctx, ref.ID, cmd.metric, by)
+	removed, err := x.d.Actions.UnsetThreshold(ctx, ref.ID, cmd.media, cmd.metric, by)
 	builtin := x.d.BuiltinDefault
 	coversBuiltin := ref.ID == app.DefaultQueue && builtin != nil && (cmd.metric == "" || cmd.metric == builtin.Metric)
 	if errors.Is(err, app.ErrStale) && coversBuiltin {

@@ -345,7 +345,7 @@ func (m *memStore) SetThreshold(_ context.Context, t app.Threshold, by app.Actor
 	return nil, m.record("set %s %s %g for %s by %s", t.QueueID, t.Metric, t.Value, t.For, by.UserID)
 }
 
-func (m *memStore) UnsetThreshold(_ context.Context, q string, metric app.Metric, by app.Actor) ([]app.Threshold, error) {
+func (m *memStore) UnsetThreshold(_ context.Context, q, media string, metric app.Metric, by app.Actor) ([]app.Threshold, error) {
 	return []app.Threshold{{QueueID: q, Metric: app.Waiting, Value: 5}}, m.record("unset %s %q by %s", q, metric, by.UserID)
 }
 

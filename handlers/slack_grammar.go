@@ -179,7 +179,9 @@ type channelArg struct {
 // command is a parsed /sla command.
 type command struct {
 	verb   string
-	queue  queueArg
+	queue queueArg
+	// media is the rule's media type (app.Voice…); "" for every one.
+	media  string
 	metric app.Metric
 	value  float64
 	forDur time.Duration

@@ -156,12 +156,15 @@ func decodeHours(s string) *app.Hours {
 	return &h
 }
 
-func decodeThresholds(h map[string]string) map[app.Metric]app.Threshold {
-	out := make(map[app.Metric]app.Threshold, len(h))
+// decodeThresholds reads a queue's stored rules, keyed by
+// app.ThresholdKey. Rules stored before media types have no media type:
+// they apply to every one, as they always did.
+func decodeThresholds(h map[string]string) map[string]app.Threshold {
+	out := make(map[string]app.Threshold, len(h))
 	for _, v := range h {
 		var t app.Threshold
 		if err := json.Unmarshal([]byte(v), &t); err == nil {
-			out[t.Metric] = t
+			out[t.Key()] = t
 		}
 	}
 	return out

@@ -60,7 +60,7 @@ func TestQueueVersions(t *testing.T) {
 			{"threshold set", func() error {
 				return s.SetThreshold(ctx, app.Threshold{QueueID: q, Metric: app.Waiting, Value: 10})
 			}, true, false},
-			{"threshold removed", func() error { _, err := s.DeleteThreshold(ctx, q, app.Waiting); return err }, true, false},
+			{"threshold removed", func() error { _, err := s.DeleteThreshold(ctx, q, "", app.Waiting); return err }, true, false},
 			{"renamed by the directory", func() error { return s.SaveQueues(ctx, []app.QueueInfo{{ID: q, Name: "Sales"}}) }, true, false},
 			{"snoozed", func() error {
 				return s.Commit(ctx, app.Change{QueueID: q, Snooze: &app.Snooze{Until: time.Now().Add(time.Hour), By: "U1"}})

@@ -13,14 +13,16 @@ import (
 	"github.com/slabot/slabot/app"
 )
 
-// SetThreshold stores a threshold, replacing one for the same queue and metric.
+// SetThreshold stores a threshold, replacing one for the same queue, media
+// type and metric. A rule on every media type keeps the field it had
+// before media types (the metric's name; app.ThresholdKey).
 func (r *Redis) SetThreshold(ctx context.Context, t app.Threshold) error {
 	data, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("encode threshold: %w", err)
 	}
 	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, r.thresholdsKey(t.QueueID), string(t.Metric), data)
+		p.HSet(ctx, r.thresholdsKey(t.QueueID), t.Key(), data)
 		p.HIncrBy(ctx, r.queueKey(t.QueueID), versionField, 1)
 		p.SAdd(ctx, r.thresholdQueuesKey(), t.QueueID)
 		return nil
@@ -28,9 +30,9 @@ func (r *Redis) SetThreshold(ctx context.Context, t app.Threshold) error {
 	return unavailable(err)
 }
 
-// DeleteThreshold removes a queue's threshold for metric, or all of its
-// thresholds when metric is empty. It returns the removed thresholds.
-func (r *Redis) DeleteThreshold(ctx context.Context, queueID string, metric app.Metric) ([]app.Threshold, error) {
+// DeleteThreshold removes the queue's thresholds that app.Threshold.Unsets
+// selects for media and metric, and returns them.
+func (r *Redis) DeleteThreshold(ctx context.Context, queueID, media string, metric app.Metric) ([]app.Threshold, error) {
 	k := r.thresholdsKey(queueID)
 	h, err := r.rdb.HGetAll(ctx, k).Result()
 	if err != nil {
@@ -38,7 +40,7 @@ func (r *Redis) DeleteThreshold(ctx context.Context, queueID string, metric app.
 	}
 	var removed []app.Threshold
 	for _, t := range decodeThresholds(h) {
-		if metric == "" || t.Metric == metric {
+		if t.Unsets(media, metric) {
 			removed = append(removed, t)
 		}
 	}
@@ -47,7 +49,7 @@ func (r *Redis) DeleteThreshold(ctx context.Context, queueID string, metric app.
 	}
 	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, t := range removed {
-			p.HDel(ctx, k, string(t.Metric))
+			p.HDel(ctx, k, t.Key())
 		}
 		p.HIncrBy(ctx, r.queueKey(queueID), versionField, 1)
 		if len(removed) == len(h) {
@@ -91,9 +93,21 @@ func (r *Redis) Thresholds(ctx context.Context) ([]app.Threshold, error) {
 			}
 			return 1
 		}
-		return slices.Index(app.Metrics, a.Metric) - slices.Index(app.Metrics, b.Metric)
+		if a.Metric != b.Metric {
+			return slices.Index(app.Metrics, a.Metric) - slices.Index(app.Metrics, b.Metric)
+		}
+		return mediaOrder(a.MediaType) - mediaOrder(b.MediaType)
 	})
 	return out, nil
+}
+
+// mediaOrder places a rule on every media type first, then app.MediaTypes'
+// display order.
+func mediaOrder(media string) int {
+	if media == "" {
+		return -1
+	}
+	return slices.Index(app.MediaTypes, media)
 }
 
 // KnownQueues maps every queue ID slabot has seen (in events or the

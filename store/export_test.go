@@ -29,3 +29,12 @@ func (r *Redis) MarkTTL() time.Duration { return time.Duration(r.marks.ttl()) * 
 func (r *Redis) EpisodesTTL(ctx context.Context, day time.Time) (time.Duration, error) {
 	return r.rdb.TTL(ctx, r.episodesKey(unixDay(day))).Result()
 }
+
+// SetRawThreshold stores data as queueID's rule under field, as an older
+// slabot wrote it.
+func (r *Redis) SetRawThreshold(ctx context.Context, queueID, field, data string) error {
+	if err := r.rdb.HSet(ctx, r.thresholdsKey(queueID), field, data).Err(); err != nil {
+		return err
+	}
+	return r.rdb.SAdd(ctx, r.thresholdQueuesKey(), queueID).Err()
+}

@@ -223,15 +223,54 @@ func TestThresholds(t *testing.T) {
 			t.Errorf("order or content wrong: %v", list)
 		}
 		snap, err := s.Load(ctx, q, "", nil)
-		if err != nil || snap.Thresholds[app.ServiceLevel].Value != 80 || snap.Defaults[app.Waiting].Value != 10 {
+		if err != nil || snap.Thresholds[string(app.ServiceLevel)].Value != 80 || snap.Defaults[string(app.Waiting)].Value != 10 {
 			t.Errorf("Load thresholds = %v / %v, %v", snap.Thresholds, snap.Defaults, err)
 		}
-		removed, err := s.DeleteThreshold(ctx, q, "")
+		removed, err := s.DeleteThreshold(ctx, q, "", "")
 		if err != nil || len(removed) != 2 {
 			t.Errorf("DeleteThreshold = %v, %v", removed, err)
 		}
 		if list, _ := s.Thresholds(ctx); len(list) != 1 {
 			t.Errorf("after delete: %v", list)
+		}
+	})
+}
+
+// TestOldRulesKeepMeaning: a rule stored before media types (no "media"
+// in its JSON, under the metric's field) applies to every media type, sits
+// beside a media rule of the same metric, and is what "unset <queue>
+// <metric>" without a media type removes.
+func TestOldRulesKeepMeaning(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.Redis) {
+		ctx := context.Background()
+		if err := s.SetRawThreshold(ctx, q, "waiting", `{"queue_id":"`+q+`","metric":"waiting","value":10,"set_by":"U1"}`); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetThreshold(ctx, app.Threshold{QueueID: q, MediaType: app.Email, Metric: app.Waiting, Value: 50}); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := s.Load(ctx, q, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for media, want := range map[string]float64{app.Voice: 10, app.Chat: 10, "": 10, app.Email: 50} {
+			if th, ok := app.Rule(snap.Thresholds, snap.Defaults, nil, media, app.Waiting); !ok || th.Value != want {
+				t.Errorf("rule for %q = %v, %v; want %v", media, th.Value, ok, want)
+			}
+		}
+		list, err := s.Thresholds(ctx)
+		if err != nil || len(list) != 2 || list[0].MediaType != "" || list[1].MediaType != app.Email {
+			t.Fatalf("Thresholds = %+v, %v", list, err)
+		}
+		removed, err := s.DeleteThreshold(ctx, q, "", app.Waiting)
+		if err != nil || len(removed) != 1 || removed[0].Value != 10 {
+			t.Fatalf("DeleteThreshold = %+v, %v", removed, err)
+		}
+		if list, _ := s.Thresholds(ctx); len(list) != 1 || list[0].MediaType != app.Email {
+			t.Errorf("after unsetting the old rule: %+v", list)
+		}
+		if removed, err := s.DeleteThreshold(ctx, q, app.Email, ""); err != nil || len(removed) != 1 {
+			t.Errorf("DeleteThreshold(email) = %+v, %v", removed, err)
 		}
 	})
 }

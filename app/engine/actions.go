@@ -221,7 +221,7 @@ func (e *Engine) applySnooze(ctx context.Context, alertID, by string) error {
 			a.NoteSnooze(snoozedBy, until)
 			notes = e.messageUpdate(&a, now)
 		case a.Muted:
-			th, ok := e.threshold(snap, a.Metric)
+			th, ok := e.threshold(snap, a.MediaType, a.Metric)
 			a.SnoozeEndedBy = by
 			notes = e.snoozeEnded(&a, th, ok, now, nil)
 		default:
@@ -248,7 +248,7 @@ func (e *Engine) SetThreshold(ctx context.Context, t app.Threshold, by app.Actor
 	if err != nil {
 		return nil, err
 	}
-	if i := slices.IndexFunc(all, func(x app.Threshold) bool { return x.QueueID == t.QueueID && x.Metric == t.Metric }); i >= 0 {
+	if i := slices.IndexFunc(all, func(x app.Threshold) bool { return x.QueueID == t.QueueID && x.Key() == t.Key() }); i >= 0 {
 		old = &all[i]
 	}
 	t.SetBy, t.SetAt = by.UserID, e.clock.Now()
@@ -262,10 +262,13 @@ func (e *Engine) SetThreshold(ctx context.Context, t app.Threshold, by app.Actor
 	return old, rec.AppendHistory(ctx, app.HistoryEntry{At: t.SetAt, QueueID: t.QueueID, Action: "set", By: by.UserID, Via: by.Via, Detail: detail})
 }
 
-// UnsetThreshold removes a queue's rule for metric ("" for all of them).
-func (e *Engine) UnsetThreshold(ctx context.Context, queueID string, m app.Metric, by app.Actor) ([]app.Threshold, error) {
+// UnsetThreshold removes a queue's rules that Threshold.Unsets selects:
+// media "" and metric m is the rule on every media type for m, media and m
+// the one for that media type, and an empty m every rule of media (all of
+// the queue's rules when media is empty too).
+func (e *Engine) UnsetThreshold(ctx context.Context, queueID, media string, m app.Metric, by app.Actor) ([]app.Threshold, error) {
 	rec := e.records()
-	removed, err := rec.DeleteThreshold(ctx, queueID, m)
+	removed, err := rec.DeleteThreshold(ctx, queueID, media, m)
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +322,7 @@ func (e *Engine) closeIfUnruled(ctx context.Context, alertID, by string) error {
 		if !ok || !(va.Alert.State.Open() || va.Alert.State == app.StatePending) {
 			return nil
 		}
-		if _, ok := e.threshold(snap, va.Alert.Metric); ok {
+		if _, ok := e.threshold(snap, va.Alert.MediaType, va.Alert.Metric); ok {
 			return nil
 		}
 		a, now := va.Alert, e.clock.Now()

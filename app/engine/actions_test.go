@@ -130,7 +130,7 @@ func TestRouteAndThresholdHistory(t *testing.T) {
 	if len(dels) != 1 || dels[0].Notification.Channel != "C0ROUTED" {
 		t.Errorf("routed alert went to %+v", dels)
 	}
-	if _, err := h.engine.UnsetThreshold(h.ctx, queue, app.LongestWait, steve); !errors.Is(err, app.ErrStale) {
+	if _, err := h.engine.UnsetThreshold(h.ctx, queue, "", app.LongestWait, steve); !errors.Is(err, app.ErrStale) {
 		t.Errorf("unset of a missing threshold: err = %v", err)
 	}
 	hist, _ := h.store.History(h.ctx, "", 10)

@@ -25,18 +25,12 @@ func (r *rules) decide(snap app.Snapshot, ev app.Event, now time.Time) (app.Chan
 	return c, latest
 }
 
-// threshold is the rule that applies to metric m of the snapshot's queue.
-func (r *rules) threshold(snap app.Snapshot, m app.Metric) (app.Threshold, bool) {
-	if t, ok := snap.Thresholds[m]; ok {
-		return t, true
-	}
-	if t, ok := snap.Defaults[m]; ok {
-		return t, true
-	}
-	if b := r.opts.BuiltinDefault; b != nil && b.Metric == m {
-		return *b, true
-	}
-	return app.Threshold{}, false
+// threshold is the rule that applies to media type media and metric m of
+// the snapshot's queue (app.Rule's precedence, the built-in default
+// included), with a target rule resolved against the queue's own target:
+// none when that target is unknown.
+func (r *rules) threshold(snap app.Snapshot, media string, m app.Metric) (app.Threshold, bool) {
+	return snap.Rule(r.opts.BuiltinDefault, media, m)
 }
 
 // working is one alert being changed within a step.
@@ -86,7 +80,7 @@ func (r *rules) apply(snap app.Snapshot, ev app.Event, now time.Time) (app.Chang
 			alerts[id] = w
 			order = append(order, id)
 		}
-		th, hasThreshold := r.threshold(snap, o.Metric)
+		th, hasThreshold := r.threshold(snap, o.MediaType, o.Metric)
 		c.Notifications = r.observe(w, q, o.Value, seenAt, th, hasThreshold, sched, now, c.Notifications)
 	}
 	for _, id := range order {
@@ -109,7 +103,7 @@ func (r *rules) apply(snap app.Snapshot, ev app.Event, now time.Time) (app.Chang
 func (r *rules) evaluated(snap app.Snapshot, ev app.Event) []app.Observation {
 	out := ev.Observations[:0:0]
 	for _, o := range ev.Observations {
-		if th, ok := r.threshold(snap, o.Metric); ok && th.Gates(o) {
+		if th, ok := r.threshold(snap, o.MediaType, o.Metric); ok && th.Gates(o) {
 			continue
 		}
 		if outdated(snap, ev.At, o) {
@@ -347,7 +341,7 @@ func (r *rules) due(a app.Alert, snap app.Snapshot, now time.Time) time.Time {
 		earliest(a.RearmAt)
 		return next
 	case a.State == app.StatePending:
-		th, _ := r.threshold(snap, a.Metric)
+		th, _ := r.threshold(snap, a.MediaType, a.Metric)
 		earliest(a.PendingSince.Add(th.For))
 	case a.Muted:
 		earliest(snap.SnoozedUntil())

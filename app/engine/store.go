@@ -39,7 +39,9 @@ type Store interface {
 // routes, listings and the audit history.
 type Records interface {
 	SetThreshold(ctx context.Context, t app.Threshold) error
-	DeleteThreshold(ctx context.Context, queueID string, m app.Metric) ([]app.Threshold, error)
+	// DeleteThreshold removes the queue's rules that Threshold.Unsets
+	// selects for media and m, and returns them.
+	DeleteThreshold(ctx context.Context, queueID, media string, m app.Metric) ([]app.Threshold, error)
 	Thresholds(ctx context.Context) ([]app.Threshold, error)
 	// OpenAlerts lists pending, firing and acknowledged alerts.
 	OpenAlerts(ctx context.Context) ([]app.Alert, error)

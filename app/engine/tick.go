@@ -48,7 +48,7 @@ func (e *Engine) advance(ctx context.Context, id string, now time.Time) error {
 	w := &working{alert: va.Alert, version: va.Version, changed: true}
 	a := &w.alert
 	var notes []app.Notification
-	th, hasThreshold := e.threshold(snap, a.Metric)
+	th, hasThreshold := e.threshold(snap, a.MediaType, a.Metric)
 	q := snap.Queue
 	q.SnoozedUntil, q.SnoozedBy = snap.Snooze()
 	sched := e.zones.Schedule(snap.Hours())
