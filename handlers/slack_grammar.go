@@ -178,7 +178,7 @@ type channelArg struct {
 
 // command is a parsed /sla command.
 type command struct {
-	verb   string
+	verb  string
 	queue queueArg
 	// media is the rule's media type (app.Voice…); "" for every one.
 	media  string
