@@ -125,6 +125,12 @@ func decodeQueue(id string, h map[string]string) app.Queue {
 		q.SnoozedUntil = time.UnixMilli(ms)
 	}
 	q.Hours = decodeHours(h["hours"])
+	if s := h[targetsField]; s != "" {
+		var t map[string]app.ServiceLevelTarget
+		if json.Unmarshal([]byte(s), &t) == nil {
+			q.Targets = t
+		}
+	}
 	for k, v := range h {
 		if name, ok := strings.CutPrefix(k, "m:"); ok {
 			if f, err := strconv.ParseFloat(v, 64); err == nil {

@@ -156,12 +156,27 @@ func (r *Redis) SaveQueues(ctx context.Context, queues []app.QueueInfo) error {
 			p.HSet(ctx, r.directoryKey(), q.ID, data)
 			p.HSet(ctx, r.namesKey(), q.ID, q.Name)
 			p.HSet(ctx, r.queueKey(q.ID), "name", q.Name)
+			if len(q.ServiceLevels) > 0 {
+				// Beside the name, so the engine's one read of the queue
+				// has the targets that rules on "target" follow.
+				targets, err := json.Marshal(q.ServiceLevels)
+				if err != nil {
+					return fmt.Errorf("encode targets: %w", err)
+				}
+				p.HSet(ctx, r.queueKey(q.ID), targetsField, targets)
+			} else {
+				p.HDel(ctx, r.queueKey(q.ID), targetsField)
+			}
 			p.HIncrBy(ctx, r.queueKey(q.ID), versionField, 1) // the engine's cached name is stale
 		}
 		return nil
 	})
 	return unavailable(err)
 }
+
+// targetsField is the queue hash field holding the queue's service-level
+// targets per media type (app.Queue.Targets), from the directory.
+const targetsField = "targets"
 
 // Queues returns the cached Genesys queue directory.
 func (r *Redis) Queues(ctx context.Context) ([]app.QueueInfo, error) {

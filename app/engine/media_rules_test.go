@@ -83,3 +83,77 @@ func TestQueueMediaRuleOverridesDefault(t *testing.T) {
 		t.Errorf("posted %q, want %q", got, want)
 	}
 }
+
+// directory saves the queue directory as the poller does.
+func (h *harness) directory(qs ...app.QueueInfo) {
+	h.t.Helper()
+	if err := h.store.SaveQueues(h.ctx, qs); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func target(pct float64, within time.Duration) app.ServiceLevelTarget {
+	return app.ServiceLevelTarget{Percent: pct, Within: within}
+}
+
+// TestVoiceServiceLevelTarget: "default voice sl target min 20" alerts a
+// voice queue below its own target percentage with enough volume, not
+// below the volume gate, not above the target, and never a queue whose
+// target is unknown.
+func TestVoiceServiceLevelTarget(t *testing.T) {
+	h := newHarness(t, engine.Options{})
+	h.directory(
+		app.QueueInfo{ID: voiceQueue, Name: "Support", ServiceLevels: map[string]app.ServiceLevelTarget{
+			"call": target(80, 20*time.Second), "email": target(90, 24*time.Hour)}},
+		app.QueueInfo{ID: emailQueue, Name: "Sales", ServiceLevels: map[string]app.ServiceLevelTarget{
+			"call": target(60, 30*time.Second)}},
+	)
+	h.setRule(app.Threshold{QueueID: app.DefaultQueue, MediaType: app.Voice, Metric: app.ServiceLevel, Target: true, MinVolume: 20})
+	ingest := func(queueID, media string, v, volume float64) {
+		h.t.Helper()
+		h.seq++
+		if _, err := h.engine.Ingest(h.ctx, app.Event{Key: fmt.Sprintf("ev-%d", h.seq), QueueID: queueID,
+			Observations: []app.Observation{{QueueID: queueID, MediaType: media, Metric: app.ServiceLevel, Value: v, Volume: volume}}}); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	ingest(voiceQueue, app.Voice, 62, 10) // below the gate
+	if got := h.posted(); len(got) != 0 {
+		t.Fatalf("posted below the volume gate: %q", got)
+	}
+	ingest(emailQueue, app.Voice, 62, 40) // above Sales' own 60 %
+	ingest(queue, app.Voice, 10, 40)      // no target known
+	ingest(voiceQueue, app.Email, 50, 40) // no rule for email
+	if got := h.posted(); len(got) != 0 {
+		t.Fatalf("posted %q, want nothing", got)
+	}
+	ingest(voiceQueue, app.Voice, 62, 25)
+	ingest(emailQueue, app.Voice, 55, 25)
+	want := []string{"Support (voice) service_level 62>80", "Sales (voice) service_level 55>60"}
+	if got := h.posted(); !equal(got, want) {
+		t.Errorf("posted %q, want %q", got, want)
+	}
+}
+
+// TestEmailWaitTarget: "default email wait target" holds each email queue
+// to its own target duration.
+func TestEmailWaitTarget(t *testing.T) {
+	h := newHarness(t, engine.Options{BuiltinDefault: &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: 300}})
+	h.directory(
+		app.QueueInfo{ID: voiceQueue, Name: "Billing email", ServiceLevels: map[string]app.ServiceLevelTarget{"email": target(90, time.Hour)}},
+		app.QueueInfo{ID: emailQueue, Name: "Claims email", ServiceLevels: map[string]app.ServiceLevelTarget{"email": target(90, 24*time.Hour)}},
+	)
+	h.setRule(app.Threshold{QueueID: app.DefaultQueue, MediaType: app.Email, Metric: app.LongestWait, Target: true})
+	h.observeOn(voiceQueue, "Billing email", app.Email, app.LongestWait, 7200)
+	h.observeOn(emailQueue, "Claims email", app.Email, app.LongestWait, 7200)
+	h.observeOn(queue, "Unpolled", app.Email, app.LongestWait, 7200) // target unknown: not alerted on a guess
+	want := []string{"Billing email (email) longest_wait 7200>3600"}
+	if got := h.posted(); !equal(got, want) {
+		t.Errorf("posted %q, want %q", got, want)
+	}
+	h.observeOn(emailQueue, "Claims email", app.Email, app.LongestWait, 25*3600)
+	want = []string{"Claims email (email) longest_wait 90000>86400"}
+	if got := h.posted(); !equal(got, want) {
+		t.Errorf("posted %q, want %q", got, want)
+	}
+}
