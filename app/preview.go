@@ -35,4 +35,7 @@ type Preview struct {
 	Covered time.Duration
 	// Now reports an episode still going on at the end of the history.
 	Now bool
+	// NoTarget counts the series a target rule could not replay: their
+	// queue has no known target for their media type.
+	NoTarget int
 }

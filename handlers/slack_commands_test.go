@@ -71,6 +71,20 @@ func TestParseCommand(t *testing.T) {
 		{text: "set Support waiting 10 min 20", errVerb: verbSet, errHas: "min applies to service_level and abandon_rate only"},
 		{text: "set Support sl 80 min 0", errVerb: verbSet, errHas: "min takes a whole number"},
 		{text: "set Support sl 80 min 2.5", errVerb: verbSet, errHas: "min takes a whole number"},
+
+		// set: media types and target
+		{text: "set default voice sl target min 20", want: command{verb: verbSet, queue: q("default"), media: app.Voice, metric: app.ServiceLevel, target: true, minVolume: 20}},
+		{text: "set default CALL sl 80", want: command{verb: verbSet, queue: q("default"), media: app.Voice, metric: app.ServiceLevel, value: 80}},
+		{text: "set default email wait target", want: command{verb: verbSet, queue: q("default"), media: app.Email, metric: app.LongestWait, target: true}},
+		{text: "set Billing EU email wait 4h", want: command{verb: verbSet, queue: q("Billing EU"), media: app.Email, metric: app.LongestWait, value: 4 * 3600}},
+		{text: `set "Support" chat sl target clear 90 for 5m`, want: command{verb: verbSet, queue: quoted("Support"), media: app.Chat, metric: app.ServiceLevel, target: true, clear: 90, hasClear: true, forDur: 5 * time.Minute}},
+		{text: "set Email wait 2h", want: command{verb: verbSet, queue: q("Email"), metric: app.LongestWait, value: 7200}},
+		{text: `set Support "email" wait 2h`, errVerb: verbSet, errHas: "whole queue name in quotes"},
+		{text: "set default fax wait 5m", errVerb: verbSet, errHas: "'fax' is not a media type"},
+		{text: "set default voice waiting target", errVerb: verbSet, errHas: "target applies to service_level and longest_wait only"},
+		{text: "set Support abandon target", errVerb: verbSet, errHas: "target applies to service_level and longest_wait only"},
+		{text: "set Support sl targets", errVerb: verbSet, errHas: "not a number"},
+		{text: "preview default email wait target", want: command{verb: verbPreview, queue: q("default"), media: app.Email, metric: app.LongestWait, target: true}},
 		{text: "set Support sl 80 min", errVerb: verbSet, errHas: "give a value after min, e.g. min 20"},
 		{text: "set Support wait 5m clear", errVerb: verbSet, errHas: "give a value after clear"},
 		{text: "set Support wait 5m clear 3m clear 2m", errVerb: verbSet, errHas: "clear is given twice"},
@@ -86,6 +100,10 @@ func TestParseCommand(t *testing.T) {
 		{text: "unset Billing EU", errVerb: verbUnset, errHas: "'EU' is not a metric"},
 		{text: "unset", errVerb: verbUnset, errHas: "give a queue"},
 		{text: "unset a b c", errVerb: verbUnset, errHas: "too many words"},
+		{text: "unset default email wait", want: command{verb: verbUnset, queue: q("default"), media: app.Email, metric: app.LongestWait}},
+		{text: "unset Support call", want: command{verb: verbUnset, queue: q("Support"), media: app.Voice}},
+		{text: "unset Support fax wait", errVerb: verbUnset, errHas: "'fax' is not a media type"},
+		{text: "unset Support email speed", errVerb: verbUnset, errHas: "'speed' is not a metric"},
 
 		// list, status
 		{text: "list", want: command{verb: verbList}},

@@ -49,11 +49,11 @@ var verbAliases = map[string]string{
 
 // usages are the usage lines, in help order, with an example each.
 var usages = []struct{ verb, usage, example string }{
-	{verbSet, "/sla set <queue> <metric> <value> [clear <value>] [min <n>] [for <duration>]",
-		`/sla set Support wait 5m clear 3m · /sla set "Billing EU" sl 80% clear 85% min 20 for 10m · /sla set default waiting 10`},
-	{verbPreview, "/sla preview <queue> <metric> <value> [clear <value>] [min <n>] [for <duration>]",
+	{verbSet, "/sla set <queue>|default [<media>] <metric> <value>|target [clear <value>] [min <n>] [for <duration>]",
+		`/sla set Support wait 5m clear 3m · /sla set "Billing EU" sl 80% clear 85% min 20 for 10m · /sla set default waiting 10 · /sla set default voice sl target min 20 · /sla set default email wait target`},
+	{verbPreview, "/sla preview <queue>|default [<media>] <metric> <value>|target [clear <value>] [min <n>] [for <duration>]",
 		`/sla preview Support wait 5m clear 3m (what that rule would have done over the last 7 days; changes nothing)`},
-	{verbUnset, "/sla unset <queue> [<metric>]", `/sla unset Support wait`},
+	{verbUnset, "/sla unset <queue>|default [<media>] [<metric>]", `/sla unset Support wait · /sla unset default email wait`},
 	{verbList, "/sla list", `/sla list (thresholds, snoozes, routes and business hours)`},
 	{verbStatus, "/sla status", `/sla status (open alerts and their state)`},
 	{verbSnooze, "/sla snooze <queue>|all <duration>", `/sla snooze "Billing EU" 30m`},
@@ -183,6 +183,9 @@ type command struct {
 	// media is the rule's media type (app.Voice…); "" for every one.
 	media  string
 	metric app.Metric
+	// target is set for the value "target": the queue's own Genesys
+	// target for the media type (service_level, longest_wait).
+	target bool
 	value  float64
 	forDur time.Duration
 	// clear (when hasClear) and minVolume are set's optional clauses.
@@ -333,11 +336,25 @@ func (c *command) parseRule(verb string, args []token) error {
 	if err != nil {
 		return &usageError{verb: verb, reason: reasonOf(err)}
 	}
-	v, err := m.ParseValue(args[n-1].text)
-	if err != nil {
+	c.metric = m
+	if args[n-1].keyword("target") {
+		if m != app.ServiceLevel && m != app.LongestWait {
+			return usagef(verb, "target applies to service_level and longest_wait only (the queue's own target in Genesys Cloud); give %s a value", m)
+		}
+		c.target = true
+	} else if c.value, err = m.ParseValue(args[n-1].text); err != nil {
 		return &usageError{verb: verb, reason: reasonOf(err)}
 	}
-	c.metric, c.value = m, v
+	queue := args[:n-2]
+	// An optional media type before the metric; one word at least is left
+	// for the queue, so a queue named "Email" still reads as a queue.
+	if k := len(queue); k >= 2 && !queue[k-1].quoted && !queue[k-1].ref {
+		if media, ok := mediaWord(queue[k-1].text); ok {
+			c.media, queue = media, queue[:k-1]
+		} else if k == 2 && queue[0].keyword(app.DefaultQueue) {
+			return usagef(verb, "'%s' is not a media type (use voice|call, chat, callback, email, message)", clipArg(queue[1].text))
+		}
+	}
 	if s, ok := clauses["for"]; ok {
 		if c.forDur, err = app.ParseDuration(s); err != nil {
 			return &usageError{verb: verb, reason: "for " + reasonOf(err)}
@@ -357,8 +374,14 @@ func (c *command) parseRule(verb string, args []token) error {
 	if err := c.threshold("").Validate(); err != nil {
 		return &usageError{verb: verb, reason: reasonOf(err)}
 	}
-	c.queue, err = joinQueue(verb, args[:n-2])
+	c.queue, err = joinQueue(verb, queue)
 	return err
+}
+
+// mediaWord reads a media type as typed ("call" is voice).
+func mediaWord(s string) (string, bool) {
+	m, err := app.ParseMedia(s)
+	return m, err == nil
 }
 
 func isClause(t token) bool {
@@ -382,7 +405,8 @@ func clauseHint(k string) string {
 
 // threshold is the rule a parsed set command describes, for queueID.
 func (c command) threshold(queueID string) app.Threshold {
-	t := app.Threshold{QueueID: queueID, Metric: c.metric, Value: c.value, MinVolume: c.minVolume, For: c.forDur}
+	t := app.Threshold{QueueID: queueID, MediaType: c.media, Metric: c.metric, Value: c.value, Target: c.target,
+		MinVolume: c.minVolume, For: c.forDur}
 	if c.hasClear {
 		clear := c.clear
 		t.Clear = &clear
@@ -390,25 +414,37 @@ func (c command) threshold(queueID string) app.Threshold {
 	return t
 }
 
-// parseUnset reads <queue> [<metric>]. A name with spaces must be quoted
-// here: "Support Queue" would otherwise read as Support's waiting rule.
+// parseUnset reads <queue> [<media>] [<metric>]. A name with spaces must
+// be quoted here: "Support Queue" would otherwise read as Support's
+// waiting rule.
 func (c *command) parseUnset(args []token) error {
-	switch len(args) {
-	case 0:
+	if len(args) == 0 {
 		return usagef(verbUnset, "give a queue")
-	case 1:
-		c.queue = queueArg{text: args[0].text, quoted: args[0].quoted}
-		return validQueueText(verbUnset, c.queue)
-	case 2:
-		m, err := app.ParseMetric(args[1].text)
+	}
+	if len(args) > 3 {
+		return usagef(verbUnset, "too many words; quote queue names with spaces, e.g. /sla unset \"Billing EU\" wait")
+	}
+	c.queue = queueArg{text: args[0].text, quoted: args[0].quoted}
+	rest := args[1:]
+	if len(rest) > 0 && !rest[0].quoted {
+		if media, ok := mediaWord(rest[0].text); ok {
+			c.media, rest = media, rest[1:]
+		}
+	}
+	switch {
+	case len(rest) == 1:
+		m, err := app.ParseMetric(rest[0].text)
 		if err != nil {
-			return usagef(verbUnset, "'%s' is not a metric; quote queue names with spaces, e.g. /sla unset \"Billing EU\"", clipArg(args[1].text))
+			if c.media == "" && len(args) == 2 {
+				return usagef(verbUnset, "'%s' is not a metric or a media type (voice|call, chat, callback, email, message); quote queue names with spaces, e.g. /sla unset \"Billing EU\"", clipArg(rest[0].text))
+			}
+			return usagef(verbUnset, "'%s' is not a metric; quote queue names with spaces, e.g. /sla unset \"Billing EU\" email wait", clipArg(rest[0].text))
 		}
 		c.metric = m
-		c.queue = queueArg{text: args[0].text, quoted: args[0].quoted}
-		return validQueueText(verbUnset, c.queue)
+	case len(rest) > 1:
+		return usagef(verbUnset, "too many words, or '%s' is not a media type (voice|call, chat, callback, email, message); quote queue names with spaces, e.g. /sla unset \"Billing EU\" email wait", clipArg(rest[0].text))
 	}
-	return usagef(verbUnset, "too many words; quote queue names with spaces, e.g. /sla unset \"Billing EU\" wait")
+	return validQueueText(verbUnset, c.queue)
 }
 
 // joinQueue makes one queue argument of args: a single (maybe quoted)

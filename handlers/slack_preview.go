@@ -60,6 +60,15 @@ func (x *commands) setPreview(ctx context.Context, t app.Threshold) string {
 // previewSentence says what a preview found: "would have fired 3 times in
 // the last 7 days (longest 22m, 41m in breach in all)."
 func previewSentence(t app.Threshold, p app.Preview) string {
+	s := previewFound(t, p)
+	if p.NoTarget > 0 {
+		s += fmt.Sprintf(" %d %s not replayed: the queue has no known target for that media type (slabot learns targets from the Genesys queue directory while polling), so it is not alerted on a guess.",
+			p.NoTarget, plural(p.NoTarget, "series was", "series were"))
+	}
+	return s
+}
+
+func previewFound(t app.Threshold, p app.Preview) string {
 	if p.Series == 0 {
 		if t.QueueID == app.DefaultQueue && p.Queues == 0 {
 			return "every known queue has its own rule for " + string(t.Metric) + ", so this default applies to none of them yet."

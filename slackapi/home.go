@@ -173,8 +173,15 @@ func thresholdsText(ts []app.Threshold, names map[string]string) string {
 // ThresholdLine renders one threshold for people, in mrkdwn: the queue (by
 // name when known), the rule as /sla set takes it, and who set it.
 func ThresholdLine(t app.Threshold, names map[string]string) string {
-	s := fmt.Sprintf("%s %s %s %s", queueLabel(t.QueueID, names), t.Metric,
-		breachWord(t.Metric), t.Metric.FormatValue(t.Value))
+	label := queueLabel(t.QueueID, names)
+	if t.MediaType != "" {
+		label += " (" + t.MediaType + ")"
+	}
+	value := t.Metric.FormatValue(t.Value)
+	if t.Target {
+		value = "the queue's own target"
+	}
+	s := fmt.Sprintf("%s %s %s %s", label, t.Metric, breachWord(t.Metric), value)
 	if t.Clear != nil {
 		s += ", clears at " + clearWords(t.Metric, *t.Clear)
 	}

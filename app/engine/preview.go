@@ -17,6 +17,9 @@ const maxPreviewQueues = 100
 
 // Preview replays the stored history of a queue (or, for DefaultQueue, of
 // the queues without their own rule for the metric) against t as the
+// engine would evaluate it, on t's media type only when it has one, a
+// target rule against each queue's own target (series of queues whose
+// target is unknown are counted in NoTarget, not replayed), as the
 // engine would evaluate it: its for-duration, its clear band and each
 // queue's business hours. Its volume gate cannot be replayed (volumes are
 // not stored); observations the queue's rule ignored at the time are not
@@ -28,7 +31,7 @@ func (e *Engine) Preview(ctx context.Context, t app.Threshold) (app.Preview, err
 	queues := []string{t.QueueID}
 	if t.QueueID == app.DefaultQueue {
 		var err error
-		if queues, err = e.defaultedQueues(ctx, t.Metric); err != nil {
+		if queues, err = e.defaultedQueues(ctx, t.MediaType, t.Metric); err != nil {
 			return app.Preview{}, err
 		}
 	}
@@ -50,15 +53,24 @@ func (e *Engine) Preview(ctx context.Context, t app.Threshold) (app.Preview, err
 		}
 		sched := e.zones.Schedule(hours)
 		for _, s := range series {
-			replay(s, t, sched, now, &p)
+			if t.MediaType != "" && s.MediaType != t.MediaType {
+				continue
+			}
+			rule, ok := t.Resolve(states[i].Targets, s.MediaType)
+			if !ok {
+				p.NoTarget++
+				continue
+			}
+			replay(s, rule, sched, now, &p)
 		}
 	}
 	return p, nil
 }
 
-// defaultedQueues are the known queues the default rule for m applies to:
-// those without their own, at most maxPreviewQueues.
-func (e *Engine) defaultedQueues(ctx context.Context, m app.Metric) ([]string, error) {
+// defaultedQueues are the known queues the default rule for media and m
+// applies to: those without their own rule for m on every media type or on
+// media, at most maxPreviewQueues.
+func (e *Engine) defaultedQueues(ctx context.Context, media string, m app.Metric) ([]string, error) {
 	known, err := e.records().KnownQueues(ctx)
 	if err != nil {
 		return nil, err
@@ -69,7 +81,7 @@ func (e *Engine) defaultedQueues(ctx context.Context, m app.Metric) ([]string, e
 	}
 	own := make(map[string]bool)
 	for _, r := range rules {
-		if r.Metric == m {
+		if r.Metric == m && (r.MediaType == "" || r.MediaType == media) {
 			own[r.QueueID] = true
 		}
 	}
