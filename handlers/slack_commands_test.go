@@ -225,7 +225,8 @@ func TestSlashCommands(t *testing.T) {
 		want  []string // in the answer
 		state string   // thresholds afterwards, when not ""
 	}{
-		{text: "help", want: []string{"`/sla set &lt;queue&gt; &lt;metric&gt; &lt;value&gt; [clear &lt;value&gt;] [min &lt;n&gt;] [for &lt;duration&gt;]`",
+		{text: "help", want: []string{"`/sla set &lt;queue&gt;|default [&lt;media&gt;] &lt;metric&gt; &lt;value&gt;|target [clear &lt;value&gt;] [min &lt;n&gt;] [for &lt;duration&gt;]`",
+			"/sla set default voice sl target min 20", "`/sla unset &lt;queue&gt;|default [&lt;media&gt;] [&lt;metric&gt;]`",
 			"/sla history", "cannot alert on `longest_wait`", "`/sla preview &lt;queue&gt;", "`/sla hours &lt;queue&gt;|default [&lt;days&gt;",
 			"*Clear*:", "*Min*:", "*Business hours*:", "*Storms*:"}},
 		{text: "list", want: []string{"*default* longest_wait above 5m _(built-in; SLA_DEFAULT_LONGEST_WAIT)_", "*Snoozes* (0)", "*Routes* (0)"}},
