@@ -67,18 +67,20 @@ type VersionedDigest struct {
 
 // DigestMember is one alert episode as its digest shows it.
 type DigestMember struct {
-	AlertID   string    `json:"alert_id"`
-	Episode   int       `json:"episode"`
-	QueueID   string    `json:"queue_id"`
-	QueueName string    `json:"queue_name,omitempty"`
-	MediaType string    `json:"media_type,omitempty"`
-	Metric    Metric    `json:"metric"`
-	Value     float64   `json:"value"`
-	Threshold float64   `json:"threshold"`
-	State     State     `json:"state"`
-	Muted     bool      `json:"muted,omitempty"`
-	AckedBy   string    `json:"acked_by,omitempty"`
-	FiredAt   time.Time `json:"fired_at,omitzero"`
+	AlertID   string  `json:"alert_id"`
+	Episode   int     `json:"episode"`
+	QueueID   string  `json:"queue_id"`
+	QueueName string  `json:"queue_name,omitempty"`
+	MediaType string  `json:"media_type,omitempty"`
+	Metric    Metric  `json:"metric"`
+	Value     float64 `json:"value"`
+	Threshold float64 `json:"threshold"`
+	// Target is the alert's Target: its threshold is the queue's own.
+	Target  *ServiceLevelTarget `json:"target,omitempty"`
+	State   State               `json:"state"`
+	Muted   bool                `json:"muted,omitempty"`
+	AckedBy string              `json:"acked_by,omitempty"`
+	FiredAt time.Time           `json:"fired_at,omitzero"`
 	// Moved is set when the episode's snooze ended and the breach was
 	// posted afresh: the digest no longer speaks for it.
 	Moved bool `json:"moved,omitempty"`
@@ -98,7 +100,7 @@ func (m DigestMember) Open() bool { return m.State.Open() && !m.Moved }
 // MemberOf is how a digest shows alert a.
 func MemberOf(a Alert) DigestMember {
 	return DigestMember{AlertID: a.ID, Episode: a.Episode, QueueID: a.QueueID, QueueName: a.QueueName,
-		MediaType: a.MediaType, Metric: a.Metric, Value: a.Value, Threshold: a.Threshold, State: a.State,
+		MediaType: a.MediaType, Metric: a.Metric, Value: a.Value, Threshold: a.Threshold, Target: a.Target, State: a.State,
 		Muted: a.Muted, AckedBy: a.AckedBy, FiredAt: a.FiredAt}
 }
 

@@ -111,6 +111,9 @@ type Alert struct {
 	Threshold float64 `json:"threshold"`
 	// Clear is the rule's clear level when it has a hysteresis band.
 	Clear *float64 `json:"clear,omitempty"`
+	// Target is the queue's own Genesys target the threshold came from,
+	// when the rule is on "target", so messages say so.
+	Target *ServiceLevelTarget `json:"target,omitempty"`
 	// Episode counts breach episodes of this alert; notifications name
 	// the episode they belong to so that a late one never touches the
 	// message of a newer episode.

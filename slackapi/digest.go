@@ -179,7 +179,7 @@ func memberLine(m app.DigestMember, prefix string) string {
 	if m.MediaType != "" {
 		name += " (" + QueueName(m.MediaType, maxShortRunes) + ")"
 	}
-	what := fmt.Sprintf("%s *%s* (threshold %s)", m.Metric.Label(), m.Metric.FormatValue(m.Value), m.Metric.FormatValue(m.Threshold))
+	what := fmt.Sprintf("%s *%s* (%s)", m.Metric.Label(), m.Metric.FormatValue(m.Value), limitWords(m.Metric, m.Threshold, m.MediaType, m.Target))
 	switch {
 	case m.Moved:
 		return fmt.Sprintf("• :arrow_heading_down: %s — %s: posted again on its own after its snooze", name, m.Metric.Label())

@@ -155,8 +155,8 @@ func ContinuedMessage(a app.Alert, channel, nextTS string, now time.Time, appsUR
 	if link := genesysLink(appsURL, a.QueueID); link != "" {
 		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(link)))
 	}
-	return fmt.Sprintf("SLA breach continues in a new message: %s — %s %s (threshold %s)", name,
-		a.Metric.Label(), a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold)), blocks
+	return fmt.Sprintf("SLA breach continues in a new message: %s — %s %s (%s)", name,
+		a.Metric.Label(), a.Metric.FormatValue(a.Value), limitWords(a.Metric, a.Threshold, a.MediaType, a.Target)), blocks
 }
 
 // Permalink is the address of message ts in channel, in the form Slack's
@@ -197,24 +197,24 @@ func headline(a app.Alert, name string) string {
 }
 
 func valueLine(a app.Alert) string {
-	label, value, threshold := a.Metric.Label(), a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold)
+	label, value, threshold := a.Metric.Label(), a.Metric.FormatValue(a.Value), limitWords(a.Metric, a.Threshold, a.MediaType, a.Target)
 	if a.State == app.StateResolved {
 		if a.RuleRemoved {
-			return fmt.Sprintf("*%s* was %s (threshold %s, now removed)", label, value, threshold)
+			return fmt.Sprintf("*%s* was %s (%s, now removed)", label, value, threshold)
 		}
 		if a.Metric.Breached(a.Value, a.Threshold) {
-			return fmt.Sprintf("*%s* was %s (threshold %s)", label, value, threshold)
+			return fmt.Sprintf("*%s* was %s (%s)", label, value, threshold)
 		}
-		return fmt.Sprintf("*%s* is back to %s (threshold %s)", label, value, threshold)
+		return fmt.Sprintf("*%s* is back to %s (%s)", label, value, threshold)
 	}
 	asOf := ""
 	if !a.ValueAt.IsZero() {
 		asOf = ", as of " + slackDateTime(a.ValueAt)
 	}
 	if a.Clear != nil {
-		return fmt.Sprintf("*%s* is *%s*%s (threshold %s; resolves at %s)", label, value, asOf, threshold, clearWords(a.Metric, *a.Clear))
+		return fmt.Sprintf("*%s* is *%s*%s (%s; resolves at %s)", label, value, asOf, threshold, clearWords(a.Metric, *a.Clear))
 	}
-	return fmt.Sprintf("*%s* is *%s*%s (threshold %s)", label, value, asOf, threshold)
+	return fmt.Sprintf("*%s* is *%s*%s (%s)", label, value, asOf, threshold)
 }
 
 // peakWords names the episode's worst value, when known.
@@ -376,8 +376,8 @@ func fallbackText(a app.Alert, name string) string {
 	case a.State == app.StateAcknowledged:
 		prefix = "SLA breach (acknowledged)"
 	}
-	return fmt.Sprintf("%s: %s — %s %s (threshold %s)", prefix, name,
-		a.Metric.Label(), a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold))
+	return fmt.Sprintf("%s: %s — %s %s (%s)", prefix, name,
+		a.Metric.Label(), a.Metric.FormatValue(a.Value), limitWords(a.Metric, a.Threshold, a.MediaType, a.Target))
 }
 
 // replyText is the thread reply for a notification's reason. mention is
@@ -385,7 +385,7 @@ func fallbackText(a app.Alert, name string) string {
 func replyText(a app.Alert, reason string, now time.Time, mention string) string {
 	name := QueueName(a.DisplayName(), maxNameRunes)
 	metric := strings.ToLower(a.Metric.Label())
-	value, threshold := a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold)
+	value, threshold := a.Metric.FormatValue(a.Value), limitWords(a.Metric, a.Threshold, a.MediaType, a.Target)
 	switch reason {
 	case "resolved":
 		after := ""
@@ -397,14 +397,14 @@ func replyText(a app.Alert, reason string, now time.Time, mention string) string
 			if a.RuleRemovedBy != "" {
 				by = " by " + userMention(a.RuleRemovedBy)
 			}
-			return fmt.Sprintf(":no_bell: Alert closed%s: threshold removed%s. *%s* %s was %s (threshold %s).",
+			return fmt.Sprintf(":no_bell: Alert closed%s: threshold removed%s. *%s* %s was %s (%s).",
 				after, by, name, metric, value, threshold)
 		}
 		if a.ResolvedBy != "" {
-			return fmt.Sprintf(":white_check_mark: Resolved by %s%s: *%s* %s is %s (threshold %s).",
+			return fmt.Sprintf(":white_check_mark: Resolved by %s%s: *%s* %s is %s (%s).",
 				userMention(a.ResolvedBy), after, name, metric, value, threshold)
 		}
-		return fmt.Sprintf(":white_check_mark: Resolved: *%s* %s is back to %s (threshold %s)%s.",
+		return fmt.Sprintf(":white_check_mark: Resolved: *%s* %s is back to %s (%s)%s.",
 			name, metric, value, threshold, after)
 	case "reminder":
 		s := ":alarm_clock: Still breaching"
@@ -414,13 +414,13 @@ func replyText(a app.Alert, reason string, now time.Time, mention string) string
 		if a.AckedBy == "" {
 			s += " and not acknowledged"
 		}
-		s += fmt.Sprintf(". *%s* %s is %s (threshold %s).", name, metric, value, threshold)
+		s += fmt.Sprintf(". *%s* %s is %s (%s).", name, metric, value, threshold)
 		if mention != "" {
 			s = mention + " " + s
 		}
 		return s
 	}
-	return fmt.Sprintf(":information_source: *%s*: %s is %s (threshold %s).", name, metric, value, threshold)
+	return fmt.Sprintf(":information_source: *%s*: %s is %s (%s).", name, metric, value, threshold)
 }
 
 // userMention links a Slack user ID. Anything that is not a plain user ID
@@ -483,4 +483,17 @@ func nonEmpty(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// limitWords names what a value is held to: "threshold 5m", or, for a rule
+// on the queue's own Genesys target, "voice target 80 % in 20s".
+func limitWords(m app.Metric, threshold float64, media string, target *app.ServiceLevelTarget) string {
+	if target == nil {
+		return "threshold " + m.FormatValue(threshold)
+	}
+	words := "target " + target.String()
+	if media != "" {
+		words = QueueName(media, maxShortRunes) + " " + words
+	}
+	return words
 }

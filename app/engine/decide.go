@@ -169,7 +169,12 @@ func (r *rules) observe(w *working, q app.Queue, v float64, seenAt time.Time, th
 	if active && (a.Peak == nil || a.Metric.Breached(v, *a.Peak)) {
 		a.Peak = &v
 	}
-	a.Threshold, a.Clear = th.Value, th.Clear
+	a.Threshold, a.Clear, a.Target = th.Value, th.Clear, nil
+	if th.Target {
+		if t, ok := (app.QueueInfo{ServiceLevels: q.Targets}).Target(a.MediaType); ok {
+			a.Target = &t
+		}
+	}
 	breach := th.Breached(v)
 	switch {
 	case !active: // a new episode begins
