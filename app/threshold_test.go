@@ -164,3 +164,18 @@ func TestUnsets(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRule measures the lookup every observation makes: a voice
+// observation on a queue with its own and default rules, falling through
+// to the default queue's rule on every media type.
+func BenchmarkRule(b *testing.B) {
+	own := map[string]app.Threshold{"email/longest_wait": {}, "waiting": {}}
+	defaults := map[string]app.Threshold{"longest_wait": {Value: 300}, "email/longest_wait": {}}
+	builtin := &app.Threshold{Metric: app.LongestWait, Value: 300}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := app.Rule(own, defaults, builtin, app.Voice, app.LongestWait); !ok {
+			b.Fatal("no rule")
+		}
+	}
+}
