@@ -47,6 +47,11 @@ func reportVars(slack *fakeSlack, redisURL string) map[string]string {
 	}
 }
 
+// reportEvery is the test's report check interval: a check (drawing and
+// uploading the chart) may take 5 of them, the lease's time, which leaves
+// a race-instrumented render on a busy machine seconds.
+const reportEvery = time.Second
+
 func startReplica(t *testing.T, vars map[string]string, clock app.Clock) *reportReplica {
 	t.Helper()
 	cfg, err := loadConfig(env(vars))
@@ -55,7 +60,7 @@ func startReplica(t *testing.T, vars map[string]string, clock app.Clock) *report
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	svc, err := build(ctx, cfg, wiring{stdout: io.Discard, log: slog.New(slog.DiscardHandler), clock: clock,
-		reportEvery: 20 * time.Millisecond})
+		reportEvery: reportEvery})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +239,7 @@ func TestWeeklyReportTwoReplicasAndRestart(t *testing.T) {
 	// First start after Monday 23 November 09:00: that week's report,
 	// late, once; quiet, so without a chart.
 	slack.waitCalls(t, "the late report", func(c []slackCall) bool { return len(reports(c)) == 1 })
-	waitTicks(t, 5, a, b)
+	waitTicks(t, 3, a, b)
 	if got := reports(slack.recorded()); len(got) != 1 || !strings.Contains(got[0].Text, "week to Mon 23 Nov") ||
 		!strings.Contains(got[0].Text, "No queue breached") || got[0].Channel != "C0ALERTS" {
 		t.Fatalf("reports %+v: want one quiet report of the week to Mon 23 Nov in C0ALERTS", got)
@@ -243,13 +248,13 @@ func TestWeeklyReportTwoReplicasAndRestart(t *testing.T) {
 	breachWeek(t, a, slack, clock)
 	due := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	clock.Set(due.Add(-time.Minute))
-	waitTicks(t, 5, a, b)
+	waitTicks(t, 3, a, b)
 	if got := reports(slack.recorded()); len(got) != 1 {
 		t.Fatalf("a minute early: %d reports, want still 1", len(got))
 	}
 	clock.Set(due)
 	slack.waitCalls(t, "the week's report", func(c []slackCall) bool { return len(reports(c)) == 2 })
-	waitTicks(t, 5, a, b)
+	waitTicks(t, 3, a, b)
 	got := reports(slack.recorded())
 	want := "*SLA report, week to Mon 30 Nov* (Mon 23 Nov 09:00 – Mon 30 Nov 09:00 Europe/London)\n" +
 		"1 queue breached, 1 breach in all.\n" +
@@ -270,7 +275,7 @@ func TestWeeklyReportTwoReplicasAndRestart(t *testing.T) {
 	b.stop()
 	clock.Set(due.Add(3 * time.Hour))
 	c := startReplica(t, vars, clock)
-	waitTicks(t, 5, c)
+	waitTicks(t, 3, c)
 	if got := reports(slack.recorded()); len(got) != 2 {
 		t.Errorf("after a restart: %d reports, want still 2", len(got))
 	}
