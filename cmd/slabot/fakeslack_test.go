@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slabot/slabot/internal/slackfake"
 )
 
 // slackCall is one Web API call the fake received and answered with ok.
@@ -29,12 +31,15 @@ type fakeSlack struct {
 	count map[string]int
 	// token is the bot token the fake accepts.
 	token string
+	// files fakes the three-step upload and records the shared files.
+	files *slackfake.Files
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
 	t.Helper()
 	f := &fakeSlack{count: make(map[string]int), token: "xoxb-test"}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.files = &slackfake.Files{Base: f.URL}
 	t.Cleanup(f.Close)
 	return f
 }
@@ -46,6 +51,10 @@ func (f *fakeSlack) setHook(h func(w http.ResponseWriter, r *http.Request, metho
 }
 
 func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+	if slackfake.IsUpload(r) {
+		f.files.ServeUpload(w, r)
+		return
+	}
 	method := strings.TrimPrefix(r.URL.Path, "/")
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
@@ -67,6 +76,10 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.files.ServeMethod(w, method, r.PostForm) {
+		// Files are recorded by f.files, not as calls.
+		return
+	}
 	if method == "conversations.history" || method == "conversations.replies" {
 		// Reads change nothing: answered from the posts, not recorded.
 		f.history(w, r.PostForm.Get("channel"), r.PostForm.Get("ts"), method == "conversations.replies")
