@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/slabot/slabot/internal/slackfake"
 )
 
 // slackCall is one Web API call the fake received and answered with ok.
@@ -29,12 +31,16 @@ type fakeSlack struct {
 	count map[string]int
 	// token is the bot token the fake accepts.
 	token string
+	// files fakes the three-step file upload; its calls are not recorded
+	// in calls, it records the files it shares.
+	files *slackfake.Files
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
 	t.Helper()
 	f := &fakeSlack{count: make(map[string]int), token: "xoxb-test"}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.files = &slackfake.Files{Base: f.URL}
 	t.Cleanup(f.Close)
 	return f
 }
@@ -46,6 +52,10 @@ func (f *fakeSlack) setHook(h func(w http.ResponseWriter, r *http.Request, metho
 }
 
 func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+	if slackfake.IsUpload(r) {
+		f.files.ServeUpload(w, r)
+		return
+	}
 	method := strings.TrimPrefix(r.URL.Path, "/")
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
@@ -63,6 +73,9 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	n, hook := f.count[method], f.hook
 	f.mu.Unlock()
 	if hook != nil && hook(w, r, method, n) {
+		return
+	}
+	if f.files.ServeMethod(w, method, r.PostForm) {
 		return
 	}
 	f.mu.Lock()

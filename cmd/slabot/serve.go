@@ -19,6 +19,7 @@ import (
 	"github.com/slabot/slabot/app"
 	"github.com/slabot/slabot/app/dispatch"
 	"github.com/slabot/slabot/app/engine"
+	"github.com/slabot/slabot/chartjob"
 	"github.com/slabot/slabot/genesys"
 	"github.com/slabot/slabot/handlers"
 	"github.com/slabot/slabot/metrics"
@@ -66,6 +67,9 @@ type wiring struct {
 	clock  app.Clock // default app.SystemClock; the demo drives its own
 	// wrap, when set, wraps the Slack notifier (the demo prints Block Kit).
 	wrap func(dispatch.Notifier) dispatch.Notifier
+	// chartDir is where local mode writes charts; empty: a new
+	// temporary folder.
+	chartDir string
 }
 
 // build wires slabot from cfg.
@@ -93,14 +97,17 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		home     handlers.HomePublisher
 	)
 	pace := cfg.SlackPostInterval
+	// Charts are drawn when they are delivered, from the stored history.
+	charts := &chartjob.Drawer{History: st, Episodes: st}
 	if cfg.Local() {
 		log.Warn("SLACK_BOT_TOKEN is not set: Slack messages are printed to the console, and unsigned webhooks and Slack requests are accepted (from this machine only)")
-		console := slackapi.NewConsole(stdout, slackapi.ConsoleOptions{Mention: cfg.SlackMention, AppsURL: region.Apps, Logger: log})
+		console := slackapi.NewConsole(stdout, slackapi.ConsoleOptions{Mention: cfg.SlackMention, AppsURL: region.Apps, Logger: log,
+			Charts: charts, ChartDir: w.chartDir})
 		notifier, home = console, console
 		pace = time.Millisecond
 	} else {
 		client := slackapi.New(string(cfg.SlackBotToken), slackapi.Options{
-			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Logger: log})
+			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Charts: charts, Logger: log})
 		notifier, home = client, client
 	}
 	if w.wrap != nil {
