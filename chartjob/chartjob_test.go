@@ -37,7 +37,9 @@ func (h *history) MetricHistory(_ context.Context, _ string, _ app.Metric, now t
 
 type episodes []app.Episode
 
-func (e episodes) Episodes(context.Context, time.Time, time.Time) ([]app.Episode, error) { return e, nil }
+func (e episodes) Episodes(context.Context, time.Time, time.Time) ([]app.Episode, error) {
+	return e, nil
+}
 
 // waitEpisode is a longest-wait alert on queue Q1 (voice) that began
 // breaching 300 s at 09:30, was acked at 09:34 and resolved at 09:50.
