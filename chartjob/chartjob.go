@@ -98,7 +98,13 @@ func (d *Drawer) Series(ctx context.Context, n app.Notification) (chart.Series, 
 	if err != nil {
 		return chart.Series{}, fmt.Errorf("chart history of %s: %w", job.QueueID, err)
 	}
+	// A chart asked for without a media type draws the queue's only (or
+	// first) one when it has no series without.
+	slices.SortFunc(hist, func(a, b app.Series) int { return cmp.Compare(a.MediaType, b.MediaType) })
 	i := slices.IndexFunc(hist, func(s app.Series) bool { return s.MediaType == job.MediaType })
+	if i < 0 && job.MediaType == "" && len(hist) > 0 {
+		i = 0
+	}
 	if i < 0 {
 		return chart.Series{}, fmt.Errorf("%w: no history of %s %s %s", chart.ErrNoData, job.QueueID, job.MediaType, job.Metric)
 	}
@@ -109,7 +115,8 @@ func (d *Drawer) Series(ctx context.Context, n app.Notification) (chart.Series, 
 		th = *job.Threshold
 	}
 	scale, unit := units(job.Metric, th, pts)
-	s := chart.Series{Queue: cmp.Or(job.QueueName, job.QueueID), Media: job.MediaType, Metric: job.Metric.Label(),
+	media := hist[i].MediaType
+	s := chart.Series{Queue: cmp.Or(job.QueueName, job.QueueID), Media: media, Metric: job.Metric.Label(),
 		Unit: unit, Location: d.Location, From: job.From, To: job.To, Threshold: th / scale}
 	if job.Clear != nil {
 		c := *job.Clear / scale
@@ -118,7 +125,7 @@ func (d *Drawer) Series(ctx context.Context, n app.Notification) (chart.Series, 
 	for _, p := range pts {
 		s.Points = append(s.Points, chart.Point{At: p.At, Value: p.Value / scale})
 	}
-	eps, err := d.episodes(ctx, n)
+	eps, err := d.episodes(ctx, n, media)
 	if err != nil {
 		return chart.Series{}, err
 	}
@@ -138,7 +145,7 @@ func (d *Drawer) Series(ctx context.Context, n app.Notification) (chart.Series, 
 // episodes are the breach episodes of the job's series that overlap its
 // window: the alert's own (from its snapshot, shaded from when its breach
 // began) and, when the Drawer can read them, the others the store kept.
-func (d *Drawer) episodes(ctx context.Context, n app.Notification) ([]app.Episode, error) {
+func (d *Drawer) episodes(ctx context.Context, n app.Notification, media string) ([]app.Episode, error) {
 	job := n.Chart
 	var out []app.Episode
 	var own time.Time
@@ -155,7 +162,7 @@ func (d *Drawer) episodes(ctx context.Context, n app.Notification) ([]app.Episod
 		return nil, fmt.Errorf("chart episodes: %w", err)
 	}
 	for _, e := range all {
-		if e.QueueID == job.QueueID && e.MediaType == job.MediaType && e.Metric == job.Metric && !e.Start.Equal(own) {
+		if e.QueueID == job.QueueID && e.MediaType == media && e.Metric == job.Metric && !e.Start.Equal(own) {
 			out = append(out, e)
 		}
 	}

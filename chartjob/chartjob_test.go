@@ -171,6 +171,19 @@ func TestLongWindowKeepsTheWorstValue(t *testing.T) {
 	}
 }
 
+// A chart asked for without a media type draws the queue's series of
+// the metric when it has no series without one.
+func TestAnyMediaWhenNoneIsAsked(t *testing.T) {
+	d := &chartjob.Drawer{History: &history{media: "chat", value: waitValue}}
+	th := 300.0
+	n := app.Notification{Kind: app.KindChart, Chart: &app.ChartJob{QueueID: "Q1", QueueName: "Support", Metric: app.LongestWait,
+		From: t0, To: t0.Add(time.Hour), Threshold: &th}}
+	s, err := d.Series(context.Background(), n)
+	if err != nil || s.Media != "chat" || len(s.Points) != 61 {
+		t.Errorf("series of %q with %d points (%v), want the chat series", s.Media, len(s.Points), err)
+	}
+}
+
 // A series the store has no history of has nothing to draw.
 func TestNoHistoryIsNoData(t *testing.T) {
 	d := &chartjob.Drawer{History: &history{media: "chat", value: waitValue}}

@@ -102,7 +102,7 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 	if post.Method != "chat.postMessage" || post.Channel != "C0ALERTS" || !strings.Contains(post.Text, "Support &lt;team&gt;") {
 		t.Fatalf("first call %+v: want a post in C0ALERTS naming the escaped queue", post)
 	}
-	for _, action := range []string{"alert_ack", "alert_resolve", "alert_snooze"} {
+	for _, action := range []string{"alert_ack", "alert_resolve", "alert_snooze", "alert_chart"} {
 		if !strings.Contains(post.Blocks, action) {
 			t.Errorf("message has no %s control", action)
 		}

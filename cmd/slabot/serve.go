@@ -159,6 +159,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		Metrics:        m.Handler(),
 		Clock:          clock,
 		Logger:         log,
+		Charts:         st,
 	}
 	if cfg.SocketMode() {
 		s.socket = handlers.NewSocket(deps, handlers.SocketOptions{AppToken: string(cfg.SlackAppToken),
