@@ -126,7 +126,7 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 	// The episode's chart follows in the thread.
 	chart := waitShared(t, e.slack, 1)[0]
 	if chart.Channel != "C0ALERTS" || chart.ThreadTS != post.Posted || chart.Name != "sla-chart.png" ||
-		!strings.Contains(chart.Title, "Support <team> voice: Longest wait") {
+		chart.Title != "Support <team>: Longest wait, the breach and the 30 minutes before it" {
 		t.Errorf("chart %q titled %q shared in %s thread %q, want sla-chart.png of Support's wait in the alert's thread %s",
 			chart.Name, chart.Title, chart.Channel, chart.ThreadTS, post.Posted)
 	}
