@@ -181,7 +181,7 @@ func (x *commands) set(ctx context.Context, cmd command, by app.Actor) (string, 
 	if ref.Known {
 		s += x.setPreview(ctx, t)
 	}
-	return s + unseen(ref), nil
+	return s + x.waitingForData(ctx, ref.ID, known) + unseen(ref), nil
 }
 
 func (x *commands) unset(ctx context.Context, cmd command, by app.Actor) (string, error) {
@@ -211,7 +211,7 @@ func (x *commands) unset(ctx context.Context, cmd command, by app.Actor) (string
 	if coversBuiltin && slices.ContainsFunc(removed, func(t app.Threshold) bool { return t.Metric == builtin.Metric }) {
 		lines = append(lines, "The built-in default applies again: "+slackapi.ThresholdLine(*builtin, known)+".")
 	}
-	return strings.Join(lines, "\n"), nil
+	return strings.Join(lines, "\n") + x.waitingForData(ctx, ref.ID, known), nil
 }
 
 func (x *commands) snooze(ctx context.Context, cmd command, by app.Actor) (string, error) {

@@ -68,7 +68,7 @@ func (x *commands) hours(ctx context.Context, cmd command, by app.Actor) (string
 	if old.Set() {
 		s += "\nThey were: " + slackapi.Escape(old.String()) + "."
 	}
-	return s + unseen(ref), nil
+	return s + x.waitingForData(ctx, ref.ID, known) + unseen(ref), nil
 }
 
 // describeHours renders hours and where now stands in them.

@@ -50,6 +50,7 @@ func (x *commands) setPreview(ctx context.Context, t app.Threshold) string {
 		x.d.Logger.Warn("threshold preview failed", "queue_id", t.QueueID, "err", err)
 		return ""
 	}
+	p.Now = false // the rule acts at once: the alert itself, or the wait for fresh data, says whether it fires
 	s := previewSentence(t, p)
 	if strings.HasPrefix(s, "would") {
 		return "\nOver the stored history, this rule " + s

@@ -259,7 +259,20 @@ func (e *Engine) SetThreshold(ctx context.Context, t app.Threshold, by app.Actor
 	if old != nil {
 		detail = old.String() + " → " + detail
 	}
-	return old, rec.AppendHistory(ctx, app.HistoryEntry{At: t.SetAt, QueueID: t.QueueID, Action: "set", By: by.UserID, Via: by.Via, Detail: detail})
+	if err := rec.AppendHistory(ctx, app.HistoryEntry{At: t.SetAt, QueueID: t.QueueID, Action: "set", By: by.UserID, Via: by.Via, Detail: detail}); err != nil {
+		return old, err
+	}
+	e.actAtOnce(ctx, t.QueueID, by.UserID)
+	return old, nil
+}
+
+// actAtOnce re-evaluates the queues a rule change concerns (reevaluate).
+// The change stands either way: a failure is logged, and the queues'
+// next events settle what is left.
+func (e *Engine) actAtOnce(ctx context.Context, queueID, by string) {
+	if _, err := e.reevaluate(ctx, []string{queueID}, by); err != nil {
+		e.log.Warn("acting at once on a rule change failed; the next events will", "queue_id", queueID, "err", err)
+	}
 }
 
 // UnsetThreshold removes a queue's rule for metric ("" for all of them).
@@ -280,62 +293,12 @@ func (e *Engine) UnsetThreshold(ctx context.Context, queueID string, m app.Metri
 		By: by.UserID, Via: by.Via, Detail: strings.Join(parts, ", ") + " → none"}); err != nil {
 		return removed, err
 	}
-	if err := e.closeUnruled(ctx, queueID, by.UserID); err != nil {
-		// The rule is gone either way; the next observation closes what
-		// is left, only without naming who removed it.
-		e.log.Warn("closing alerts of a removed threshold failed", "queue_id", queueID, "err", err)
-	}
+	// Open episodes that no rule applies to any more end now, naming who
+	// removed it (left to the next observation, they would close saying
+	// the value is "back" when nothing changed but the rule); a removed
+	// queue rule may also let a default apply, which acts at once too.
+	e.actAtOnce(ctx, queueID, by.UserID)
 	return removed, nil
-}
-
-// closeUnruled ends at once the open and pending episodes of queueID
-// (DefaultQueue: of every queue) that no rule applies to any more, naming
-// by as who removed it; left to the next observation, they would close
-// saying the value is "back" when nothing changed but the rule.
-func (e *Engine) closeUnruled(ctx context.Context, queueID, by string) error {
-	open, err := e.records().OpenAlerts(ctx)
-	if err != nil {
-		return err
-	}
-	for _, a := range open {
-		if queueID != app.DefaultQueue && a.QueueID != queueID {
-			continue
-		}
-		if err := e.closeIfUnruled(ctx, a.ID, by); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (e *Engine) closeIfUnruled(ctx context.Context, alertID, by string) error {
-	queueID, _, _, _ := app.ParseAlertID(alertID)
-	for attempt := range maxAttempts {
-		snap, err := e.store.Load(ctx, queueID, "", []string{alertID})
-		if err != nil {
-			return err
-		}
-		va, ok := snap.Alerts[alertID]
-		if !ok || !(va.Alert.State.Open() || va.Alert.State == app.StatePending) {
-			return nil
-		}
-		if _, ok := e.threshold(snap, va.Alert.Metric); ok {
-			return nil
-		}
-		a, now := va.Alert, e.clock.Now()
-		notes := e.ruleRemoved(&a, by, now, nil)
-		c := app.Change{QueueID: queueID, Notifications: notes,
-			Alerts: []app.AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap, now)}}}
-		c, diverted, err := e.commitOne(ctx, c, snap, now)
-		if !errors.Is(err, app.ErrConflict) {
-			if err == nil {
-				e.logCommitted(c, diverted)
-			}
-			return err
-		}
-		backoff(ctx, attempt)
-	}
-	return app.ErrConflict
 }
 
 // Route sends a queue's future alerts to channel ("" for the default).

@@ -66,6 +66,11 @@ type Options struct {
 	// stamp, may be a replay the store no longer recognises: it is
 	// ignored. Zero never ignores an event for its age.
 	DedupWindow time.Duration
+	// StaleAfter is the stale-data window: a rule change (threshold,
+	// hours) acts at once on a queue's last known value only if it was
+	// observed at most this long ago; an older one waits for the next
+	// event. Zero means DefaultStaleAfter.
+	StaleAfter time.Duration
 	// Observer, when set, counts transitions (metrics).
 	Observer TransitionObserver
 	Logger   *slog.Logger

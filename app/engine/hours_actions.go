@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/slabot/slabot/app"
@@ -39,18 +38,7 @@ func (e *Engine) SetHours(ctx context.Context, queueID string, h app.Hours, by a
 	}
 	e.count("hours")
 	e.log.Info("queue hours set", "queue_id", queueID, "user_id", by.UserID, "hours", h.String())
-	open, err := e.records().OpenAlerts(ctx)
-	if err != nil {
-		return old, err
-	}
-	for _, a := range open {
-		if queueID != app.DefaultQueue && a.QueueID != queueID {
-			continue
-		}
-		if err := e.advance(ctx, a.ID, e.clock.Now()); err != nil && !errors.Is(err, app.ErrConflict) {
-			return old, err
-		}
-	}
+	e.actAtOnce(ctx, queueID, by.UserID)
 	return old, nil
 }
 

@@ -90,6 +90,11 @@ type Config struct {
 	LocalOptIn              bool
 	MaxQueues               int
 	RequireWebhookTimestamp bool
+
+	// Report (SLA_REPORT, e.g. "Mon 09:00 Europe/London") is when the
+	// weekly SLA report goes to SlackChannelID; nil when unset, and then
+	// /sla report shows times in UTC.
+	Report *app.ReportSchedule
 }
 
 // SocketMode reports whether Slack's requests come over Socket Mode.
@@ -121,6 +126,7 @@ var configVariables = []string{
 	"SLACK_APP_TOKEN",
 	"REDIS_POOL_SIZE", "REDIS_MAXMEMORY", "SLABOT_DEDUP_WINDOW",
 	"SLABOT_LOCAL", "SLABOT_MAX_QUEUES", "GENESYS_WEBHOOK_REQUIRE_TIMESTAMP",
+	"SLA_REPORT",
 }
 
 // loadConfig reads and validates the environment. Its error names every
@@ -265,6 +271,14 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			bad("SLABOT_MAX_QUEUES", "a number of queues such as 20000, or off")
 		}
 		c.MaxQueues = n
+	}
+	if v := get("SLA_REPORT"); v != "" {
+		rs, err := app.ParseReportSchedule(v)
+		if err != nil {
+			bad("SLA_REPORT", err.Error())
+		} else {
+			c.Report = &rs
+		}
 	}
 	if c.RequireWebhookTimestamp && c.WebhookSecret == "" {
 		bad("GENESYS_WEBHOOK_REQUIRE_TIMESTAMP", "needs GENESYS_WEBHOOK_SECRET (the timestamp is signed with it)")

@@ -97,6 +97,20 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("DefaultLongestWait = %v", c.DefaultLongestWait)
 			}
 		}},
+		{"weekly report", map[string]string{"SLA_REPORT": " Mon 09:00 Europe/London "}, nil, func(t *testing.T, c Config) {
+			if c.Report == nil || c.Report.String() != "Mon 09:00 Europe/London" {
+				t.Errorf("Report = %v, want Mon 09:00 Europe/London", c.Report)
+			}
+		}},
+		{"no weekly report", map[string]string{}, nil, func(t *testing.T, c Config) {
+			if c.Report != nil {
+				t.Errorf("Report = %v, want none", c.Report)
+			}
+		}},
+		{"weekly report on a bad day", map[string]string{"SLA_REPORT": "Mun 09:00 Europe/London"}, []string{"SLA_REPORT: 'Mun' is not a weekday"}, nil},
+		{"weekly report at a bad time", map[string]string{"SLA_REPORT": "Mon 9am Europe/London"}, []string{"SLA_REPORT: '9am' is not a time of day"}, nil},
+		{"weekly report in a bad zone", map[string]string{"SLA_REPORT": "Mon 09:00 London"}, []string{"SLA_REPORT: 'London' is not a time zone"}, nil},
+		{"weekly report without a time", map[string]string{"SLA_REPORT": "Monday"}, []string{"SLA_REPORT: give a weekday, a time and a time zone"}, nil},
 		{"lists", map[string]string{"SLA_ADMINS": "U1, W2", "GENESYS_QUEUES": "Support, Billing EU"}, nil, func(t *testing.T, c Config) {
 			if fmt.Sprint(c.SLAAdmins) != "[U1 W2]" || fmt.Sprint(c.GenesysQueues) != "[Support Billing EU]" {
 				t.Errorf("lists = %v %v", c.SLAAdmins, c.GenesysQueues)

@@ -294,7 +294,9 @@ func checkChartPNG(t *testing.T, b []byte) {
 // the alerts go on as before.
 func TestEndToEndChartWithoutFilesScope(t *testing.T) {
 	e := newE2E(t, nil, true)
+	e.slack.mu.Lock() // the fake reads Refuse with mu held
 	e.slack.files.Refuse = func(string) string { return "missing_scope" }
+	e.slack.mu.Unlock()
 	for episode := 1; episode <= 2; episode++ {
 		e.send("longest_wait", 400)
 		e.send("longest_wait", 10)

@@ -31,8 +31,7 @@ type fakeSlack struct {
 	count map[string]int
 	// token is the bot token the fake accepts.
 	token string
-	// files fakes the three-step file upload; its calls are not recorded
-	// in calls, it records the files it shares.
+	// files fakes the three-step upload and records the shared files.
 	files *slackfake.Files
 }
 
@@ -75,11 +74,12 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	if hook != nil && hook(w, r, method, n) {
 		return
 	}
-	if f.files.ServeMethod(w, method, r.PostForm) {
-		return
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.files.ServeMethod(w, method, r.PostForm) {
+		// Files are recorded by f.files, not as calls.
+		return
+	}
 	if method == "conversations.history" || method == "conversations.replies" {
 		// Reads change nothing: answered from the posts, not recorded.
 		f.history(w, r.PostForm.Get("channel"), r.PostForm.Get("ts"), method == "conversations.replies")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -25,6 +26,7 @@ import (
 	"github.com/slabot/slabot/metrics"
 	"github.com/slabot/slabot/slackapi"
 	"github.com/slabot/slabot/store"
+	"github.com/slabot/slabot/weekly"
 )
 
 // shutdownBudget keeps a SIGTERM exit inside Heroku's 30 s grace period.
@@ -46,6 +48,11 @@ type service struct {
 	socket *handlers.Socket
 	guard  *store.MemoryGuard // nil on the embedded Redis
 	clock  app.Clock
+	// report posts the weekly SLA report when it is due (SLA_REPORT);
+	// nil when no schedule is set. reportEvery is how often the replica
+	// holding the "weekly-report" lease checks.
+	report      func(context.Context) error
+	reportEvery time.Duration
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
@@ -70,6 +77,9 @@ type wiring struct {
 	// chartDir is where local mode writes charts; empty: a new
 	// temporary folder.
 	chartDir string
+	// reportEvery is how often the weekly report is checked for being
+	// due; default a minute (tests check more often).
+	reportEvery time.Duration
 }
 
 // build wires slabot from cfg.
@@ -95,6 +105,8 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	var (
 		notifier dispatch.Notifier
 		home     handlers.HomePublisher
+		// uploader shares charts; none in local mode, which has no Slack.
+		uploader handlers.Uploader
 	)
 	pace := cfg.SlackPostInterval
 	// Charts are drawn when they are delivered, from the stored history.
@@ -108,7 +120,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	} else {
 		client := slackapi.New(string(cfg.SlackBotToken), slackapi.Options{
 			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Charts: charts, Logger: log})
-		notifier, home = client, client
+		notifier, home, uploader = client, client, client
 	}
 	if w.wrap != nil {
 		notifier = w.wrap(notifier)
@@ -139,6 +151,17 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 			Observe: func(ms store.MemoryStatus, paused bool) { m.RedisMemory(ms.Used, ms.Max, paused) }}
 	}
 
+	reportZone := time.UTC
+	if cfg.Report != nil {
+		reportZone = cfg.Report.Zone
+		// Charts show SLA_REPORT's time zone too.
+		charts.Location = reportZone
+		s.report = (&weekly.Reporter{Schedule: *cfg.Report, Channel: cfg.SlackChannelID, Source: st, Outbox: st,
+			Chart: reportChart, Uploader: uploader, Clock: clock, Logger: log}).Tick
+		s.reportEvery = cmp.Or(w.reportEvery, time.Minute)
+		log.Info("weekly SLA report scheduled", "schedule", cfg.Report.String(), "channel_id", cfg.SlackChannelID)
+	}
+
 	deps := handlers.Deps{
 		Ingester: s.engine,
 		Store:    st,
@@ -159,6 +182,10 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		Metrics:        m.Handler(),
 		Clock:          clock,
 		Logger:         log,
+		Reports:        st,
+		ReportZone:     reportZone,
+		ReportChart:    reportChart,
+		Uploader:       uploader,
 		Charts:         st,
 	}
 	if cfg.SocketMode() {
@@ -215,6 +242,11 @@ func (s *service) start(ctx context.Context) (wait func()) {
 			return err
 		}, s.log)
 	})
+	// The weekly report: the lease keeps the work on one replica; its
+	// period mark, set with the post in one step, makes it exactly once.
+	if s.report != nil {
+		wg.Go(func() { runLeased(ctx, s.store, "weekly-report", s.holder, s.reportEvery, s.report, s.log) })
+	}
 	if s.guard != nil {
 		wg.Go(func() { s.guard.Run(ctx, 15*time.Second) })
 	}
