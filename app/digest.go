@@ -200,6 +200,12 @@ func (n Notification) MessageRef() (id string, episode int) {
 	return n.Alert.ID, n.Alert.Episode
 }
 
+// Standalone reports whether n belongs to no message: an announcement,
+// or a chart shared in its channel rather than in a message's thread.
+func (n Notification) Standalone() bool {
+	return n.Kind == KindAnnounce || (n.Kind == KindChart && n.Alert.ID == "" && n.Digest == nil)
+}
+
 // OpensMessage reports whether the kind posts the message that later
 // updates and thread replies refer to.
 func (k NotificationKind) OpensMessage() bool { return k == KindPost || k == KindDigestPost }

@@ -235,6 +235,11 @@ const (
 	KindDigestUpdate NotificationKind = "digest_update"
 	// KindDigestReply posts in a digest's thread (its end, reminders).
 	KindDigestReply NotificationKind = "digest_reply"
+	// KindChart shares a chart as a PNG, drawn at delivery from the
+	// stored history as Notification.Chart says: in the thread of the
+	// alert episode's message when Alert.ID is set, else in the channel
+	// (a /sla chart answer, a report's chart).
+	KindChart NotificationKind = "chart"
 )
 
 // Notification is one Slack effect of a state change. It is written to the
@@ -257,6 +262,8 @@ type Notification struct {
 	// ContinuedTS, so the closed message can link to it.
 	ContinuedIn int    `json:"continued_in,omitempty"`
 	ContinuedTS string `json:"-"`
+	// Chart says what a KindChart notification draws.
+	Chart *ChartJob `json:"chart,omitempty"`
 	// At is when the notification was enqueued; used to measure delay.
 	At time.Time `json:"at"`
 }

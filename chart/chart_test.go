@@ -283,3 +283,18 @@ func TestBarsRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRender measures drawing one episode chart (an hour, a point a
+// minute) and reports its PNG size; BENCHMARKS.md quotes it.
+func BenchmarkRender(b *testing.B) {
+	s := episode()
+	var size int
+	for b.Loop() {
+		png, err := Render(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(png)
+	}
+	b.ReportMetric(float64(size), "png_bytes")
+}

@@ -163,6 +163,9 @@ type Deps struct {
 	// nil.
 	ReportChart func(app.Report) ([]byte, error)
 	Uploader    Uploader
+	// Charts enqueues chart notifications (*store.Redis), for the Chart
+	// button and /sla chart; both say charts are off when nil.
+	Charts ChartQueue
 	// SocketMode, when set, is the Socket Mode connection (SLACK_APP_TOKEN)
 	// that carries Slack's requests instead: the /slack/* routes then
 	// answer 404 saying so, and /readyz reports whether it is connected.

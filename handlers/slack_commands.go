@@ -80,6 +80,8 @@ func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 		out, err = x.preview(ctx, cmd)
 	case verbReport:
 		out, err = x.report(ctx, cmd, sc.ChannelID)
+	case verbChart:
+		out, err = x.chart(ctx, cmd, sc.ChannelID, by)
 	}
 	if err != nil {
 		return userMessage(err, usageOf(cmd.verb), x.d.Logger)
@@ -443,7 +445,7 @@ func helpText(restricted bool) string {
 		"*Min*: `min 20` on `service_level` or `abandon_rate` ignores intervals with fewer than 20 offered interactions.",
 		"*Note*: Genesys notifications carry counts, not wait times. A notification-only deployment (no Genesys API credentials) "+
 			"cannot alert on `longest_wait`; use `waiting`, `service_level`, `agents` or `abandon_rate`, or enable polling.",
-		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes the alert. The App Home tab shows it all.",
+		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes the alert, Chart shares a chart of the breach so far in its thread. The App Home tab shows it all.",
 		"*Business hours*: outside a queue's hours (its own, else `default`'s) no alert fires for it, open alerts resolve quietly, "+
 			"and alerts re-arm at opening time. Days `Mon-Fri`, `Sat,Sun`, `daily`; hours `08:00-18:00` (overnight `22:00-06:00`); an IANA zone such as `Europe/London`.",
 		"*Storms*: when many alerts fire in one channel at once, they are listed in one digest message, kept up to date, with Acknowledge all and Snooze all.")

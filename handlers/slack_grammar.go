@@ -28,6 +28,7 @@ const (
 	verbHours    = "hours"
 	verbPreview  = "preview"
 	verbReport   = "report"
+	verbChart    = "chart"
 )
 
 // verbAliases maps what supervisors type to canonical subcommands.
@@ -45,6 +46,7 @@ var verbAliases = map[string]string{
 	"hours": verbHours, "business-hours": verbHours,
 	"preview": verbPreview, "whatif": verbPreview,
 	"report": verbReport,
+	"chart":  verbChart, "graph": verbChart, "plot": verbChart,
 }
 
 // usages are the usage lines, in help order, with an example each.
@@ -62,6 +64,8 @@ var usages = []struct{ verb, usage, example string }{
 	{verbRoute, "/sla route <queue> #channel|here|default", `/sla route Support here · /sla route Support <#C0123ABCD>`},
 	{verbHistory, "/sla history [<queue>]", `/sla history Support`},
 	{verbReport, "/sla report [7d|30d] [<queue>]", `/sla report · /sla report 30d "Billing EU" (breaches, time in breach, MTTA, MTTR per queue and media type)`},
+	{verbChart, "/sla chart <queue> [<media>] [<metric>] [6h|24h|7d]",
+		`/sla chart Support · /sla chart "Billing EU" chat sl 24h (a PNG of the metric, shared in this channel; default longest_wait over 6h)`},
 	{verbHours, "/sla hours <queue>|default [<days> <from>-<to>… <IANA zone> | always | default]",
 		`/sla hours default Mon-Fri 08:00-18:00 Europe/London · /sla hours Support Mon-Fri 08:00-20:00 Sat 09:00-13:00 Europe/London · /sla hours "Night desk" always · /sla hours Support`},
 	{verbHelp, "/sla help", `/sla help`},
@@ -200,8 +204,11 @@ type command struct {
 	hours        string
 	hoursShow    bool
 	hoursInherit bool
-	// period is /sla report's span (7 or 30 days).
+	// period is /sla report's span (7 or 30 days), or /sla chart's
+	// window (6 h, 24 h or 7 days).
 	period time.Duration
+	// media is /sla chart's media type ("" when not given).
+	media string
 }
 
 // parseCommand parses the text after /sla. On error the command still
@@ -277,6 +284,8 @@ func parseCommand(text string) (command, error) {
 			c.queue, err = joinQueue(verb, args)
 		}
 		return c, err
+	case verbChart:
+		return c, c.parseChart(args)
 	case verbRoute:
 		if len(args) < 2 {
 			return c, usagef(verb, "give a queue and a channel")
@@ -292,6 +301,40 @@ func parseCommand(text string) (command, error) {
 
 // reportPeriods are the spans /sla report takes.
 var reportPeriods = map[string]time.Duration{"7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
+// chartWindows are the windows /sla chart draws, and chartDefault the
+// one it draws when none is given.
+var chartWindows = map[string]time.Duration{"6h": 6 * time.Hour, "24h": 24 * time.Hour, "1d": 24 * time.Hour, "7d": 7 * 24 * time.Hour}
+
+const chartDefault = 6 * time.Hour
+
+// parseChart reads <queue> [<media>] [<metric>] [6h|24h|7d] right to
+// left, so that an unquoted name with spaces still parses: a window, a
+// metric and a media type are taken from the end when they are there,
+// the rest is the queue.
+func (c *command) parseChart(args []token) error {
+	c.metric, c.period = app.LongestWait, chartDefault
+	if n := len(args); n > 0 && !args[n-1].quoted {
+		w := strings.ToLower(args[n-1].text)
+		if d, ok := chartWindows[w]; ok {
+			c.period, args = d, args[:n-1]
+		} else if _, err := app.ParseDuration(w); err == nil && n > 1 {
+			return usagef(verbChart, "a chart covers 6h, 24h or 7d")
+		}
+	}
+	if n := len(args); n > 1 && !args[n-1].quoted {
+		if m, err := app.ParseMetric(args[n-1].text); err == nil {
+			c.metric, args = m, args[:n-1]
+		}
+	}
+	if n := len(args); n > 1 && !args[n-1].quoted && app.IsMedia(args[n-1].text) {
+		c.media, _ = app.ParseMedia(args[n-1].text)
+		args = args[:n-1]
+	}
+	var err error
+	c.queue, err = joinQueue(verbChart, args)
+	return err
+}
 
 // looksLikeSpan reports whether s is a span of days or weeks ("12d",
 // "2w") rather than a queue name.

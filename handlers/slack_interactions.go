@@ -99,6 +99,8 @@ func (x *clicks) act(ctx context.Context, ba *slack.BlockAction, by app.Actor) (
 		return x.unsnooze(ctx, ba.Value, by)
 	case slackapi.ActionDigestAck, slackapi.ActionDigestSnooze:
 		return x.digest(ctx, ba, by)
+	case slackapi.ActionChart:
+		return x.chartClick(ctx, ba.Value, by)
 	}
 	return "", false // a control slabot does not handle, e.g. a link button
 }

@@ -62,7 +62,7 @@ func New(gauges Gauges) *Metrics {
 			Name: "slabot_alert_transitions_total", Help: "Alert transitions by kind (fired, updated, resolved, reminded, acknowledged…).",
 		}, []string{"transition"}),
 		slackCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "slabot_slack_calls_total", Help: "Slack Web API calls by method and result (ok, rate_limited, retryable, permanent).",
+			Name: "slabot_slack_calls_total", Help: "Slack Web API calls by method and result (ok, rate_limited, retryable, permanent, skipped: a chart without files:write or history).",
 		}, []string{"method", "result"}),
 		deliveryDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "slabot_slack_delivery_delay_seconds", Help: "Time from a state change to its Slack call succeeding.",
@@ -130,8 +130,11 @@ func (m *Metrics) Transition(kind string) { m.transitions.WithLabelValues(kind).
 // Delivered counts one Slack call and, when it succeeded, its delay.
 func (m *Metrics) Delivered(kind app.NotificationKind, result string, delay time.Duration) {
 	method := "chat.postMessage"
-	if kind == app.KindUpdate || kind == app.KindDigestUpdate {
+	switch kind {
+	case app.KindUpdate, app.KindDigestUpdate:
 		method = "chat.update"
+	case app.KindChart:
+		method = "files.completeUploadExternal"
 	}
 	m.slackCalls.WithLabelValues(method, result).Inc()
 	if result == "ok" {

@@ -36,7 +36,10 @@ type Options struct {
 	Mention string
 	// HTTPClient sends the requests; default one with a 30 s timeout.
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// Charts draws the PNGs of chart notifications; without it they are
+	// skipped.
+	Charts ChartDrawer
+	Logger *slog.Logger
 }
 
 // Client delivers alert notifications through the Slack Web API. It is
@@ -75,7 +78,8 @@ func New(token string, opts Options) *Client {
 }
 
 // Notify performs one notification: it posts a new alert message, updates
-// the message ts in place, or replies in its thread. Posts and replies
+// the message ts in place, replies in its thread, or shares a chart there
+// (drawn by Options.Charts). Posts and replies
 // return the new message's ts, updates return ts. Every failure is a
 // *dispatch.DeliveryError.
 func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (string, error) {
@@ -85,6 +89,9 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 	}
 	if err := checkNotification(n, ts, "slack"); err != nil {
 		return "", err
+	}
+	if n.Kind == app.KindChart {
+		return c.shareChart(ctx, n, ts)
 	}
 	now := renderTime(n)
 	// Every new message carries metadata naming its notification, so that
@@ -151,7 +158,7 @@ func (c *Client) Notify(ctx context.Context, n app.Notification, ts string) (str
 // updates and replies without their message, digest kinds without their
 // digest. Retrying them cannot help.
 func checkNotification(n app.Notification, ts, who string) error {
-	opens := n.Kind == app.KindPost || n.Kind == app.KindDigestPost || n.Kind == app.KindAnnounce
+	opens := n.Kind == app.KindPost || n.Kind == app.KindDigestPost || n.Standalone()
 	digest := n.Kind == app.KindDigestPost || n.Kind == app.KindDigestUpdate || n.Kind == app.KindDigestReply
 	switch {
 	case !opens && ts == "":

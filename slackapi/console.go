@@ -26,6 +26,11 @@ type ConsoleOptions struct {
 	// Logger receives each message's Block Kit JSON at debug level, ready
 	// to paste into Slack's Block Kit Builder.
 	Logger *slog.Logger
+	// Charts draws the PNGs of chart notifications, which the Console
+	// writes to ChartDir (a new temporary folder when empty) and prints
+	// the path of; without it they are skipped.
+	Charts   ChartDrawer
+	ChartDir string
 }
 
 // Console is the Notifier of local mode (no SLACK_BOT_TOKEN): it prints
@@ -38,6 +43,10 @@ type Console struct {
 	mu  sync.Mutex // serialises writes and the ts counter
 	w   io.Writer
 	seq int
+	// chartDir is where charts are written once the first is; charts
+	// counts them, to name the files.
+	chartDir string
+	charts   int
 }
 
 var _ dispatch.Notifier = (*Console)(nil)
@@ -60,6 +69,9 @@ func (c *Console) Notify(ctx context.Context, n app.Notification, ts string) (st
 	}
 	if err := checkNotification(n, ts, "console"); err != nil {
 		return "", err
+	}
+	if n.Kind == app.KindChart {
+		return c.writeChart(ctx, n, ts)
 	}
 	now := renderTime(n)
 	var (

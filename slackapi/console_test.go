@@ -32,7 +32,7 @@ func TestConsolePrintsMessages(t *testing.T) {
 		"*Longest wait* is *6m 12s* (threshold 5m)",
 		"*Media type*: voice · *Waiting*: 14 · *Agents on queue*: 3",
 		"Open in Genesys Cloud: https://apps.mypurecloud.com/directory/#/admin/admin/organization/_queuesV2/q-1",
-		"buttons: [Acknowledge] [Resolve] [Snooze queue: 15 min | 1 h | 4 h]",
+		"buttons: [Acknowledge] [Resolve] [Chart] [Snooze queue: 15 min | 1 h | 4 h]",
 	} {
 		if !strings.Contains(post, want) {
 			t.Errorf("post output lacks %q:\n%s", want, post)

@@ -76,7 +76,7 @@ func (c *Client) Find(ctx context.Context, n app.Notification, ts string) (strin
 		}
 		return c.findInThread(ctx, n.Channel, ts, want)
 	}
-	return "", nil // updates create no message
+	return "", nil // updates create no message; a chart is shared again rather than looked for
 }
 
 func (c *Client) findInHistory(ctx context.Context, channel string, since time.Time, want map[string]any) (string, error) {

@@ -31,6 +31,10 @@ const (
 	// holding the menu, which is AlertValue; the chosen option's value is
 	// one of SnoozeChoices.
 	ActionSnooze = "alert_snooze"
+	// ActionChart is the action_id of the Chart button, which shares the
+	// chart of the breach so far in the alert's thread; its value is
+	// AlertValue.
+	ActionChart = "alert_chart"
 )
 
 // SnoozeChoices returns the snooze menu's option values, in menu order.
@@ -351,7 +355,8 @@ func actions(a app.Alert) *slack.ActionBlock {
 		mrkdwn("The alert will be marked resolved. If the queue still breaches, the next observation opens a new alert."),
 		plain("Resolve"), plain("Cancel")).WithStyle(slack.StyleDanger)
 	elems = append(elems, slack.NewButtonBlockElement(ActionResolve, value, plain("Resolve")).
-		WithStyle(slack.StyleDanger).WithConfirm(confirm))
+		WithStyle(slack.StyleDanger).WithConfirm(confirm),
+		slack.NewButtonBlockElement(ActionChart, value, plain("Chart")))
 	if a.Muted {
 		elems = append(elems, slack.NewButtonBlockElement(ActionUnsnooze, value, plain("Unsnooze queue")))
 	}

@@ -81,13 +81,13 @@ func TestAlertMessageStates(t *testing.T) {
 				"Breach started <!date^1700000000^{date_short_pretty} {time}|Nov 14 22:13 UTC>.", "*Media type*\nvoice", "*Waiting*\n14", "*Agents on queue*\n3",
 				"<https://apps.mypurecloud.com/directory/#/admin/admin/organization/_queuesV2/q-1|Open in Genesys Cloud>"},
 			notWant: []string{"Acknowledged by", "Snoozed", "Breaching for", "as of", "peak"},
-			actions: []string{ActionAck, ActionResolve, ActionSnooze},
+			actions: []string{ActionAck, ActionChart, ActionResolve, ActionSnooze},
 		},
 		{
 			name: "acknowledged", alert: acked, appsURL: testAppsURL,
 			fallback: "SLA breach (acknowledged): Support — Longest wait 6m 12s (threshold 5m)",
 			want:     []string{":eyes:", "Acknowledged by <@U123> at <!date^1700000400^{time}|22:20 UTC>.", "Breach started <!date^1700000000^"},
-			actions:  []string{ActionResolve, ActionSnooze},
+			actions:  []string{ActionChart, ActionResolve, ActionSnooze},
 		},
 		{
 			name: "resolved", alert: resolved, appsURL: testAppsURL,
@@ -107,26 +107,26 @@ func TestAlertMessageStates(t *testing.T) {
 			want: []string{":zzz:", "(snoozed)",
 				"Snoozed by <@U7> until <!date^1700003600^{date_short_pretty} {time}|Nov 14 23:13 UTC>: no reminders or new alerts for this queue until then."},
 			notWant: []string{"Breaching for"},
-			actions: []string{ActionAck, ActionResolve, ActionSnooze, ActionUnsnooze},
+			actions: []string{ActionAck, ActionChart, ActionResolve, ActionSnooze, ActionUnsnooze},
 		},
 		{
 			name: "snoozed, record without who or until", alert: oldMuted,
 			fallback: "SLA breach (snoozed): Support — Longest wait 6m 12s (threshold 5m)",
 			want:     []string{"Snoozed: no reminders or new alerts for this queue until the snooze ends."},
-			actions:  []string{ActionAck, ActionResolve, ActionSnooze, ActionUnsnooze},
+			actions:  []string{ActionAck, ActionChart, ActionResolve, ActionSnooze, ActionUnsnooze},
 		},
 		{
 			name: "after a for wait, with peak and value time", alert: waited,
 			fallback: "SLA breach: Support — Longest wait 6m 12s (threshold 5m)",
 			want: []string{"*Longest wait* is *6m 12s*, as of <!date^1700000240^{date_short_pretty} {time}|Nov 14 22:17 UTC> (threshold 5m)",
 				"Breach started <!date^1699999880^{date_short_pretty} {time}|Nov 14 22:11 UTC>; peak 6m 50s."},
-			actions: []string{ActionAck, ActionResolve, ActionSnooze},
+			actions: []string{ActionAck, ActionChart, ActionResolve, ActionSnooze},
 		},
 		{
 			name: "snooze ended early", alert: unsnoozed,
 			fallback: "SLA breach: Support — Longest wait 6m 12s (threshold 5m)",
 			want:     []string{"Snooze ended early by <@U8>."},
-			actions:  []string{ActionAck, ActionResolve, ActionSnooze},
+			actions:  []string{ActionAck, ActionChart, ActionResolve, ActionSnooze},
 		},
 		{
 			name: "closed because its threshold was removed", alert: removed,
@@ -140,7 +140,7 @@ func TestAlertMessageStates(t *testing.T) {
 			fallback: "SLA breach: q-1 — Longest wait 6m 12s (threshold 5m)",
 			want:     []string{"*SLA breach: q-1*"},
 			notWant:  []string{"Media type", "Waiting", "Agents on queue", "Open in Genesys Cloud"},
-			actions:  []string{ActionAck, ActionResolve, ActionSnooze},
+			actions:  []string{ActionAck, ActionChart, ActionResolve, ActionSnooze},
 		},
 	}
 	for _, tt := range tests {
@@ -181,7 +181,7 @@ func TestAlertMessageControls(t *testing.T) {
 	els := elementsByAction(decodeBlocks(t, blocks))
 	value := "q-1/voice/longest_wait|3"
 
-	for _, id := range []string{ActionAck, ActionResolve} {
+	for _, id := range []string{ActionAck, ActionResolve, ActionChart} {
 		if got := els[id]["value"]; got != value {
 			t.Errorf("%s value = %v, want %q", id, got, value)
 		}

@@ -39,6 +39,13 @@ type Outbox interface {
 // good, so its updates and replies are dropped instead of waiting.
 const NoMessage = "-"
 
+// ErrSkipped, returned (wrapped) by a Notifier, says it chose not to
+// deliver a notification, for a reason that retrying cannot change and
+// that is no failure: a chart when the app lacks files:write (logged once
+// by the notifier) or when there is no history to draw. The entry is
+// done, counted as "skipped", and not logged as an error.
+var ErrSkipped = errors.New("notification skipped")
+
 // Delivery is one outbox entry.
 type Delivery struct {
 	ID           string
@@ -77,7 +84,8 @@ func (e *DeliveryError) Error() string { return e.Err.Error() }
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // DeliveryObserver is told the result of every Slack call: "ok",
-// "rate_limited", "retryable" or "permanent". Metrics implement it.
+// "rate_limited", "retryable", "permanent" or "skipped" (ErrSkipped).
+// Metrics implement it.
 type DeliveryObserver interface {
 	Delivered(kind app.NotificationKind, result string, delay time.Duration)
 }
@@ -275,7 +283,7 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 
 	var ts string
 	msgID, episode := n.MessageRef()
-	if n.Kind != app.KindAnnounce {
+	if !n.Standalone() {
 		var err error
 		if ts, err = d.outbox.MessageTS(cctx, msgID, episode); err != nil {
 			d.retry(h, err, log)
@@ -283,7 +291,7 @@ func (d *Dispatcher) deliver(ctx context.Context, h *heldDelivery) {
 		}
 	}
 	switch {
-	case n.Kind == app.KindAnnounce:
+	case n.Standalone():
 	case n.Kind.OpensMessage() && ts != "":
 		d.finish(cctx, h, log) // already posted: a replay after a crash
 		return
@@ -353,6 +361,12 @@ func (d *Dispatcher) send(ctx context.Context, h *heldDelivery, ts string, log *
 		d.nextPost[n.Channel] = d.clock.Now().Add(d.opts.Pace)
 	}
 	newTS, err := d.notifier.Notify(cctx, n, ts)
+	if errors.Is(err, ErrSkipped) {
+		d.observe(n, "skipped")
+		log.Debug("notification skipped", "reason", err)
+		d.finish(cctx, h, log)
+		return
+	}
 	if err != nil {
 		var de *DeliveryError
 		classified := errors.As(err, &de)

@@ -98,8 +98,9 @@ func TestDispatchInOrderWithTS(t *testing.T) {
 	h.observe("voice", app.Waiting, 2)
 	f := &notifier{}
 	runDispatcher(t, h, f, dispatch.Options{})
-	got := waitFor(t, f, 3)
-	want := []string{"post#1@", "update#1@1700000000.000001", "reply#1@1700000000.000001"}
+	got := waitFor(t, f, 4)
+	// The episode's chart goes in the thread of its message, after the reply.
+	want := []string{"post#1@", "update#1@1700000000.000001", "reply#1@1700000000.000001", "chart#1@1700000000.000001"}
 	if !equal(got, want) {
 		t.Errorf("calls %v, want %v", got, want)
 	}
@@ -177,9 +178,9 @@ func TestDispatchSkipsRepostAfterCrash(t *testing.T) {
 	h.observe("voice", app.Waiting, 1)
 	f := &notifier{}
 	runDispatcher(t, h, f, dispatch.Options{})
-	waitFor(t, f, 2)
+	waitFor(t, f, 3)
 	time.Sleep(50 * time.Millisecond)
-	if got := f.recorded(); !equal(got, []string{"update#1@1700000000.000001", "reply#1@1700000000.000001"}) {
+	if got := f.recorded(); !equal(got, []string{"update#1@1700000000.000001", "reply#1@1700000000.000001", "chart#1@1700000000.000001"}) {
 		t.Errorf("calls %v", got)
 	}
 }
@@ -211,7 +212,7 @@ func TestDispatchNewerUpdateSupersedesRetriedOne(t *testing.T) {
 	}
 	// The update being retried is older than the resolution: sent after it,
 	// it would show the alert firing again.
-	want := []string{"post:firing:15", "update:resolved:1", "reply:resolved:1"}
+	want := []string{"post:firing:15", "update:resolved:1", "reply:resolved:1", "chart:resolved:1"}
 	if !equal(got, want) {
 		t.Errorf("delivered %v, want %v", got, want)
 	}
@@ -339,7 +340,7 @@ func TestDispatchBusyChannelDeliversOnceInOrder(t *testing.T) {
 	for i := range 100 {
 		want = append(want, fmt.Sprintf("C1 %d", i))
 	}
-	want = append(want, "post:firing", "update:firing", "update:resolved", "reply:resolved")
+	want = append(want, "post:firing", "update:firing", "update:resolved", "reply:resolved", "chart:resolved")
 	for i := 100; i < 300; i++ {
 		want = append(want, fmt.Sprintf("C1 %d", i))
 	}
@@ -451,5 +452,60 @@ func TestDispatchClosesSnoozedMessageAfterItsSuccessor(t *testing.T) {
 	closing := f.delivered()[3]
 	if closing.ContinuedIn != 2 || closing.ContinuedTS != "1700000000.000003" {
 		t.Errorf("the close continues in episode %d, ts %q; want 2, the new post's 1700000000.000003", closing.ContinuedIn, closing.ContinuedTS)
+	}
+}
+
+// results records what the dispatcher observed of each delivery.
+type results struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *results) Delivered(kind app.NotificationKind, result string, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, string(kind)+":"+result)
+}
+
+func (r *results) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.got...)
+}
+
+// A chart that belongs to no message (a /sla chart answer, a report's)
+// goes to its channel at once; a chart the notifier skips (no files:write,
+// nothing to draw) is done: not retried, counted as skipped.
+func TestDispatchChartsStandaloneAndSkipped(t *testing.T) {
+	h := newHarness(t, engine.Options{})
+	job := &app.ChartJob{QueueID: queue, Metric: app.Waiting}
+	for _, ch := range []string{"C1", "C2"} {
+		if err := h.store.Enqueue(h.ctx, app.Notification{Kind: app.KindChart, Channel: ch, Chart: job, At: h.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &notifier{fail: func(n app.Notification, _ int) error {
+		if n.Channel == "C2" {
+			return fmt.Errorf("chart: %w", dispatch.ErrSkipped)
+		}
+		return nil
+	}}
+	obs := &results{}
+	runDispatcher(t, h, f, dispatch.Options{Observer: obs, MaxBackoff: 10 * time.Millisecond})
+	waitDrained(t, h)
+	time.Sleep(50 * time.Millisecond) // room for a wrong retry
+	if got := f.recorded(); !equal(got, []string{"chart#0@"}) {
+		t.Errorf("calls %v, want the C1 chart with no thread", got)
+	}
+	f.mu.Lock()
+	asked := f.seq
+	f.mu.Unlock()
+	if asked != 2 {
+		t.Errorf("notifier asked %d times, want twice: a skipped chart is not retried", asked)
+	}
+	got := obs.all()
+	slices.Sort(got)
+	if !equal(got, []string{"chart:ok", "chart:skipped"}) {
+		t.Errorf("observed %v, want one ok and one skipped", got)
 	}
 }

@@ -65,21 +65,21 @@ func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 			fail: failFirst(app.KindPost, unsure),
 			find: func(app.Notification, string, int) (string, error) { return found, nil },
 			// The update and the reply go to the message found.
-			wantCalls: []string{"update#1@" + found, "reply#1@" + found},
+			wantCalls: []string{"update#1@" + found, "reply#1@" + found, "chart#1@" + found},
 			wantFinds: []string{"post#1@"},
 		},
 		{
 			name:      "unsure reply found is not posted again",
 			fail:      failFirst(app.KindReply, unsure),
 			find:      func(app.Notification, string, int) (string, error) { return "1700000000.000004", nil },
-			wantCalls: []string{"post#1@", "update#1@1700000000.000001"},
+			wantCalls: []string{"post#1@", "update#1@1700000000.000001", "chart#1@1700000000.000001"},
 			wantFinds: []string{"reply#1@1700000000.000001"},
 		},
 		{
 			name:      "unsure post not found is posted again",
 			fail:      failFirst(app.KindPost, unsure),
 			find:      func(app.Notification, string, int) (string, error) { return "", nil },
-			wantCalls: []string{"post#1@", "update#1@1700000000.000002", "reply#1@1700000000.000002"},
+			wantCalls: []string{"post#1@", "update#1@1700000000.000002", "reply#1@1700000000.000002", "chart#1@1700000000.000002"},
 			wantFinds: []string{"post#1@"},
 		},
 		{
@@ -88,7 +88,7 @@ func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 			find: func(app.Notification, string, int) (string, error) {
 				return "", &dispatch.DeliveryError{Err: errors.New("missing_scope"), Fix: "add the channels:history scope"}
 			},
-			wantCalls: []string{"post#1@", "update#1@1700000000.000002", "reply#1@1700000000.000002"},
+			wantCalls: []string{"post#1@", "update#1@1700000000.000002", "reply#1@1700000000.000002", "chart#1@1700000000.000002"},
 			wantFinds: []string{"post#1@"},
 		},
 		{
@@ -100,14 +100,14 @@ func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 				}
 				return found, nil
 			},
-			wantCalls: []string{"update#1@" + found, "reply#1@" + found},
+			wantCalls: []string{"update#1@" + found, "reply#1@" + found, "chart#1@" + found},
 			wantFinds: []string{"post#1@", "post#1@"},
 		},
 		{
 			name:      "sure failure is sent again without a lookup",
 			fail:      failFirst(app.KindPost, &dispatch.DeliveryError{Err: errors.New("500"), Retry: true}),
 			find:      func(app.Notification, string, int) (string, error) { return found, nil },
-			wantCalls: []string{"post#1@", "update#1@1700000000.000002", "reply#1@1700000000.000002"},
+			wantCalls: []string{"post#1@", "update#1@1700000000.000002", "reply#1@1700000000.000002", "chart#1@1700000000.000002"},
 		},
 	}
 	for _, tt := range tests {
@@ -116,7 +116,7 @@ func TestDispatchLooksForUnsureDelivery(t *testing.T) {
 			h := newHarness(t, engine.Options{})
 			h.set(queue, app.Waiting, 10, 0)
 			h.observe("voice", app.Waiting, 15)
-			h.observe("voice", app.Waiting, 1) // resolve: update + reply
+			h.observe("voice", app.Waiting, 1) // resolve: update, reply, chart
 			f := &finder{notifier: &notifier{fail: tt.fail}, find: tt.find}
 			// The harness's clock is far behind the dispatcher's: let the
 			// update and reply wait for their post however long.

@@ -53,7 +53,7 @@ func TestResolveByHand(t *testing.T) {
 	if err != nil || a.State != app.StateResolved || a.ResolvedBy != steve.UserID {
 		t.Fatalf("Resolve = %+v, %v", a, err)
 	}
-	if got, want := h.sent(), []string{"update:resolved#1", "reply:resolved#1:resolved"}; !equal(got, want) {
+	if got, want := h.sent(), []string{"update:resolved#1", "reply:resolved#1:resolved", "chart:resolved#1"}; !equal(got, want) {
 		t.Errorf("sent %v, want %v", got, want)
 	}
 	if _, err := h.engine.Resolve(h.ctx, id, 1, steve); !errors.Is(err, app.ErrStale) {

@@ -44,7 +44,7 @@ func TestCachedSnapshotOneReadPerQueue(t *testing.T) {
 	if n := counting.loads.Load(); n != 1 {
 		t.Errorf("7 events of one queue made %d loads, want 1 (the rest evaluated on the cached snapshot)", n)
 	}
-	want := []string{"post:firing#1", "update:firing#1", "update:firing#1", "update:resolved#1", "reply:resolved#1:resolved",
+	want := []string{"post:firing#1", "update:firing#1", "update:firing#1", "update:resolved#1", "reply:resolved#1:resolved", "chart:resolved#1",
 		"post:firing#2"}
 	if got := h.sent(); !equal(got, want) {
 		t.Errorf("sent %v, want %v", got, want)
@@ -63,14 +63,14 @@ func TestCachedSnapshotNeverActsOnStaleState(t *testing.T) {
 	h.observeQueue(a, queue, app.Waiting, 12) // a fires and caches the firing alert
 	h.observeQueue(b, queue, app.Waiting, 2)  // b resolves it
 	h.observeQueue(a, queue, app.Waiting, 13) // a must open episode 2, not update episode 1
-	if got, want := h.sent(), []string{"post:firing#1", "update:resolved#1", "reply:resolved#1:resolved", "post:firing#2"}; !equal(got, want) {
+	if got, want := h.sent(), []string{"post:firing#1", "update:resolved#1", "reply:resolved#1:resolved", "chart:resolved#1", "post:firing#2"}; !equal(got, want) {
 		t.Fatalf("after a replica resolved the alert: sent %v, want %v", got, want)
 	}
 
 	// A threshold raised behind a's back applies to a's next event.
 	h.set(queue, app.Waiting, 50, 0)
 	h.observeQueue(a, queue, app.Waiting, 20)
-	if got, want := h.sent(), []string{"update:resolved#2", "reply:resolved#2:resolved"}; !equal(got, want) {
+	if got, want := h.sent(), []string{"update:resolved#2", "reply:resolved#2:resolved", "chart:resolved#2"}; !equal(got, want) {
 		t.Fatalf("after the threshold moved to 50, waiting 20: sent %v, want %v", got, want)
 	}
 

@@ -303,7 +303,8 @@ func (r *rules) remind(a *app.Alert, now time.Time, out []app.Notification) []ap
 // resolve ends an episode. Its message, if it was posted, shows the
 // resolution, and a thread reply says so, except while the queue is
 // snoozed: a snooze mutes posting, so a breach that ends by itself then
-// only updates its message. A resolution by hand is always told.
+// only updates its message. A resolution by hand is always told. The
+// reply is followed by the chart of the episode (KindChart).
 func (r *rules) resolve(a *app.Alert, now time.Time, out []app.Notification) []app.Notification {
 	posted := a.State.Open() && !a.NotifiedAt.IsZero()
 	a.State, a.ResolvedAt, a.Dirty = app.StateResolved, now, false
@@ -314,7 +315,10 @@ func (r *rules) resolve(a *app.Alert, now time.Time, out []app.Notification) []a
 	if a.Muted && a.ResolvedBy == "" {
 		return out
 	}
-	return append(out, app.Notification{Kind: app.KindReply, Channel: a.Channel, Alert: *a, Reason: "resolved", At: now})
+	// The chart of the episode follows the reply in its thread (a storm
+	// digest's member has no thread: storms drop it with its reply).
+	return append(out, app.Notification{Kind: app.KindReply, Channel: a.Channel, Alert: *a, Reason: "resolved", At: now},
+		app.Notification{Kind: app.KindChart, Channel: a.Channel, Alert: *a, Chart: app.EpisodeChart(*a, now), At: now})
 }
 
 // ruleRemoved ends an episode because no rule applies to it any more: by

@@ -218,9 +218,54 @@ func TestResolveAndNewEpisode(t *testing.T) {
 	h.observe("voice", app.Waiting, 4)
 	h.observe("voice", app.Waiting, 3)
 	h.observe("voice", app.Waiting, 12)
-	want := []string{"post:firing#1", "update:resolved#1", "reply:resolved#1:resolved", "post:firing#2"}
+	want := []string{"post:firing#1", "update:resolved#1", "reply:resolved#1:resolved", "chart:resolved#1", "post:firing#2"}
 	if got := h.sent(); !equal(got, want) {
 		t.Errorf("sent %v, want %v", got, want)
+	}
+}
+
+// The resolution of an episode enqueues its chart, drawn at delivery: the
+// window from 30 minutes before the breach began (its "for" wait
+// included) to the resolution, the rule's levels, in the thread of the
+// episode's message.
+func TestResolutionChartsTheEpisode(t *testing.T) {
+	h := newHarness(t, engine.Options{})
+	if err := h.store.SetThreshold(h.ctx, app.Threshold{QueueID: queue, Metric: app.Waiting, Value: 10,
+		Clear: ptr(6), For: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	start := h.clock.Now()
+	h.observe("voice", app.Waiting, 15)
+	h.clock.Advance(3 * time.Minute)
+	h.tick() // fires
+	h.clock.Advance(10 * time.Minute)
+	h.observe("voice", app.Waiting, 4)
+	dels, err := h.store.Receive(h.ctx, "test", 100, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var charts []app.Notification
+	for _, d := range dels {
+		if d.Notification.Kind == app.KindChart {
+			charts = append(charts, d.Notification)
+		}
+	}
+	if len(charts) != 1 {
+		t.Fatalf("enqueued %d charts, want 1", len(charts))
+	}
+	n := charts[0]
+	job := n.Chart
+	if job == nil || n.Channel != "C1" || n.Alert.ID != app.AlertID(queue, "voice", app.Waiting) || n.Alert.Episode != 1 {
+		t.Fatalf("chart %+v: want the job, in C1, in the thread of episode 1's message", n)
+	}
+	if !job.Episode || !job.From.Equal(start.Add(-30*time.Minute)) || !job.To.Equal(h.clock.Now()) {
+		t.Errorf("window %v to %v (episode %v), want %v to %v", job.From, job.To, job.Episode, start.Add(-30*time.Minute), h.clock.Now())
+	}
+	if job.QueueID != queue || job.QueueName != "Support" || job.MediaType != "voice" || job.Metric != app.Waiting {
+		t.Errorf("series %+v, want Support voice waiting", job)
+	}
+	if job.Threshold == nil || *job.Threshold != 10 || job.Clear == nil || *job.Clear != 6 {
+		t.Errorf("levels %v, %v: want threshold 10, clear 6", job.Threshold, job.Clear)
 	}
 }
 
@@ -357,7 +402,7 @@ func TestOutdatedObservationIgnored(t *testing.T) {
 	if out := ingest(h.engine, "recovery", t0.Add(2*time.Minute), "voice", 1); out != app.Processed {
 		t.Errorf("a newer recovery answered %s, want processed", out)
 	}
-	if got := h.sent(); !equal(got, []string{"update:resolved#1", "reply:resolved#1:resolved"}) {
+	if got := h.sent(); !equal(got, []string{"update:resolved#1", "reply:resolved#1:resolved", "chart:resolved#1"}) {
 		t.Errorf("after the newer recovery sent %v, want the resolution", got)
 	}
 }

@@ -88,15 +88,15 @@ func TestHysteresisClearBand(t *testing.T) {
 		{"wait fires above 300 s, clears at 180 s",
 			app.Threshold{Metric: app.LongestWait, Value: 300, Clear: ptr(180)},
 			[]float64{301, 250, 181, 180},
-			[]string{"post:firing#1", "", "", "update:resolved#1 reply:resolved#1:resolved"}},
+			[]string{"post:firing#1", "", "", "update:resolved#1 reply:resolved#1:resolved chart:resolved#1"}},
 		{"service level fires below 80 %, clears at 85 %",
 			app.Threshold{Metric: app.ServiceLevel, Value: 80, Clear: ptr(85)},
 			[]float64{80, 79, 82, 84.9, 85, 81},
-			[]string{"", "post:firing#1", "", "", "update:resolved#1 reply:resolved#1:resolved", ""}},
+			[]string{"", "post:firing#1", "", "", "update:resolved#1 reply:resolved#1:resolved chart:resolved#1", ""}},
 		{"the band does not start an episode",
 			app.Threshold{Metric: app.Waiting, Value: 10, Clear: ptr(5)},
 			[]float64{8, 9, 10, 11, 6, 5, 9},
-			[]string{"", "", "", "post:firing#1", "", "update:resolved#1 reply:resolved#1:resolved", ""}},
+			[]string{"", "", "", "post:firing#1", "", "update:resolved#1 reply:resolved#1:resolved chart:resolved#1", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,7 +131,7 @@ func TestVolumeGate(t *testing.T) {
 		{50, 20, "post:firing#1"}, // at the gate: counts
 		{0, 3, ""},                // a quiet interval neither resolves…
 		{40, 3, ""},               // …nor updates
-		{5, 30, "update:resolved#1 reply:resolved#1:resolved"},
+		{5, 30, "update:resolved#1 reply:resolved#1:resolved chart:resolved#1"},
 		{60, 0, "post:firing#2"}, // unknown volume: evaluated
 	}
 	for i, s := range steps {

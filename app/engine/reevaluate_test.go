@@ -63,7 +63,7 @@ func TestRuleChangeActsAtOnce(t *testing.T) {
 
 	// Raised above the value: resolved at once.
 	h.command(app.Threshold{QueueID: queue, Metric: app.Waiting, Value: 10})
-	if got := h.sent(); !equal(got, []string{"update:resolved#1", "reply:resolved#1:resolved"}) {
+	if got := h.sent(); !equal(got, []string{"update:resolved#1", "reply:resolved#1:resolved", "chart:resolved#1"}) {
 		t.Errorf("threshold raised above the value sent %v, want the alert resolved", got)
 	}
 
@@ -75,7 +75,7 @@ func TestRuleChangeActsAtOnce(t *testing.T) {
 	if _, err := h.engine.UnsetThreshold(h.ctx, queue, "", app.Waiting, steve); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.sent(); !equal(got, []string{"update:resolved#2", "reply:resolved#2:resolved"}) {
+	if got := h.sent(); !equal(got, []string{"update:resolved#2", "reply:resolved#2:resolved", "chart:resolved#2"}) {
 		t.Errorf("unset sent %v, want the alert closed", got)
 	}
 	if a := h.alert(id); !a.RuleRemoved || a.RuleRemovedBy != steve.UserID {

@@ -38,6 +38,9 @@ func (e *Engine) logCommitted(c app.Change, diverted []app.Alert) {
 
 func (e *Engine) logTransitions(c app.Change) {
 	for _, n := range c.Notifications {
+		if n.Kind == app.KindChart {
+			continue // the resolution's picture, not a transition
+		}
 		e.count(transitionKind(n))
 		if n.Digest != nil {
 			if n.Kind != app.KindDigestUpdate {

@@ -189,6 +189,11 @@ func TestStormDigest(t *testing.T) {
 	if own := ofKind(got, app.KindReply); len(own) != 4 {
 		t.Errorf("the 4 alerts posted on their own got %d resolution replies, want 4", len(own))
 	}
+	// A chart per alert with a thread of its own; the digest's 46 members
+	// get none (no chart of the storm either).
+	if charts := ofKind(got, app.KindChart); len(charts) != 4 {
+		t.Errorf("end of storm sent %d charts, want 4 (one per alert posted on its own)", len(charts))
+	}
 	h.clock.Advance(time.Hour)
 	h.tick()
 	if got := h.stormSent(); len(got) != 0 {

@@ -252,6 +252,11 @@ func (f *FakeSlack) accept(c *Call, r *http.Request) map[string]any {
 	case "conversations.info":
 		answer, recorded = map[string]any{"ok": true, "channel": map[string]any{"id": c.Channel,
 			"name": "sla-alerts", "is_channel": true, "is_member": true}}, false
+	case "files.getUploadURLExternal", "files.completeUploadExternal":
+		// The rig's app was installed without files:write: slabot skips
+		// the charts (logged once), as a workspace without it would.
+		answer, recorded = map[string]any{"ok": false, "error": "missing_scope", "needed": "files:write",
+			"provided": "commands,chat:write"}, false
 	default:
 		answer, recorded = map[string]any{"ok": false, "error": "unknown_method"}, false
 	}

@@ -35,6 +35,7 @@ func demo(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	asJSON := fs.Bool("json", false, "also print each message's Block Kit JSON")
+	charts := fs.String("charts", "", "folder to write the charts to (default: a new temporary folder)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,9 +45,11 @@ func demo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	clock := app.NewManualClock(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
+	// The story starts at 09:00; the quiet half hour before it gives the
+	// charts a history to draw.
+	clock := app.NewManualClock(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC).Add(-demoQuiet))
 	out := &lockedWriter{w: stdout}
-	w := wiring{stdout: out, log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: clock}
+	w := wiring{stdout: out, log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: clock, chartDir: *charts}
 	if *asJSON {
 		w.wrap = func(n dispatch.Notifier) dispatch.Notifier { return blockKitPrinter{next: n, w: out} }
 	}
@@ -75,12 +78,21 @@ type demoRun struct {
 }
 
 const (
+	demoQuiet   = 30 * time.Minute
 	demoSupport = "2f6f2d4e-8c1a-4a53-b9a4-0c5d7e8f9a10"
 	demoUser    = "U0SUPERVISOR"
 )
 
 func (d *demoRun) story() error {
 	d.say("slabot demo: embedded Redis, no credentials, simulated time. Each ── block is a Slack message.")
+
+	// Support's wait climbs quietly, under its threshold, before the story.
+	for i := range int(demoQuiet / time.Minute) {
+		if err := d.metric(demoSupport, "Support", "longest_wait", float64(90+i*7)); err != nil {
+			return err
+		}
+		d.clock.Advance(time.Minute)
+	}
 
 	d.step("1. Queue Support's longest wait (5m 12s) breaches the built-in default threshold (5m).")
 	if err := d.metric(demoSupport, "Support", "longest_wait", 312); err != nil {
@@ -100,7 +112,7 @@ func (d *demoRun) story() error {
 	if err := d.click("alert_ack", alertID+"|1", ""); err != nil {
 		return err
 	}
-	d.step("5. Five minutes later the queue recovers: the message shows resolved and a thread reply says how long it lasted.")
+	d.step("5. Five minutes later the queue recovers: the message shows resolved, a thread reply says how long it lasted, and the chart of the breach follows in the thread (written to a PNG file here).")
 	d.clock.Advance(5 * time.Minute)
 	if err := d.metric(demoSupport, "Support", "longest_wait", 48); err != nil {
 		return err
@@ -248,6 +260,10 @@ func (d *demoRun) settle() error {
 		if time.Now().After(deadline) {
 			return errors.New("demo: notifications were not delivered within 10 s")
 		}
+		// Posts in one channel are paced (a millisecond apart in local
+		// mode): the simulated time must move for a second one (a
+		// resolution's chart after its reply) to go.
+		d.clock.Advance(time.Millisecond)
 		time.Sleep(10 * time.Millisecond)
 	}
 }

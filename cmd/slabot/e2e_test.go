@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/slabot/slabot/app"
 	"github.com/slabot/slabot/app/dispatch"
+	"github.com/slabot/slabot/internal/slackfake"
 	"github.com/slabot/slabot/slackapi"
 	"github.com/slabot/slabot/store/redistest"
 )
@@ -26,6 +29,8 @@ type e2e struct {
 	web   *httptest.Server
 	redis *redistest.Server
 	seq   int
+	// logs holds what slabot logged (JSON, warnings and up).
+	logs *syncWriter
 }
 
 func env(vars map[string]string) func(string) string {
@@ -48,11 +53,12 @@ func newE2E(t *testing.T, extra map[string]string, background bool) *e2e {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := build(ctx, cfg, wiring{stdout: io.Discard, log: slog.New(slog.DiscardHandler)})
+	logs := &syncWriter{}
+	svc, err := build(ctx, cfg, wiring{stdout: io.Discard, log: newLogger(logs, slog.LevelWarn)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &e2e{t: t, slack: slack, svc: svc, redis: rs, web: httptest.NewServer(svc.handler)}
+	e := &e2e{t: t, slack: slack, svc: svc, redis: rs, web: httptest.NewServer(svc.handler), logs: logs}
 	var wait func()
 	if background {
 		wait = svc.start(ctx)
@@ -96,7 +102,7 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 	if post.Method != "chat.postMessage" || post.Channel != "C0ALERTS" || !strings.Contains(post.Text, "Support &lt;team&gt;") {
 		t.Fatalf("first call %+v: want a post in C0ALERTS naming the escaped queue", post)
 	}
-	for _, action := range []string{"alert_ack", "alert_resolve", "alert_snooze"} {
+	for _, action := range []string{"alert_ack", "alert_resolve", "alert_snooze", "alert_chart"} {
 		if !strings.Contains(post.Blocks, action) {
 			t.Errorf("message has no %s control", action)
 		}
@@ -117,6 +123,14 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 	if reply.ThreadTS != post.Posted || !strings.Contains(strings.ToLower(reply.Text), "resolved") {
 		t.Errorf("reply %+v: want a threaded resolution", reply)
 	}
+	// The episode's chart follows in the thread.
+	chart := waitShared(t, e.slack, 1)[0]
+	if chart.Channel != "C0ALERTS" || chart.ThreadTS != post.Posted || chart.Name != "sla-chart.png" ||
+		chart.Title != "Support <team>: Longest wait, the breach and the 30 minutes before it" {
+		t.Errorf("chart %q titled %q shared in %s thread %q, want sla-chart.png of Support's wait in the alert's thread %s",
+			chart.Name, chart.Title, chart.Channel, chart.ThreadTS, post.Posted)
+	}
+	checkChartPNG(t, chart.Bytes)
 	// The next breach is a new episode: a new message.
 	e.send("longest_wait", 700)
 	e.slack.waitCalls(t, "a new episode", func(c []slackCall) bool { return count(c, "chat.postMessage") == 3 })
@@ -137,19 +151,20 @@ func TestEndToEndBreachUpdateResolve(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	checkMetrics(t, string(body), map[string]float64{
-		`slabot_webhook_events_total{format="metric",outcome="processed"}`: 5,
-		`slabot_webhook_request_duration_seconds_count{code="200"}`:        5,
-		`slabot_alert_transitions_total{transition="fired"}`:               2,
-		`slabot_alert_transitions_total{transition="resolved"}`:            1,
-		`slabot_slack_calls_total{method="chat.update",result="ok"}`:       1,
-		`slabot_slack_calls_total{method="chat.postMessage",result="ok"}`:  3,
+		`slabot_webhook_events_total{format="metric",outcome="processed"}`:            5,
+		`slabot_webhook_request_duration_seconds_count{code="200"}`:                   5,
+		`slabot_alert_transitions_total{transition="fired"}`:                          2,
+		`slabot_alert_transitions_total{transition="resolved"}`:                       1,
+		`slabot_slack_calls_total{method="chat.update",result="ok"}`:                  1,
+		`slabot_slack_calls_total{method="chat.postMessage",result="ok"}`:             3,
+		`slabot_slack_calls_total{method="files.completeUploadExternal",result="ok"}`: 1,
 		`slabot_open_alerts`:                         1,
 		`slabot_outbox_depth`:                        0,
 		`slabot_outbox_oldest_age_seconds`:           0,
 		`slabot_poll_cycles_total{result="ok"}`:      0,
 		`slabot_poll_last_success_timestamp_seconds`: 0,
 		`slabot_redis_errors_total`:                  0,
-		`slabot_slack_delivery_delay_seconds_count`:  4,
+		`slabot_slack_delivery_delay_seconds_count`:  5,
 		`slabot_webhook_unknown_metrics_total`:       0,
 	})
 }
@@ -245,5 +260,67 @@ func TestLocalModeRunsWithNoConfiguration(t *testing.T) {
 			t.Fatalf("console shows no alert: %q", out.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitShared waits until the fake Slack has shared n files, and returns them.
+func waitShared(t *testing.T, f *fakeSlack, n int) []slackfake.File {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got := f.files.Shared(); len(got) >= n {
+			return got
+		}
+	}
+	t.Fatalf("%d files shared, want %d", len(f.files.Shared()), n)
+	return nil
+}
+
+// checkChartPNG decodes a shared chart: an 800×400 PNG, under 100 KB.
+func checkChartPNG(t *testing.T, b []byte) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("shared chart is not a PNG: %v", err)
+	}
+	if got := img.Bounds().Size(); got.X != 800 || got.Y != 400 {
+		t.Errorf("chart is %v, want 800x400", got)
+	}
+	if len(b) > 100<<10 {
+		t.Errorf("chart is %d bytes, want under 100 KB", len(b))
+	}
+}
+
+// Without files:write the chart is skipped, said once in the log, and
+// the alerts go on as before.
+func TestEndToEndChartWithoutFilesScope(t *testing.T) {
+	e := newE2E(t, nil, true)
+	e.slack.mu.Lock() // the fake reads Refuse with mu held
+	e.slack.files.Refuse = func(string) string { return "missing_scope" }
+	e.slack.mu.Unlock()
+	for episode := 1; episode <= 2; episode++ {
+		e.send("longest_wait", 400)
+		e.send("longest_wait", 10)
+		e.slack.waitCalls(t, "the resolution", func(c []slackCall) bool { return count(c, "chat.postMessage") >= 2*episode })
+	}
+	// The second chart is skipped without asking Slack: wait for the
+	// outbox to drain, then read the log.
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n, _, err := e.svc.store.OutboxDepth(context.Background()); err == nil && n == 0 {
+			break
+		}
+	}
+	logs := e.logs.String()
+	if n := strings.Count(logs, "lacks a scope for charts"); n != 1 || !strings.Contains(logs, `"scope":"files:write"`) {
+		t.Errorf("missing scope logged %d times, want once naming files:write:\n%s", n, logs)
+	}
+	if strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("a skipped chart was logged as an error:\n%s", logs)
+	}
+	if got := e.slack.files.Shared(); len(got) != 0 {
+		t.Errorf("shared %d files without the scope", len(got))
+	}
+	calls := e.slack.recorded()
+	if count(calls, "chat.postMessage") != 4 || count(calls, "chat.update") != 2 {
+		t.Errorf("calls %+v: want two alerts, each updated and resolved in its thread", calls)
 	}
 }

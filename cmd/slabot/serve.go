@@ -20,6 +20,7 @@ import (
 	"github.com/slabot/slabot/app"
 	"github.com/slabot/slabot/app/dispatch"
 	"github.com/slabot/slabot/app/engine"
+	"github.com/slabot/slabot/chartjob"
 	"github.com/slabot/slabot/genesys"
 	"github.com/slabot/slabot/handlers"
 	"github.com/slabot/slabot/metrics"
@@ -73,6 +74,9 @@ type wiring struct {
 	clock  app.Clock // default app.SystemClock; the demo drives its own
 	// wrap, when set, wraps the Slack notifier (the demo prints Block Kit).
 	wrap func(dispatch.Notifier) dispatch.Notifier
+	// chartDir is where local mode writes charts; empty: a new
+	// temporary folder.
+	chartDir string
 	// reportEvery is how often the weekly report is checked for being
 	// due; default a minute (tests check more often).
 	reportEvery time.Duration
@@ -105,14 +109,17 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		uploader handlers.Uploader
 	)
 	pace := cfg.SlackPostInterval
+	// Charts are drawn when they are delivered, from the stored history.
+	charts := &chartjob.Drawer{History: st, Episodes: st}
 	if cfg.Local() {
 		log.Warn("SLACK_BOT_TOKEN is not set: Slack messages are printed to the console, and unsigned webhooks and Slack requests are accepted (from this machine only)")
-		console := slackapi.NewConsole(stdout, slackapi.ConsoleOptions{Mention: cfg.SlackMention, AppsURL: region.Apps, Logger: log})
+		console := slackapi.NewConsole(stdout, slackapi.ConsoleOptions{Mention: cfg.SlackMention, AppsURL: region.Apps, Logger: log,
+			Charts: charts, ChartDir: w.chartDir})
 		notifier, home = console, console
 		pace = time.Millisecond
 	} else {
 		client := slackapi.New(string(cfg.SlackBotToken), slackapi.Options{
-			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Logger: log})
+			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Charts: charts, Logger: log})
 		notifier, home, uploader = client, client, client
 	}
 	if w.wrap != nil {
@@ -147,6 +154,8 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	reportZone := time.UTC
 	if cfg.Report != nil {
 		reportZone = cfg.Report.Zone
+		// Charts show SLA_REPORT's time zone too.
+		charts.Location = reportZone
 		s.report = (&weekly.Reporter{Schedule: *cfg.Report, Channel: cfg.SlackChannelID, Source: st, Outbox: st,
 			Chart: reportChart, Uploader: uploader, Clock: clock, Logger: log}).Tick
 		s.reportEvery = cmp.Or(w.reportEvery, time.Minute)
@@ -177,6 +186,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		ReportZone:     reportZone,
 		ReportChart:    reportChart,
 		Uploader:       uploader,
+		Charts:         st,
 	}
 	if cfg.SocketMode() {
 		s.socket = handlers.NewSocket(deps, handlers.SocketOptions{AppToken: string(cfg.SlackAppToken),
