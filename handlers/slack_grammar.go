@@ -184,7 +184,8 @@ type channelArg struct {
 type command struct {
 	verb  string
 	queue queueArg
-	// media is the rule's media type (app.Voice…); "" for every one.
+	// media is the rule's media type (app.Voice…), "" for every one;
+	// for /sla chart, the chart's ("" when not given).
 	media  string
 	metric app.Metric
 	// target is set for the value "target": the queue's own Genesys
@@ -207,8 +208,6 @@ type command struct {
 	// period is /sla report's span (7 or 30 days), or /sla chart's
 	// window (6 h, 24 h or 7 days).
 	period time.Duration
-	// media is /sla chart's media type ("" when not given).
-	media string
 }
 
 // parseCommand parses the text after /sla. On error the command still
