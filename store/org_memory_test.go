@@ -18,9 +18,10 @@ import (
 // queue, 3,000 in all) after a simulated week of the synthetic history
 // (histsim_test.go) compacted as slabot does, with 3 thresholds a queue,
 // 150 open alerts, 1,000 alerts resolved within the week (kept 7 days)
-// and their outbox entries delivered. Idempotency keys are left out (see
-// TestMeasureSeenMemory): what remains of a 25 MB plan for them is
-// reported. Run with:
+// and their outbox entries delivered. Then it adds the idempotency marks
+// of 10 and of 100 webhook events a second over the default 1 h window at
+// their peak (TestMeasureSeenMemory) and reports the worst moment with
+// them against the plan and the memory guard's 80 %. Run with:
 //
 //	SLABOT_MEASURE_HISTORY=1 go test ./store -run MeasureOrgMemory -v
 func TestMeasureOrgMemory(t *testing.T) {
@@ -104,10 +105,31 @@ func TestMeasureOrgMemory(t *testing.T) {
 	const plan = 25 << 20
 	t.Logf("worst moment: used_memory %.2f MiB (history %.2f MiB) of a 25 MB plan (%.0f MiB); %.2f MiB left, %.2f MiB below the 80 %% guard",
 		mib(worstTotal), mib(worstHist), mib(plan), mib(plan-worstTotal), mib(plan*8/10-worstTotal))
-	for _, perEvent := range []float64{184, 12} {
-		t.Logf("  idempotency keys at %.0f bytes an event, 24 h: up to %.2f events/s fit below the guard", perEvent,
-			float64(plan*8/10-worstTotal)/perEvent/86400)
+	// Idempotency marks at a steady webhook rate, default window (1 h),
+	// at their peak (TestMeasureSeenMemory): 10 events/s, then 90 more
+	// (100 in all) into the same buckets.
+	end := usedMemory(t, rdb)
+	total := 0.0
+	for _, phase := range []struct {
+		rate float64
+		tag  string
+	}{{10, "a"}, {90, "b"}} {
+		total += phase.rate
+		fillMarks(t, s, queues, phase.rate, markPeakSpan(s), phase.tag)
+		m := markMemory(t, rdb, "slabot:")
+		marks := usedMemory(t, rdb) - end
+		with := worstTotal + marks
+		verdict := "below"
+		if with > plan*8/10 {
+			verdict = "OVER"
+		}
+		t.Logf("marks at %.0f events/s (window %s): %d marks in %d sets, used_memory +%.2f MiB (MEMORY USAGE %.2f MiB); "+
+			"worst moment with them %.2f MiB: %.0f %% of 25 MB, %s the guard's 80 %% (%.0f MiB) by %.2f MiB",
+			total, s.DedupWindow(), m.marks, m.sets, mib(marks), mib(m.usage), mib(with), 100*float64(with)/plan,
+			verdict, mib(plan*8/10), mib(abs(plan*8/10-with)))
 	}
 }
+
+func abs(n int64) int64 { return max(n, -n) }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
