@@ -22,9 +22,9 @@ import (
 // of events (see fillMarks). The 30 min and 1 h cases commit all 200
 // queues' events; the 24 h case commits 4 queues' (a queue's sets do not
 // depend on the others) and scales by 50. It reports bytes a mark by
-// used_memory and by MEMORY USAGE
-// of every mark set. (Before the marks, a key of its own per event for
-// 24 h cost 184 bytes: BENCHMARKS.md keeps the figure.) Run with:
+// used_memory and by MEMORY USAGE of every mark set. (Before the marks, a
+// key of its own per event for 24 h cost 184 bytes: BENCHMARKS.md keeps
+// the figure.) Run with:
 //
 //	SLABOT_MEASURE_HISTORY=1 go test ./store -run MeasureSeenMemory -v
 func TestMeasureSeenMemory(t *testing.T) {
