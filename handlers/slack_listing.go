@@ -92,6 +92,7 @@ func (x *commands) list(ctx context.Context) (string, error) {
 		hours = append(hours, "None: every queue alerts at any time.")
 	}
 	lines = append(lines, hours...)
+	lines = append(lines, targetsSection(ts, states, known)...)
 	return strings.Join(lines, "\n"), nil
 }
 

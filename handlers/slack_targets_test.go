@@ -1,0 +1,77 @@
+package handlers
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slabot/slabot/app"
+	"github.com/slabot/slabot/app/engine"
+)
+
+// TestListTargets: /sla list summarises the targets the directory holds,
+// flags the email target left at the creation default, and, once a rule
+// on target is set, names the queues without one (the first ten, and a
+// count); the engine alerts on none of those, however long they wait,
+// and holds the others to their own target, which /sla status and the App
+// Home name beside the media type.
+func TestListTargets(t *testing.T) {
+	const (
+		support = "10000000-0000-4000-8000-000000000001"
+		claims  = "10000000-0000-4000-8000-000000000002"
+		returns = "10000000-0000-4000-8000-000000000003"
+		night   = "10000000-0000-4000-8000-000000000004"
+		bare    = "00000000-0000-4000-8000-000000000000" // stormQueues' "Queue 00"
+	)
+	sl := func(pct float64, within time.Duration) app.ServiceLevelTarget {
+		return app.ServiceLevelTarget{Percent: pct, Within: within}
+	}
+	queues := append(stormQueues(11), // none has a target
+		app.QueueInfo{ID: support, Name: "Support", ServiceLevels: map[string]app.ServiceLevelTarget{
+			"call": sl(80, 20*time.Second), "email": sl(80, 20*time.Second)}},
+		app.QueueInfo{ID: claims, Name: "Claims", ServiceLevels: map[string]app.ServiceLevelTarget{"email": sl(90, time.Hour)}},
+		app.QueueInfo{ID: returns, Name: "Returns", ServiceLevels: map[string]app.ServiceLevelTarget{
+			"call": sl(90, 15*time.Second), "email": sl(90, time.Hour)}},
+		app.QueueInfo{ID: night, Name: "Night desk"},
+	)
+	e := newClockedE2E(t, engine.Options{BuiltinDefault: &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait,
+		Value: 300, SetBy: "built-in"}}, queues)
+
+	section := "*Targets in Genesys Cloud*\n" +
+		"• voice: 2 queues, 90 % in 15s on 1 of them\n" +
+		"• email: 3 queues, 90 % in 1h on 2 of them\n" +
+		"• email: 1 queue still at the creation default 80 % in 20s: set their real target in Genesys Cloud, or rules on `target` will page on them.\n" +
+		"• 12 queues have no target on any media type: rules on `target` never alert on them."
+	if got := runCommand(t, e.h, "U0LEAD001", "list"); !strings.Contains(got, section) {
+		t.Errorf("/sla list lacks\n%s\nin\n%s", section, got)
+	}
+
+	runCommand(t, e.h, "U0LEAD001", "set default voice wait target")
+	unknown := "• *default* (voice) longest_wait target: target unknown for 13 queues, not alerted on a guess: " +
+		"*Queue 00*, *Queue 01*, *Queue 02*, *Queue 03*, *Queue 04*, *Queue 05*, *Queue 06*, *Queue 07*, *Queue 08*, *Queue 09* and 3 more"
+	if got := runCommand(t, e.h, "U0LEAD001", "list"); !strings.Contains(got, section+"\n"+unknown) {
+		t.Errorf("/sla list after a rule on target lacks\n%s\nin\n%s", unknown, got)
+	}
+
+	e.clock.Advance(time.Minute)
+	for _, q := range []string{bare, claims, night} { // no voice target: the built-in 5m must not stand in either
+		e.observe(t, q, app.Voice, app.LongestWait, 3600)
+	}
+	e.observe(t, support, app.Voice, app.LongestWait, 30)
+	e.settle(t)
+	var posts []string
+	for _, p := range e.slack.of("chat.postMessage") {
+		posts = append(posts, p.Form.Get("text"))
+	}
+	if want := "SLA breach: Support — Longest wait 30s (voice target 80 % in 20s)"; len(posts) != 1 || !strings.Contains(posts[0], want) {
+		t.Fatalf("posted %q; want only %q", posts, want)
+	}
+
+	status := runCommand(t, e.h, "U0LEAD001", "status")
+	home := e.homeText(t, "U0LEAD001")
+	for name, got := range map[string]string{"/sla status": status, "the App Home": home} {
+		if want := "*Support (voice)* — Longest wait *30s* (target 80 % in 20s)"; !strings.Contains(got, want) {
+			t.Errorf("%s lacks %q:\n%s", name, want, got)
+		}
+	}
+}
