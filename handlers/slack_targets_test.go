@@ -75,3 +75,25 @@ func TestListTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpTargets: /sla help names the media words, the precedence, the
+// built-in rule's reach and the target examples, and all of it fits under
+// the clip (a clipped help would lose its last lines).
+func TestHelpTargets(t *testing.T) {
+	h, _ := memServer(t, newMemStore(), func(d *Deps) { d.Admins = []string{"U0LEAD001"} }) // SLA_ADMINS set: the longest help
+	got := runCommand(t, h, "U0LEAD001", "help")
+	for _, want := range []string{
+		"*Media*: `voice` (`call`), `chat`, `callback`, `email`, `message`. Most specific rule wins: " +
+			"queue + media, queue, default + media, default, built-in (`longest_wait`, voice and chat only).",
+		"*Target*: `target` as the value of `sl` or `wait` is each queue's own Genesys target for the media type: " +
+			"`/sla set default voice sl target min 20`, `/sla set default email wait target`. Queues without one are never alerted; `/sla list` names them.",
+		"*Storms*:", // the last line
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("/sla help lacks %q:\n%s", want, got)
+		}
+	}
+	if n := len([]rune(got)); n > maxReply || strings.Contains(got, "(cut short)") {
+		t.Errorf("/sla help is %d characters (clip at %d):\n%s", n, maxReply, got)
+	}
+}
