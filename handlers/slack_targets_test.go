@@ -97,3 +97,23 @@ func TestHelpTargets(t *testing.T) {
 		t.Errorf("/sla help is %d characters (clip at %d):\n%s", n, maxReply, got)
 	}
 }
+
+// TestListBuiltinBesideMediaDefault: a default rule for one media type
+// leaves the built-in wait watching the others, so /sla list still shows
+// it, saying which media types it watches; a default on every media type
+// replaces it.
+func TestListBuiltinBesideMediaDefault(t *testing.T) {
+	m := newMemStore()
+	m.thresholds = []app.Threshold{{QueueID: app.DefaultQueue, MediaType: app.Email, Metric: app.LongestWait, Value: 8 * 3600}}
+	h, _ := memServer(t, m, func(d *Deps) {
+		d.BuiltinDefault = &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: 300}
+	})
+	builtin := "• *default* longest_wait above 5m _(built-in; SLA_DEFAULT_LONGEST_WAIT)_ for voice, chat and metric events only"
+	if got := runCommand(t, h, "U0LEAD001", "list"); !strings.Contains(got, builtin) || !strings.Contains(got, "*Thresholds* (2)") {
+		t.Errorf("/sla list beside a default email rule lacks %q:\n%s", builtin, got)
+	}
+	m.thresholds = append(m.thresholds, app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait, Value: 600})
+	if got := runCommand(t, h, "U0LEAD001", "list"); strings.Contains(got, "built-in") || !strings.Contains(got, "*Thresholds* (2)") {
+		t.Errorf("/sla list after a default on every media type still shows the built-in rule:\n%s", got)
+	}
+}

@@ -198,7 +198,7 @@ func ThresholdLine(t app.Threshold, names map[string]string) string {
 	switch t.SetBy {
 	case "":
 	case "built-in":
-		s += " _(built-in; SLA_DEFAULT_LONGEST_WAIT)_"
+		s += " _(built-in; SLA_DEFAULT_LONGEST_WAIT)_ for voice, chat and metric events only" // app.BuiltinApplies
 	default:
 		s += " · set by " + userMention(t.SetBy)
 	}
