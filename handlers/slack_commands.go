@@ -208,7 +208,9 @@ func (x *commands) unset(ctx context.Context, cmd command, by app.Actor) (string
 		t.SetBy = ""
 		lines = append(lines, "• "+slackapi.ThresholdLine(t, known))
 	}
-	if coversBuiltin && slices.ContainsFunc(removed, func(t app.Threshold) bool { return t.Metric == builtin.Metric }) {
+	if coversBuiltin && slices.ContainsFunc(removed, func(t app.Threshold) bool {
+		return t.Metric == builtin.Metric && app.BuiltinApplies(t.MediaType) // nothing is built in for email
+	}) {
 		lines = append(lines, "The built-in default applies again: "+slackapi.ThresholdLine(*builtin, known)+".")
 	}
 	return strings.Join(lines, "\n") + x.waitingForData(ctx, ref.ID, known), nil

@@ -117,3 +117,18 @@ func TestListBuiltinBesideMediaDefault(t *testing.T) {
 		t.Errorf("/sla list after a default on every media type still shows the built-in rule:\n%s", got)
 	}
 }
+
+// TestUnsetMediaDefault: removing a default for email leaves email without
+// a rule (nothing is built in for it), so the answer does not say the
+// built-in wait applies again; removing the voice one does.
+func TestUnsetMediaDefault(t *testing.T) {
+	e := newSlackE2E(t, nil)
+	runCommand(t, e.h, "U0LEAD001", "set default email wait 8h")
+	runCommand(t, e.h, "U0LEAD001", "set default voice wait 2m")
+	if got := runCommand(t, e.h, "U0LEAD001", "unset default email wait"); !strings.Contains(got, "Removed:") || strings.Contains(got, "built-in") {
+		t.Errorf("/sla unset default email wait answered %q; want no word of the built-in rule", got)
+	}
+	if got := runCommand(t, e.h, "U0LEAD001", "unset default voice wait"); !strings.Contains(got, "The built-in default applies again") {
+		t.Errorf("/sla unset default voice wait answered %q; want the built-in rule named", got)
+	}
+}
