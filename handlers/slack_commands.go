@@ -208,7 +208,9 @@ func (x *commands) unset(ctx context.Context, cmd command, by app.Actor) (string
 		t.SetBy = ""
 		lines = append(lines, "• "+slackapi.ThresholdLine(t, known))
 	}
-	if coversBuiltin && slices.ContainsFunc(removed, func(t app.Threshold) bool { return t.Metric == builtin.Metric }) {
+	if coversBuiltin && slices.ContainsFunc(removed, func(t app.Threshold) bool {
+		return t.Metric == builtin.Metric && app.BuiltinApplies(t.MediaType) // nothing is built in for email
+	}) {
 		lines = append(lines, "The built-in default applies again: "+slackapi.ThresholdLine(*builtin, known)+".")
 	}
 	return strings.Join(lines, "\n") + x.waitingForData(ctx, ref.ID, known), nil
@@ -429,6 +431,9 @@ func validUserID(id string) bool {
 func helpText(restricted bool) string {
 	lines := []string{"*/sla: queue SLA alerts from Slack*"}
 	for _, u := range usages {
+		if u.verb == verbHelp {
+			continue // the reader has it
+		}
 		lines = append(lines, "• `"+slackapi.Escape(u.usage)+"`"+adminMark(u.verb)+" — e.g. "+slackapi.Escape(u.example))
 	}
 	if restricted {
@@ -440,14 +445,16 @@ func helpText(restricted bool) string {
 		"*Queues*: a name (any case; \"quote names with spaces\"), a queue ID, or `default` for the rule of every queue without its own.",
 		"*Metrics*: `longest_wait` (`wait`), `waiting` (`queue`), `service_level` (`sl`), `agents` (`on_queue`), `abandon_rate` (`abandon`).",
 		"*Values*: durations `5m`, `300s` or `300`; percentages `80` or `80%`; counts `10`. `for 2m` waits that long before alerting.",
-		"*Clear*: `clear 3m` resolves an alert only once the value is back at 3m (fires above 5m, clears at 3m), so a value hovering around the threshold alerts once. "+
-			"For `service_level` and `agents` the clear value is above the threshold.",
+		"*Clear*: `clear 3m` resolves an alert only once the value is back at 3m, so a value hovering around the threshold alerts once; "+
+			"for `service_level` and `agents` it is above the threshold.",
 		"*Min*: `min 20` on `service_level` or `abandon_rate` ignores intervals with fewer than 20 offered interactions.",
-		"*Note*: Genesys notifications carry counts, not wait times. A notification-only deployment (no Genesys API credentials) "+
-			"cannot alert on `longest_wait`; use `waiting`, `service_level`, `agents` or `abandon_rate`, or enable polling.",
-		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes the alert, Chart shares a chart of the breach so far in its thread. The App Home tab shows it all.",
-		"*Business hours*: outside a queue's hours (its own, else `default`'s) no alert fires for it, open alerts resolve quietly, "+
-			"and alerts re-arm at opening time. Days `Mon-Fri`, `Sat,Sun`, `daily`; hours `08:00-18:00` (overnight `22:00-06:00`); an IANA zone such as `Europe/London`.",
-		"*Storms*: when many alerts fire in one channel at once, they are listed in one digest message, kept up to date, with Acknowledge all and Snooze all.")
+		mediaHelp(),
+		targetHelp(),
+		"*Note*: Genesys notifications carry counts, not wait times: without polling (Genesys API credentials) slabot "+
+			"cannot alert on `longest_wait`; use `waiting`, `service_level`, `agents` or `abandon_rate`.",
+		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes the alert, Chart charts the breach in its thread. The App Home tab shows it all.",
+		"*Business hours*: outside a queue's hours (its own, else `default`'s) no alert fires, open alerts resolve quietly "+
+			"and re-arm at opening. Days `Mon-Fri`, `Sat,Sun`, `daily`; overnight hours `22:00-06:00`; an IANA zone.",
+		"*Storms*: many alerts at once in one channel are listed in one digest, kept up to date, with Acknowledge all and Snooze all.")
 	return strings.Join(lines, "\n")
 }

@@ -52,11 +52,11 @@ var verbAliases = map[string]string{
 // usages are the usage lines, in help order, with an example each.
 var usages = []struct{ verb, usage, example string }{
 	{verbSet, "/sla set <queue>|default [<media>] <metric> <value>|target [clear <value>] [min <n>] [for <duration>]",
-		`/sla set Support wait 5m clear 3m · /sla set "Billing EU" sl 80% clear 85% min 20 for 10m · /sla set default waiting 10 · /sla set default voice sl target min 20 · /sla set default email wait target`},
+		`/sla set Support wait 5m clear 3m · /sla set "Billing EU" sl 80% clear 85% min 20 for 10m · /sla set default waiting 10`},
 	{verbPreview, "/sla preview <queue>|default [<media>] <metric> <value>|target [clear <value>] [min <n>] [for <duration>]",
-		`/sla preview Support wait 5m clear 3m (what that rule would have done over the last 7 days; changes nothing)`},
+		`/sla preview Support wait 5m clear 3m (replays the last 7 days; changes nothing)`},
 	{verbUnset, "/sla unset <queue>|default [<media>] [<metric>]", `/sla unset Support wait · /sla unset default email wait`},
-	{verbList, "/sla list", `/sla list (thresholds, snoozes, routes and business hours)`},
+	{verbList, "/sla list", `/sla list (thresholds, snoozes, routes, business hours, targets)`},
 	{verbStatus, "/sla status", `/sla status (open alerts and their state)`},
 	{verbSnooze, "/sla snooze <queue>|all <duration>", `/sla snooze "Billing EU" 30m`},
 	{verbUnsnooze, "/sla unsnooze <queue>|all", `/sla unsnooze all`},
@@ -65,9 +65,9 @@ var usages = []struct{ verb, usage, example string }{
 	{verbHistory, "/sla history [<queue>]", `/sla history Support`},
 	{verbReport, "/sla report [7d|30d] [<queue>]", `/sla report · /sla report 30d "Billing EU" (breaches, time in breach, MTTA, MTTR per queue and media type)`},
 	{verbChart, "/sla chart <queue> [<media>] [<metric>] [6h|24h|7d]",
-		`/sla chart Support · /sla chart "Billing EU" chat sl 24h (a PNG of the metric, shared in this channel; default longest_wait over 6h)`},
+		`/sla chart Support · /sla chart "Billing EU" chat sl 24h (a PNG, shared here; default: longest_wait over 6h)`},
 	{verbHours, "/sla hours <queue>|default [<days> <from>-<to>… <IANA zone> | always | default]",
-		`/sla hours default Mon-Fri 08:00-18:00 Europe/London · /sla hours Support Mon-Fri 08:00-20:00 Sat 09:00-13:00 Europe/London · /sla hours "Night desk" always · /sla hours Support`},
+		`/sla hours default Mon-Fri 08:00-18:00 Europe/London · /sla hours "Night desk" always · /sla hours Support`},
 	{verbHelp, "/sla help", `/sla help`},
 }
 

@@ -92,6 +92,7 @@ func (x *commands) list(ctx context.Context) (string, error) {
 		hours = append(hours, "None: every queue alerts at any time.")
 	}
 	lines = append(lines, hours...)
+	lines = append(lines, targetsSection(ts, states, known)...)
 	return strings.Join(lines, "\n"), nil
 }
 
@@ -142,10 +143,11 @@ func stateIDs(known map[string]string) []string {
 }
 
 // withBuiltin adds the built-in default threshold where it applies: no
-// stored default rule for its metric.
+// stored default rule for its metric on every media type (a default for
+// one media type leaves the built-in one watching the others).
 func withBuiltin(ts []app.Threshold, builtin *app.Threshold) []app.Threshold {
 	if builtin == nil || slices.ContainsFunc(ts, func(t app.Threshold) bool {
-		return t.QueueID == app.DefaultQueue && t.Metric == builtin.Metric
+		return t.QueueID == app.DefaultQueue && t.Metric == builtin.Metric && t.MediaType == ""
 	}) {
 		return ts
 	}

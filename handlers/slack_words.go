@@ -178,3 +178,16 @@ func unknownQueueAnswer(e *app.UnknownQueueError) string {
 		"Name the queue by its ID instead: in Genesys Cloud, Admin → Contact Center → Queues, open the queue; "+
 		"the ID is the last part of the page's address (e.g. 2f6f2d4e-8c1a-4a53-b9a4-0c5d7e8f9a10).", arg)
 }
+
+// mediaHelp is /sla help's line on media types and which rule wins.
+func mediaHelp() string {
+	return "*Media*: `voice` (`call`), `chat`, `callback`, `email`, `message`. Most specific rule wins: " +
+		"queue + media, queue, default + media, default, built-in (`longest_wait`, voice and chat only)."
+}
+
+// targetHelp is /sla help's line on rules that follow each queue's own
+// targets in Genesys Cloud.
+func targetHelp() string {
+	return "*Target*: `target` as the value of `sl` or `wait` is each queue's own Genesys target for the media type: " +
+		"`/sla set default voice sl target min 20`, `/sla set default email wait target`. Queues without one are never alerted; `/sla list` names them."
+}

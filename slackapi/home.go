@@ -120,8 +120,9 @@ func AlertSummary(a app.Alert, now time.Time) string {
 	case a.State == app.StateAcknowledged:
 		icon, state = ":eyes:", "acknowledged"
 	}
-	s := fmt.Sprintf("%s *%s* — %s *%s* (threshold %s) · %s", icon, name, a.Metric.Label(),
-		a.Metric.FormatValue(a.Value), a.Metric.FormatValue(a.Threshold), state)
+	// The name carries the media type; a rule on target names the target.
+	s := fmt.Sprintf("%s *%s* — %s *%s* (%s) · %s", icon, name, a.Metric.Label(),
+		a.Metric.FormatValue(a.Value), limitWords(a.Metric, a.Threshold, "", a.Target), state)
 	switch {
 	case a.Muted && a.State.Open():
 		if a.SnoozedBy != "" {
@@ -197,7 +198,7 @@ func ThresholdLine(t app.Threshold, names map[string]string) string {
 	switch t.SetBy {
 	case "":
 	case "built-in":
-		s += " _(built-in; SLA_DEFAULT_LONGEST_WAIT)_"
+		s += " _(built-in; SLA_DEFAULT_LONGEST_WAIT)_ for voice, chat and metric events only" // app.BuiltinApplies
 	default:
 		s += " · set by " + userMention(t.SetBy)
 	}

@@ -69,6 +69,7 @@ func setup(ctx context.Context, cfg Config, publicURL string, stdout io.Writer) 
 		}
 		if check(fmt.Sprintf("Genesys Cloud API at %s", region.API), err, fix) || len(queues) > 0 {
 			printQueues(stdout, queues)
+			printTargets(stdout, queues)
 		}
 	} else {
 		fmt.Fprintln(stdout, "• Genesys polling is off (GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET not set): slabot relies on webhooks")
@@ -152,6 +153,20 @@ func printQueues(w io.Writer, queues []app.QueueInfo) {
 			fmt.Fprintf(w, ": %s", strings.Join(targets, ", "))
 		}
 		fmt.Fprintln(w)
+	}
+}
+
+// printTargets summarises the queues' own service-level targets per media
+// type, which rules on `target` follow, and flags those still at the
+// target Genesys gives every new queue where nobody is likely to have
+// meant it.
+func printTargets(w io.Writer, queues []app.QueueInfo) {
+	if len(queues) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "    Targets in Genesys Cloud (rules on `target` follow them, e.g. /sla set default voice sl target min 20):")
+	for _, l := range app.SummariseTargets(queues).Lines() {
+		fmt.Fprintf(w, "    - %s\n", l)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,12 @@ func fakeGenesys(t *testing.T, secret string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fakeGenesysPage(t, secret, page)
+}
+
+// fakeGenesysPage is fakeGenesys listing page as the queue directory.
+func fakeGenesysPage(t *testing.T, secret string, page []byte) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
@@ -85,5 +92,47 @@ func TestSetup(t *testing.T) {
 				t.Errorf("setup printed a secret:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestSetupSummarisesTargets: setup prints what the directory holds of the
+// queues' own targets per media type, and flags email targets left at the
+// creation default (80 % in 20 s), which a rule on target would page on.
+func TestSetupSummarisesTargets(t *testing.T) {
+	sl := func(pct float64, ms int) map[string]any {
+		return map[string]any{"serviceLevel": map[string]any{"percentage": pct, "durationMs": ms}}
+	}
+	var entities []map[string]any
+	for i := range 5 {
+		media := map[string]any{"call": sl(0.8, 20000), "email": sl(0.8, 20000)}
+		if i == 4 {
+			media["call"] = sl(0.9, 15000)
+		}
+		if i >= 2 {
+			media["email"] = sl(0.9, 86400000)
+		}
+		entities = append(entities, map[string]any{"id": fmt.Sprintf("00000000-0000-4000-8000-00000000000%d", i+1),
+			"name": fmt.Sprintf("Queue %d", i+1), "mediaSettings": media})
+	}
+	entities = append(entities, map[string]any{"id": "00000000-0000-4000-8000-000000000009", "name": "Bare", "mediaSettings": map[string]any{}})
+	page, err := json.Marshal(map[string]any{"entities": entities, "pageNumber": 1, "pageCount": 1, "pageSize": 100, "total": len(entities)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := fakeGenesysPage(t, "right", page)
+	var out strings.Builder
+	err = run(context.Background(), []string{"setup"}, env(map[string]string{
+		"GENESYS_CLIENT_ID": "id", "GENESYS_CLIENT_SECRET": "right", "GENESYS_REGION": g.URL, "GENESYS_WEBHOOK_TOKEN": strings.Repeat("t", 32),
+	}), &out)
+	if err == nil {
+		t.Fatalf("setup without Slack passed:\n%s", out.String())
+	}
+	want := "    Targets in Genesys Cloud (rules on `target` follow them, e.g. /sla set default voice sl target min 20):\n" +
+		"    - voice: 5 queues, 80 % in 20s on 4 of them\n" +
+		"    - email: 5 queues, 90 % in 24h on 3 of them\n" +
+		"    - email: 2 queues still at the creation default 80 % in 20s: set their real target in Genesys Cloud, or rules on `target` will page on them.\n" +
+		"    - 1 queue has no target on any media type: rules on `target` never alert on it.\n"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("setup's output lacks\n%s\nin\n%s", want, out.String())
 	}
 }
