@@ -23,6 +23,19 @@ type Storm struct {
 	// storm that goes on keeps growing one digest, a new storm later gets
 	// a new message at the bottom of the channel.
 	JoinUntil time.Time `json:"join_until,omitzero"`
+	// Posts are the alerts among Recent that posted on their own, trimmed
+	// alike. A storm begins with them: the digest that opens (or the one
+	// the storm joins) takes them as its Leads, so that the storm's
+	// reminders and its Acknowledge all / Snooze all cover them too.
+	Posts []StormPost `json:"posts,omitempty"`
+}
+
+// StormPost is an alert episode that posted on its own in a channel, and
+// when.
+type StormPost struct {
+	At      time.Time `json:"at"`
+	AlertID string    `json:"alert_id"`
+	Episode int       `json:"episode"`
 }
 
 // VersionedStorm is a storm record with the version a compare-and-set
@@ -56,6 +69,12 @@ type Digest struct {
 	// members, in its thread (members are not reminded of one by one).
 	RemindAt  time.Time `json:"remind_at,omitzero"`
 	Reminders int       `json:"reminders,omitempty"`
+	// Leads are the storm's first alerts, posted on their own before it
+	// was a storm, not yet linked to the digest. They are written with the
+	// digest (atomically), but their alerts live under other queues' keys,
+	// so each is linked by its own commit in the digest's time-driven pass
+	// (Alert.Storm), which then becomes a member with Posted set.
+	Leads []StormPost `json:"leads,omitempty"`
 }
 
 // VersionedDigest is a digest with the version a compare-and-set must
@@ -84,6 +103,10 @@ type DigestMember struct {
 	// Moved is set when the episode's snooze ended and the breach was
 	// posted afresh: the digest no longer speaks for it.
 	Moved bool `json:"moved,omitempty"`
+	// Posted is set for the storm's first alerts (Alert.Storm): they have
+	// a message of their own above the digest, which the digest counts
+	// and reminds for.
+	Posted bool `json:"posted,omitempty"`
 }
 
 // DisplayName is the member's queue name when known, else its ID.
@@ -101,7 +124,16 @@ func (m DigestMember) Open() bool { return m.State.Open() && !m.Moved }
 func MemberOf(a Alert) DigestMember {
 	return DigestMember{AlertID: a.ID, Episode: a.Episode, QueueID: a.QueueID, QueueName: a.QueueName,
 		MediaType: a.MediaType, Metric: a.Metric, Value: a.Value, Threshold: a.Threshold, Target: a.Target, State: a.State,
-		Muted: a.Muted, AckedBy: a.AckedBy, FiredAt: a.FiredAt}
+		Muted: a.Muted, AckedBy: a.AckedBy, FiredAt: a.FiredAt, Posted: a.Storm != ""}
+}
+
+// StormOf is the digest a's episode belongs to: the one standing for it
+// (Digest), or the one of the storm it began (Storm); empty if none.
+func StormOf(a Alert) string {
+	if a.Digest != "" {
+		return a.Digest
+	}
+	return a.Storm
 }
 
 // DigestCounts tallies a digest's members: the open ones by what a

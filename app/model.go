@@ -135,6 +135,11 @@ type Alert struct {
 	// Digest, when set, is the storm digest standing for this episode:
 	// it has no message of its own, and its changes update the digest.
 	Digest string `json:"digest,omitempty"`
+	// Storm, when set, is the digest of the storm this episode began: it
+	// posted on its own before the burst was a storm, keeps its message,
+	// and its changes show in the digest too, which reminds for it (the
+	// alert does not remind itself).
+	Storm string `json:"storm,omitempty"`
 	// SnoozedUntil is when the queue's snooze ends, and SnoozedBy the
 	// Slack user who set it (empty in records older than the field), for
 	// the message.

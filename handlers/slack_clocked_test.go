@@ -119,8 +119,9 @@ func TestStormDigestEndToEnd(t *testing.T) {
 		t.Fatalf("updates = %d (ts %v), want one of the digest %s", len(upd), upd, digest.RespTS)
 	}
 	body := upd[0].text()
-	for _, want := range []string{"Alert storm: 46 queues breaching since", "46 firing", "*Queue 04 (voice)* — Waiting *20* (threshold 10)",
-		"…and 16 more", "Acknowledge all", "Snooze all queues"} {
+	for _, want := range []string{"Alert storm: 50 queues breaching since", "50 firing", "its first 4 alerts were posted on their own above",
+		"*Queue 00 (voice)* — Waiting *20* (threshold 10) · own message above", "*Queue 04 (voice)* — Waiting *20* (threshold 10)",
+		"…and 20 more", "Acknowledge all", "Snooze all queues"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("digest update lacks %q:\n%s", want, body)
 		}
@@ -135,14 +136,15 @@ func TestStormDigestEndToEnd(t *testing.T) {
 	e.tick(t)
 	e.settle(t)
 	upd = e.slack.of("chat.update")
-	if got := upd[len(upd)-1].text(); !strings.Contains(got, "36 firing · 10 resolved") {
+	if got := upd[len(upd)-1].text(); !strings.Contains(got, "40 firing · 10 resolved") {
 		t.Errorf("after 10 recoveries the digest reads:\n%s", got)
 	}
 	if n := len(e.slack.of("chat.postMessage")); n != 5 {
 		t.Errorf("recoveries of digest members posted %d new messages", n-5)
 	}
 
-	// Acknowledge all, as Slack sends the click.
+	// Acknowledge all, as Slack sends the click: it covers the storm's
+	// first 4 alerts too, whose own messages say so.
 	ctl := buttons(upd[len(upd)-1].blocks(t))
 	ackAll, snoozeAll := ctl[slackapi.ActionDigestAck], ctl[slackapi.ActionDigestSnooze]
 	if ackAll == nil || snoozeAll == nil {
@@ -154,15 +156,26 @@ func TestStormDigestEndToEnd(t *testing.T) {
 	e.tick(t)
 	e.settle(t)
 	upd = e.slack.of("chat.update")
-	if got := upd[len(upd)-1].text(); !strings.Contains(got, "0 firing · 36 acknowledged · 10 resolved") || !strings.Contains(got, "acknowledged by <@U0LEAD002>") {
+	if got := upd[len(upd)-1].text(); !strings.Contains(got, "0 firing · 40 acknowledged · 10 resolved") || !strings.Contains(got, "acknowledged by <@U0LEAD002>") {
 		t.Errorf("after Acknowledge all the digest reads:\n%s", got)
+	}
+	for _, lead := range posts[:4] {
+		var last string
+		for _, u := range upd {
+			if u.Form.Get("ts") == lead.RespTS {
+				last = u.text()
+			}
+		}
+		if !strings.Contains(last, "Acknowledged by <@U0LEAD002> at") {
+			t.Errorf("message %s, posted before the storm, after Acknowledge all reads:\n%s", lead.RespTS, last)
+		}
 	}
 	hist, err := e.store.History(context.Background(), "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := countActions(hist, "ack"); n != 36 {
-		t.Errorf("history has %d acks, want 36", n)
+	if n := countActions(hist, "ack"); n != 40 {
+		t.Errorf("history has %d acks, want 40", n)
 	}
 
 	// Snooze all for an hour from the menu.
@@ -172,7 +185,7 @@ func TestStormDigestEndToEnd(t *testing.T) {
 	e.tick(t)
 	e.settle(t)
 	upd = e.slack.of("chat.update")
-	if got := upd[len(upd)-1].text(); !strings.Contains(got, "36 snoozed") {
+	if got := upd[len(upd)-1].text(); !strings.Contains(got, "40 snoozed") {
 		t.Errorf("after Snooze all the digest reads:\n%s", got)
 	}
 	qs, err := e.store.QueueStates(context.Background(), []string{queues[20].ID, queues[5].ID})
@@ -184,7 +197,9 @@ func TestStormDigestEndToEnd(t *testing.T) {
 	}
 
 	// Everything recovers: the digest says the storm is over, in place
-	// and once in its thread.
+	// and once in its thread. The 4 alerts posted before the storm were
+	// snoozed with it, so, as any snoozed breach that ends by itself, their
+	// messages show it without a reply.
 	e.clock.Advance(time.Minute)
 	for _, q := range queues {
 		e.observe(t, q.ID, "voice", app.Waiting, 0)
@@ -192,7 +207,7 @@ func TestStormDigestEndToEnd(t *testing.T) {
 	e.tick(t)
 	e.settle(t)
 	upd = e.slack.of("chat.update")
-	if got := upd[len(upd)-1].text(); !strings.Contains(got, "Alert storm over: all 46 alerts resolved") {
+	if got := upd[len(upd)-1].text(); !strings.Contains(got, "Alert storm over: all 50 alerts resolved") {
 		t.Errorf("at the end the digest reads:\n%s", got)
 	}
 	var storyReplies, alertReplies int
@@ -207,11 +222,96 @@ func TestStormDigestEndToEnd(t *testing.T) {
 			alertReplies++
 		}
 	}
-	if storyReplies != 1 || alertReplies != 4 {
-		t.Errorf("thread replies: %d in the digest, %d for the 4 lone alerts; want 1 and 4", storyReplies, alertReplies)
+	if storyReplies != 1 || alertReplies != 0 {
+		t.Errorf("thread replies: %d in the digest, %d for the 4 lone alerts (snoozed); want 1 and 0", storyReplies, alertReplies)
 	}
-	if n := len(e.slack.of("chat.postMessage")); n != 10 {
-		t.Errorf("the whole storm asked Slack for %d new messages, want 10 (5 posts, 5 thread replies)", n)
+	if n := len(e.slack.of("chat.postMessage")); n != 6 {
+		t.Errorf("the whole storm asked Slack for %d new messages, want 6 (5 posts, 1 thread reply)", n)
+	}
+	for _, lead := range posts[:4] {
+		var last string
+		for _, u := range upd {
+			if u.Form.Get("ts") == lead.RespTS {
+				last = u.text()
+			}
+		}
+		if !strings.Contains(last, "Resolved") {
+			t.Errorf("message %s, posted before the storm, at its end reads:\n%s", lead.RespTS, last)
+		}
+	}
+}
+
+// TestStormOneIncidentEndToEnd: a 60-queue storm whose first 5 alerts
+// were posted on their own reminds once per interval, in the digest's
+// thread, of all 60; /sla ack all acknowledges every one of them, says
+// how many and which, and the reminders stop.
+func TestStormOneIncidentEndToEnd(t *testing.T) {
+	queues := stormQueues(60)
+	e := newClockedE2E(t, engine.Options{StormThreshold: 6, RemindAfter: 15 * time.Minute}, queues)
+	if got := runCommand(t, e.h, "U0LEAD001", "set default waiting 10"); !strings.Contains(got, "Threshold set") {
+		t.Fatalf("set: %s", got)
+	}
+	for _, q := range queues {
+		e.clock.Advance(100 * time.Millisecond)
+		e.observe(t, q.ID, "voice", app.Waiting, 20)
+	}
+	e.clock.Advance(5 * time.Second)
+	e.tick(t)
+	e.settle(t)
+	posts := e.slack.of("chat.postMessage")
+	if len(posts) != 6 {
+		t.Fatalf("60 breaches made %d messages, want 6 (5 alerts, 1 digest): %v", len(posts), texts(posts))
+	}
+	digest := posts[5]
+
+	// Reminders: one per interval, in the digest's thread, of all 60.
+	for i := range 3 {
+		e.clock.Advance(15 * time.Minute)
+		e.tick(t)
+		e.settle(t)
+		replies := e.slack.of("chat.postMessage")[6+i:]
+		if len(replies) != 1 || replies[0].Form.Get("thread_ts") != digest.RespTS ||
+			!strings.Contains(replies[0].Form.Get("text"), "60 alerts of this storm are still firing and not acknowledged") {
+			t.Fatalf("interval %d asked Slack for %v, want one reminder of 60 alerts in the digest's thread", i+1, texts(replies))
+		}
+	}
+
+	got := runCommand(t, e.h, "U0LEAD003", "ack all")
+	want := "Acknowledged 60 alerts in 1 channel: *Queue 00* (Waiting 20), *Queue 01* (Waiting 20), "
+	if !strings.HasPrefix(got, want) || !strings.Contains(got, "*Queue 09* (Waiting 20), and 50 more. Their reminders stop.") {
+		t.Errorf("/sla ack all answered:\n%s\nwant it to start %q and name 10 then 50 more", got, want)
+	}
+	e.settle(t)
+	upd := e.slack.of("chat.update")
+	for _, lead := range posts[:5] {
+		var last string
+		for _, u := range upd {
+			if u.Form.Get("ts") == lead.RespTS {
+				last = u.text()
+			}
+		}
+		if !strings.Contains(last, "Acknowledged by <@U0LEAD003> at") {
+			t.Errorf("message %s, posted before the storm, after /sla ack all reads:\n%s", lead.RespTS, last)
+		}
+	}
+	e.clock.Advance(5 * time.Second)
+	e.tick(t)
+	e.settle(t)
+	upd = e.slack.of("chat.update")
+	if got := upd[len(upd)-1].text(); !strings.Contains(got, "0 firing · 60 acknowledged") {
+		t.Errorf("after /sla ack all the digest reads:\n%s", got)
+	}
+	before := len(e.slack.of("chat.postMessage"))
+	for range 3 {
+		e.clock.Advance(15 * time.Minute)
+		e.tick(t)
+		e.settle(t)
+	}
+	if after := e.slack.of("chat.postMessage"); len(after) != before {
+		t.Errorf("after /sla ack all Slack was asked for %v", texts(after[before:]))
+	}
+	if got := runCommand(t, e.h, "U0LEAD003", "ack all"); !strings.Contains(got, "no alert is firing unacknowledged") {
+		t.Errorf("a second /sla ack all answered %q", got)
 	}
 }
 

@@ -60,7 +60,7 @@ var usages = []struct{ verb, usage, example string }{
 	{verbStatus, "/sla status", `/sla status (open alerts and their state)`},
 	{verbSnooze, "/sla snooze <queue>|all <duration>", `/sla snooze "Billing EU" 30m`},
 	{verbUnsnooze, "/sla unsnooze <queue>|all", `/sla unsnooze all`},
-	{verbAck, "/sla ack <queue>", `/sla ack Support`},
+	{verbAck, "/sla ack <queue>|all", `/sla ack Support · /sla ack all (every firing alert, in every channel)`},
 	{verbRoute, "/sla route <queue> #channel|here|default", `/sla route Support here · /sla route Support <#C0123ABCD>`},
 	{verbHistory, "/sla history [<queue>]", `/sla history Support`},
 	{verbReport, "/sla report [7d|30d] [<queue>]", `/sla report · /sla report 30d "Billing EU" (breaches, time in breach, MTTA, MTTR per queue and media type)`},

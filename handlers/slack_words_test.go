@@ -56,7 +56,7 @@ func TestAnswersThatDoNotMislead(t *testing.T) {
 		{text: "route Support here", channel: "C1", want: []string{"Alerts of *Support* now go to <#C1>."}, not: []string{"direct messages"}},
 		{text: "route Support here", channel: "D0123ABCD", want: []string{"Alerts go to channels, not to direct messages"}},
 		{text: "help", want: []string{"`/sla set &lt;queue&gt;", "_(admins)_ — e.g. /sla set", "`/sla snooze &lt;queue&gt;|all &lt;duration&gt;` _(`all`: admins)_",
-			"_(admins)_: only SLA admins (SLA_ADMINS) may run these"}, not: []string{"`/sla status` _(admins)_", "`/sla ack &lt;queue&gt;` _(admins)_"}},
+			"_(admins)_: only SLA admins (SLA_ADMINS) may run these"}, not: []string{"`/sla status` _(admins)_", "`/sla ack &lt;queue&gt;|all` _(admins)_"}},
 		{text: "set Nowhere wait 4m", want: []string{"No queue named 'Nowhere' yet", "Name the queue by its ID instead", "Admin → Contact Center → Queues"}},
 		{text: `set "*Payments *urgent**" wait 4m`, want: []string{"No queue named '∗Payments ∗urgent∗∗' yet"}, not: []string{"*Payments"}},
 	}

@@ -48,8 +48,8 @@ func DigestMessage(d app.Digest, now time.Time) (text string, blocks []slack.Blo
 		text = "Alert storm over: " + overWords(c, total)
 	} else {
 		queues, alerts := c.queues, c.Open()
-		head = fmt.Sprintf(":rotating_light: *Alert storm: %s since %s*\n%s · started %s ago; its first alerts are posted on their own above",
-			breachingWords(queues, alerts), slackTime(d.OpenedAt), countsLine(c), app.FormatDuration(max(now.Sub(d.OpenedAt), 0)))
+		head = fmt.Sprintf(":rotating_light: *Alert storm: %s since %s*\n%s · started %s ago%s",
+			breachingWords(queues, alerts), slackTime(d.OpenedAt), countsLine(c), app.FormatDuration(max(now.Sub(d.OpenedAt), 0)), leadWords(d))
 		text = fmt.Sprintf("Alert storm: %s since %s UTC (%d firing)",
 			breachingWords(queues, alerts), d.OpenedAt.UTC().Format("15:04"), c.Firing)
 	}
@@ -71,6 +71,24 @@ func DigestMessage(d app.Digest, now time.Time) (text string, blocks []slack.Blo
 
 // digestCounts are a digest's counts with the number of distinct queues
 // its open members belong to (a queue may breach on several metrics).
+// leadWords says how many of the storm's alerts were posted on their own
+// before it was a storm: they are the storm's too (Acknowledge all and
+// Snooze all cover them, the digest reminds for them), listed here as
+// well once linked (DigestMember.Posted), counted before (Digest.Leads).
+func leadWords(d app.Digest) string {
+	n := len(d.Leads)
+	for _, m := range d.Members {
+		if m.Posted {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; its first %d %s posted on %s own above and %s part of this storm",
+		n, plural(n, "alert was", "alerts were"), plural(n, "its", "their"), plural(n, "is", "are"))
+}
+
 type digestCounts struct {
 	app.DigestCounts
 	queues int
@@ -180,6 +198,9 @@ func memberLine(m app.DigestMember, prefix string) string {
 		name += " (" + QueueName(m.MediaType, maxShortRunes) + ")"
 	}
 	what := fmt.Sprintf("%s *%s* (%s)", m.Metric.Label(), m.Metric.FormatValue(m.Value), limitWords(m.Metric, m.Threshold, m.MediaType, m.Target))
+	if m.Posted {
+		what += " · own message above"
+	}
 	switch {
 	case m.Moved:
 		return fmt.Sprintf("• :arrow_heading_down: %s — %s: posted again on its own after its snooze", name, m.Metric.Label())

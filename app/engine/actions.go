@@ -108,13 +108,35 @@ func (e *Engine) act(ctx context.Context, alertID string, episode int, f actFunc
 
 // AckQueue acknowledges every firing alert of a queue (/sla ack <queue>).
 func (e *Engine) AckQueue(ctx context.Context, queueID string, by app.Actor) ([]app.Alert, error) {
+	acked, err := e.ackOpen(ctx, func(a app.Alert) bool { return a.QueueID == queueID }, by)
+	if err == nil && len(acked) == 0 {
+		err = fmt.Errorf("%w: no firing alert on that queue", app.ErrStale)
+	}
+	return acked, err
+}
+
+// AckAll acknowledges every firing alert of every queue, in every channel
+// (/sla ack all): in a storm, one command settles who is on it. Like
+// AckQueue it is anyone's, as acknowledging mutes nothing: breaches still
+// show and resolve as usual.
+func (e *Engine) AckAll(ctx context.Context, by app.Actor) ([]app.Alert, error) {
+	acked, err := e.ackOpen(ctx, func(app.Alert) bool { return true }, by)
+	if err == nil && len(acked) == 0 {
+		err = fmt.Errorf("%w: no alert is firing unacknowledged", app.ErrStale)
+	}
+	return acked, err
+}
+
+// ackOpen acknowledges the firing alerts that match, each as by its own
+// button; one acknowledged or resolved meanwhile is skipped.
+func (e *Engine) ackOpen(ctx context.Context, match func(app.Alert) bool, by app.Actor) ([]app.Alert, error) {
 	open, err := e.records().OpenAlerts(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var acked []app.Alert
 	for _, a := range open {
-		if a.QueueID != queueID || a.State != app.StateFiring {
+		if !match(a) || a.State != app.StateFiring {
 			continue
 		}
 		got, err := e.Ack(ctx, a.ID, 0, by)
@@ -125,9 +147,6 @@ func (e *Engine) AckQueue(ctx context.Context, queueID string, by app.Actor) ([]
 			return acked, err
 		}
 		acked = append(acked, got)
-	}
-	if len(acked) == 0 {
-		return nil, fmt.Errorf("%w: no firing alert on that queue", app.ErrStale)
 	}
 	return acked, nil
 }

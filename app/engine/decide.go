@@ -181,7 +181,7 @@ func (r *rules) observe(w *working, q app.Queue, v float64, seenAt time.Time, th
 		a.Episode++
 		a.PendingSince, a.FiredAt, a.ResolvedAt, a.NotifiedAt = now, time.Time{}, time.Time{}, time.Time{}
 		a.AckedBy, a.AckedAt, a.ResolvedBy, a.Dirty, a.Muted, a.Channel = "", time.Time{}, "", false, false, ""
-		a.Digest, a.OffHours, a.RearmAt = "", false, time.Time{}
+		a.Digest, a.Storm, a.OffHours, a.RearmAt = "", "", false, time.Time{}
 		a.StartEpisodeMarks()
 		a.Peak, a.SnoozeEndedBy, a.RuleRemoved, a.RuleRemovedBy = &v, "", false, ""
 		if th.For > 0 {
@@ -253,7 +253,7 @@ func (r *rules) unmute(a *app.Alert, now time.Time, out []app.Notification) []ap
 		out = append(out, app.Notification{Kind: app.KindUpdate, Channel: a.Channel, Alert: *a,
 			ContinuedIn: a.Episode + 1, At: now})
 	}
-	a.Muted, a.Dirty, a.SnoozedUntil, a.SnoozedBy, a.Digest = false, false, time.Time{}, "", ""
+	a.Muted, a.Dirty, a.SnoozedUntil, a.SnoozedBy, a.Digest, a.Storm = false, false, time.Time{}, "", "", ""
 	a.Episode++
 	a.NotifiedAt = now
 	a.AckedBy, a.AckedAt = "", time.Time{}

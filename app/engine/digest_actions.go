@@ -17,8 +17,19 @@ func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) er
 	if err != nil {
 		return e.commitState(ctx, app.Change{Undue: []string{id}})
 	}
-	defer e.storms.locks.lock([]string{channel})()
+	unlock := e.storms.locks.lock([]string{channel})
 	vd, err := e.loadDigest(ctx, id)
+	if err == nil && len(vd.Digest.Leads) > 0 {
+		// Linking commits each lead's alert, which takes the channel's
+		// lock itself; the digest is read again once they are members.
+		unlock()
+		if err := e.linkLeads(ctx, vd.Digest); err != nil {
+			return err
+		}
+		unlock = e.storms.locks.lock([]string{channel})
+		vd, err = e.loadDigest(ctx, id)
+	}
+	defer unlock()
 	if errors.Is(err, app.ErrNotFound) {
 		return e.commitState(ctx, app.Change{Undue: []string{id}})
 	}
@@ -26,6 +37,7 @@ func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) er
 		return err
 	}
 	d := vd.Digest
+	d.Leads = nil // linked above, or no longer open
 	notes := e.settleDigest(&d, now, false)
 	if e.opts.RemindAfter > 0 && !d.Closed() && !d.RemindAt.IsZero() && !now.Before(d.RemindAt) {
 		d.RemindAt = now.Add(e.opts.RemindAfter)
@@ -41,6 +53,46 @@ func (e *Engine) advanceDigest(ctx context.Context, id string, now time.Time) er
 	}
 	e.logTransitions(c)
 	return nil
+}
+
+// linkLeads links the first alerts of d's storm, posted on their own
+// before it was a storm, to d (Alert.Storm): from then on they stop
+// reminding on their own (the digest reminds for them, once per interval)
+// and their changes show in the digest. An episode that ended or was
+// replaced meanwhile is left alone.
+func (e *Engine) linkLeads(ctx context.Context, d app.Digest) error {
+	for _, l := range d.Leads {
+		if err := e.linkLead(ctx, d.ID, l); err != nil {
+			return fmt.Errorf("link alert %s to storm digest %s: %w", l.AlertID, d.ID, err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) linkLead(ctx context.Context, digestID string, l app.StormPost) error {
+	queueID, _, _, err := app.ParseAlertID(l.AlertID)
+	if err != nil {
+		return nil // not an alert: nothing to link
+	}
+	for attempt := range maxAttempts {
+		snap, err := e.store.Load(ctx, queueID, "", []string{l.AlertID})
+		if err != nil {
+			return err
+		}
+		va, ok := snap.Alerts[l.AlertID]
+		if a := va.Alert; !ok || a.Episode != l.Episode || !a.State.Open() || app.StormOf(a) != "" {
+			return nil
+		}
+		a, now := va.Alert, e.clock.Now()
+		a.Storm, a.RemindAt = digestID, time.Time{}
+		c := app.Change{QueueID: queueID, Alerts: []app.AlertWrite{{Alert: a, Version: va.Version, Due: e.due(a, snap, now)}}}
+		_, _, err = e.commitOne(ctx, c, snap, now)
+		if !errors.Is(err, app.ErrConflict) {
+			return err
+		}
+		backoff(ctx, attempt)
+	}
+	return app.ErrConflict
 }
 
 // unacknowledged reports whether a member still waits for someone: firing,
@@ -75,18 +127,47 @@ func (e *Engine) Digest(ctx context.Context, id string) (app.Digest, error) {
 	return vd.Digest, err
 }
 
-// AckDigest acknowledges every firing alert a storm digest stands for (its
-// Acknowledge all button). Each is acknowledged as by its own button, so a
-// member acknowledged meanwhile is simply skipped; the digest shows the
-// result. It fails with ErrStale when none was left to acknowledge.
+// stormAlerts are the alert episodes of a digest's storm that may still
+// be open: its open members, then the first alerts of the storm not yet
+// linked to it (Digest.Leads), whose state only their own records know.
+func stormAlerts(d app.Digest) []app.StormPost {
+	var out []app.StormPost
+	seen := make(map[app.StormPost]bool)
+	add := func(id string, ep int) {
+		if k := (app.StormPost{AlertID: id, Episode: ep}); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, m := range d.Members {
+		if m.Open() {
+			add(m.AlertID, m.Episode)
+		}
+	}
+	for _, l := range d.Leads {
+		add(l.AlertID, l.Episode)
+	}
+	return out
+}
+
+// AckDigest acknowledges every firing alert of a storm (its digest's
+// Acknowledge all button): those the digest stands for and the storm's
+// first alerts, posted on their own. Each is acknowledged as by its own
+// button (a message of its own says who and when), so one acknowledged
+// meanwhile is simply skipped; the digest shows the result. It fails with
+// ErrStale when none was left to acknowledge.
 func (e *Engine) AckDigest(ctx context.Context, digestID string, by app.Actor) ([]app.Alert, error) {
 	d, err := e.Digest(ctx, digestID)
 	if err != nil {
 		return nil, err
 	}
-	var acked []app.Alert
+	firing := make(map[string]bool, len(d.Members))
 	for _, m := range d.Members {
-		if !m.Open() || m.State != app.StateFiring {
+		firing[m.AlertID] = m.State == app.StateFiring
+	}
+	var acked []app.Alert
+	for _, m := range stormAlerts(d) {
+		if f, member := firing[m.AlertID]; member && !f {
 			continue
 		}
 		a, err := e.Ack(ctx, m.AlertID, m.Episode, by)
@@ -104,10 +185,12 @@ func (e *Engine) AckDigest(ctx context.Context, digestID string, by app.Actor) (
 	return acked, nil
 }
 
-// SnoozeDigest snoozes every queue with an open alert in a storm digest for
-// dur (its Snooze all menu) and returns when the snoozes end and which
-// queues they cover. As with any snooze, a breach still going on when it
-// ends is posted afresh.
+// SnoozeDigest snoozes for dur every queue with an open alert in a storm
+// (its digest's members and its first alerts, posted on their own: the
+// digest's Snooze all menu) and returns when the snoozes end and which
+// queues they cover. Each alert's message, if it has one, says who
+// snoozed it until when. As with any snooze, a breach still going on when
+// it ends is posted afresh.
 func (e *Engine) SnoozeDigest(ctx context.Context, digestID string, dur time.Duration, by app.Actor) (time.Time, []string, error) {
 	if err := validSnooze(dur); err != nil {
 		return time.Time{}, nil, err
@@ -117,9 +200,9 @@ func (e *Engine) SnoozeDigest(ctx context.Context, digestID string, dur time.Dur
 		return time.Time{}, nil, err
 	}
 	var queues []string
-	for _, m := range d.Members {
-		if m.Open() {
-			queues = appendNew(queues, m.QueueID)
+	for _, m := range stormAlerts(d) {
+		if q, _, _, err := app.ParseAlertID(m.AlertID); err == nil {
+			queues = appendNew(queues, q)
 		}
 	}
 	if len(queues) == 0 {

@@ -125,13 +125,14 @@ func TestStormDigest(t *testing.T) {
 	}
 	id := digests[0].digest
 
-	// Members joining within DigestEvery are shown in one update.
+	// Members joining within DigestEvery are shown in one update, with
+	// the storm's first 4 alerts, posted on their own.
 	h.clock.Advance(5 * time.Second)
 	h.tick()
 	h.tick()
 	got = h.stormSent()
-	if len(got) != 1 || got[0].kind != app.KindDigestUpdate || got[0].members != 46 || got[0].counts.Firing != 46 {
-		t.Fatalf("after 5 s sent %v, want one update listing 46 firing alerts", got)
+	if len(got) != 1 || got[0].kind != app.KindDigestUpdate || got[0].members != 50 || got[0].counts.Firing != 50 {
+		t.Fatalf("after 5 s sent %v, want one update listing 50 firing alerts", got)
 	}
 
 	// 10 members resolve: no thread reply each, one update of the digest
@@ -145,8 +146,8 @@ func TestStormDigest(t *testing.T) {
 	}
 	h.tick()
 	got = h.stormSent()
-	if len(got) != 1 || got[0].kind != app.KindDigestUpdate || got[0].counts.Resolved != 10 || got[0].counts.Firing != 36 {
-		t.Errorf("update = %v, want 10 resolved and 36 firing", got)
+	if len(got) != 1 || got[0].kind != app.KindDigestUpdate || got[0].counts.Resolved != 10 || got[0].counts.Firing != 40 {
+		t.Errorf("update = %v, want 10 resolved and 40 firing", got)
 	}
 	// Changes within DigestEvery of that update wait for the next one.
 	h.clock.Advance(time.Second)
@@ -183,14 +184,14 @@ func TestStormDigest(t *testing.T) {
 	h.tick()
 	got = h.stormSent()
 	replies := ofKind(got, app.KindDigestReply)
-	if len(replies) != 1 || replies[0].reason != "resolved" || replies[0].counts.Resolved != 46 {
+	if len(replies) != 1 || replies[0].reason != "resolved" || replies[0].counts.Resolved != 50 {
 		t.Errorf("end of storm sent %v, want one digest reply", got)
 	}
 	if own := ofKind(got, app.KindReply); len(own) != 4 {
 		t.Errorf("the 4 alerts posted on their own got %d resolution replies, want 4", len(own))
 	}
-	// A chart per alert with a thread of its own; the digest's 46 members
-	// get none (no chart of the storm either).
+	// A chart per alert with a thread of its own; the digest's other 46
+	// members get none (no chart of the storm either).
 	if charts := ofKind(got, app.KindChart); len(charts) != 4 {
 		t.Errorf("end of storm sent %d charts, want 4 (one per alert posted on its own)", len(charts))
 	}
@@ -200,8 +201,8 @@ func TestStormDigest(t *testing.T) {
 		t.Errorf("after the storm sent %v", got)
 	}
 	d, err := h.engine.Digest(h.ctx, id)
-	if err != nil || !d.Closed() || len(d.Members) != 46 {
-		t.Errorf("digest = %+v, %v; want closed with 46 members", d, err)
+	if err != nil || !d.Closed() || len(d.Members) != 50 {
+		t.Errorf("digest = %+v, %v; want closed with 50 members", d, err)
 	}
 }
 
@@ -265,7 +266,8 @@ func TestStormNewDigestLater(t *testing.T) {
 }
 
 // TestStormAckAllAndReminders: a digest reminds of its unacknowledged
-// members in its thread; Acknowledge all stops that.
+// members in its thread, its first alerts (posted on their own) included,
+// which do not remind themselves; Acknowledge all stops that.
 func TestStormAckAllAndReminders(t *testing.T) {
 	h := newHarness(t, engine.Options{StormThreshold: 5, RemindAfter: 15 * time.Minute})
 	h.set(app.DefaultQueue, app.Waiting, 10, 0)
@@ -275,22 +277,22 @@ func TestStormAckAllAndReminders(t *testing.T) {
 	h.tick()
 	h.tick()
 	got := h.stormSent()
-	if r := ofKind(got, app.KindDigestReply); len(r) != 1 || r[0].reason != "reminder" || r[0].counts.Firing != 8 {
-		t.Errorf("reminders %v, want one digest reminder of 8 firing", r)
+	if r := ofKind(got, app.KindDigestReply); len(r) != 1 || r[0].reason != "reminder" || r[0].counts.Firing != 12 {
+		t.Errorf("reminders %v, want one digest reminder of 12 firing", r)
 	}
-	if own := ofKind(got, app.KindReply); len(own) != 4 {
-		t.Errorf("%d reminders of alerts posted alone, want 4 (members are reminded by the digest)", len(own))
+	if own := ofKind(got, app.KindReply); len(own) != 0 {
+		t.Errorf("%d reminders of alerts posted alone, want none (the storm's digest reminds of them)", len(own))
 	}
 	acked, err := h.engine.AckDigest(h.ctx, id, steve)
-	if err != nil || len(acked) != 8 {
-		t.Fatalf("AckDigest = %d alerts, %v; want 8", len(acked), err)
+	if err != nil || len(acked) != 12 {
+		t.Fatalf("AckDigest = %d alerts, %v; want 12", len(acked), err)
 	}
 	h.clock.Advance(5 * time.Second)
 	h.tick()
 	got = h.stormSent()
 	last := ofKind(got, app.KindDigestUpdate)
-	if len(last) == 0 || last[len(last)-1].counts.Acknowledged != 8 {
-		t.Errorf("after ack all sent %v, want an update with 8 acknowledged", got)
+	if len(last) == 0 || last[len(last)-1].counts.Acknowledged != 12 {
+		t.Errorf("after ack all sent %v, want an update with 12 acknowledged", got)
 	}
 	if _, err := h.engine.AckDigest(h.ctx, id, steve); err == nil {
 		t.Error("second ack all succeeded; want nothing left to acknowledge")
@@ -302,7 +304,8 @@ func TestStormAckAllAndReminders(t *testing.T) {
 	}
 }
 
-// TestStormSnoozeAll: Snooze all mutes every member's queue; when the
+// TestStormSnoozeAll: Snooze all mutes every member's queue, and those of
+// the storm's first alerts (not yet linked to the digest); when the
 // snooze ends with queues still breaching they are posted afresh (a storm
 // again: a new digest), and the old digest says where they went.
 func TestStormSnoozeAll(t *testing.T) {
@@ -315,14 +318,14 @@ func TestStormSnoozeAll(t *testing.T) {
 		h.observeQueue(h.engine, stormQueue(i), app.Waiting, 1)
 	}
 	until, queues, err := h.engine.SnoozeDigest(h.ctx, id, time.Hour, steve)
-	if err != nil || len(queues) != 5 || !until.Equal(h.clock.Now().Add(time.Hour).Truncate(time.Second)) {
-		t.Fatalf("SnoozeDigest = %v, %v, %v; want 5 queues for an hour", until, queues, err)
+	if err != nil || len(queues) != 9 || !until.Equal(h.clock.Now().Add(time.Hour).Truncate(time.Second)) {
+		t.Fatalf("SnoozeDigest = %v, %v, %v; want 9 queues (4 posted alone, 5 members) for an hour", until, queues, err)
 	}
 	h.clock.Advance(5 * time.Second)
 	h.tick()
 	got := h.stormSent()
-	if u := ofKind(got, app.KindDigestUpdate); len(u) == 0 || u[len(u)-1].counts.Snoozed != 5 {
-		t.Errorf("after snooze all sent %v, want the digest to show 5 snoozed", got)
+	if u := ofKind(got, app.KindDigestUpdate); len(u) == 0 || u[len(u)-1].counts.Snoozed != 9 {
+		t.Errorf("after snooze all sent %v, want the digest to show 9 snoozed", got)
 	}
 	h.clock.Advance(time.Hour)
 	h.tick()
@@ -334,8 +337,8 @@ func TestStormSnoozeAll(t *testing.T) {
 	h.clock.Advance(5 * time.Second)
 	h.tick()
 	old, err := h.engine.Digest(h.ctx, id)
-	if err != nil || !old.Closed() || old.Counts().Moved != 5 || old.Counts().Resolved != 3 {
-		t.Errorf("old digest = %+v (%v), want closed with 5 moved and 3 resolved", old.Counts(), err)
+	if err != nil || !old.Closed() || old.Counts().Moved != 9 || old.Counts().Resolved != 3 {
+		t.Errorf("old digest = %+v (%v), want closed with 9 moved and 3 resolved", old.Counts(), err)
 	}
 }
 
@@ -377,7 +380,7 @@ func TestStormRace(t *testing.T) {
 		t.Errorf("%d posts alone, want 4", n)
 	}
 	u := ofKind(got, app.KindDigestUpdate)
-	if len(u) == 0 || u[len(u)-1].members != 46 {
-		t.Errorf("last digest update = %v, want 46 members", u)
+	if len(u) == 0 || u[len(u)-1].members != 50 {
+		t.Errorf("last digest update = %v, want 50 members", u)
 	}
 }

@@ -110,6 +110,8 @@ func (r *rules) group(c *app.Change, snap app.Snapshot, state stormState, now ti
 		switch {
 		case leftDigest(p, w.Alert):
 			s.leave(p)
+		case joinedStorm(p, w.Alert):
+			s.join(w.Alert)
 		case memberChanged(p, w.Alert, noted):
 			s.absorb(p, w.Alert)
 		}
@@ -154,9 +156,17 @@ func (r *rules) group(c *app.Change, snap app.Snapshot, state stormState, now ti
 }
 
 // leftDigest reports whether the episode of prior that a digest stood for
-// is no longer a's: a new episode began (or the digest changed).
+// (or counted as the storm's first) is no longer a's: a new episode began
+// (or the digest changed).
 func leftDigest(prior, a app.Alert) bool {
-	return prior.Digest != "" && (prior.Digest != a.Digest || prior.Episode != a.Episode)
+	d := app.StormOf(prior)
+	return d != "" && (d != app.StormOf(a) || prior.Episode != a.Episode)
+}
+
+// joinedStorm reports whether a, posted on its own, was just linked to the
+// digest of the storm it began (linkLeads).
+func joinedStorm(prior, a app.Alert) bool {
+	return a.Storm != "" && prior.Storm == "" && prior.Episode == a.Episode
 }
 
 // memberDigests are the digests whose members c changes: the digest an
@@ -167,7 +177,7 @@ func memberDigests(c app.Change, snap app.Snapshot) []string {
 	var noted map[string]bool
 	for _, w := range c.Alerts {
 		p := snap.Alerts[w.Alert.ID].Alert
-		if p.Digest == "" && w.Alert.Digest == "" {
+		if app.StormOf(p) == "" && app.StormOf(w.Alert) == "" {
 			continue
 		}
 		if noted == nil {
@@ -179,20 +189,23 @@ func memberDigests(c app.Change, snap app.Snapshot) []string {
 		switch {
 		case leftDigest(p, w.Alert):
 			if p.State.Open() { // else its end was already counted
-				ids = appendNew(ids, p.Digest)
+				ids = appendNew(ids, app.StormOf(p))
 			}
+		case joinedStorm(p, w.Alert):
+			ids = appendNew(ids, w.Alert.Storm)
 		case memberChanged(p, w.Alert, noted):
-			ids = appendNew(ids, w.Alert.Digest)
+			ids = appendNew(ids, app.StormOf(w.Alert))
 		}
 	}
 	return ids
 }
 
-// memberChanged reports whether a, standing in a digest, changed in a way
-// the digest shows: it has a notification (which the digest shows
-// instead), or it opened or closed.
+// memberChanged reports whether a, standing in a digest (or one of its
+// storm's first alerts), changed in a way the digest shows: it has a
+// notification (which the digest shows instead, or beside the alert's
+// own message), or it opened or closed.
 func memberChanged(prior, a app.Alert, noted map[string]bool) bool {
-	return a.Digest != "" && (noted[a.ID] || prior.State.Open() != a.State.Open())
+	return app.StormOf(a) != "" && (noted[a.ID] || prior.State.Open() != a.State.Open())
 }
 
 func (s *stormStep) storm(channel string) *app.VersionedStorm {
@@ -240,15 +253,28 @@ func (s *stormStep) divert(a *app.Alert, channel string) bool {
 			recent = append(recent, t)
 		}
 	}
+	posts := st.Posts[:0:0]
+	for _, p := range st.Posts {
+		if now.Sub(p.At) < r.opts.StormWindow {
+			posts = append(posts, p)
+		}
+	}
+	keep := r.opts.StormThreshold - 1
 	storm := len(recent)+1 >= r.opts.StormThreshold
 	recent = append(recent, now)
-	if keep := r.opts.StormThreshold - 1; len(recent) > keep {
+	if len(recent) > keep {
 		recent = recent[len(recent)-keep:]
 	}
 	st.Recent = recent
 	if !storm {
+		posts = append(posts, app.StormPost{At: now, AlertID: a.ID, Episode: a.Episode})
+		if len(posts) > keep {
+			posts = posts[len(posts)-keep:]
+		}
+		st.Posts = posts
 		return false
 	}
+	st.Posts = nil // they begin this storm: its digest takes them as leads
 	var d *app.Digest
 	if st.Digest > 0 && now.Before(st.JoinUntil) {
 		if d = s.digest(app.DigestID(channel, st.Digest)); d != nil && (d.Closed() || d.Size >= maxDigestMembers) {
@@ -263,6 +289,12 @@ func (s *stormStep) divert(a *app.Alert, channel string) bool {
 		d = s.digest(id)
 	}
 	st.JoinUntil = now.Add(r.opts.StormWindow)
+	if len(posts) > 0 {
+		d.Leads = append(d.Leads, posts...)
+		if !slices.Contains(s.changedD, d.ID) {
+			s.changedD = append(s.changedD, d.ID)
+		}
+	}
 	a.Digest, a.RemindAt = d.ID, time.Time{}
 	d.Size++
 	d.Open++
@@ -270,13 +302,27 @@ func (s *stormStep) divert(a *app.Alert, channel string) bool {
 	return true
 }
 
-// absorb shows a member alert's change (from prior) in its digest.
-func (s *stormStep) absorb(prior, a app.Alert) {
-	d := s.digest(a.Digest)
+// join makes a, one of its storm's first alerts just linked to the
+// storm's digest, a member of it.
+func (s *stormStep) join(a app.Alert) {
+	d := s.digest(a.Storm)
 	if d == nil {
 		return // the digest is gone (expired): nothing left to show it in
 	}
-	if prior.Digest == a.Digest && prior.Episode == a.Episode && prior.State.Open() != a.State.Open() {
+	d.Size++
+	if a.State.Open() {
+		d.Open++
+	}
+	s.write(d, app.MemberOf(a))
+}
+
+// absorb shows a member alert's change (from prior) in its digest.
+func (s *stormStep) absorb(prior, a app.Alert) {
+	d := s.digest(app.StormOf(a))
+	if d == nil {
+		return // the digest is gone (expired): nothing left to show it in
+	}
+	if app.StormOf(prior) == app.StormOf(a) && prior.Episode == a.Episode && prior.State.Open() != a.State.Open() {
 		if a.State.Open() {
 			d.Open++
 		} else {
@@ -289,7 +335,7 @@ func (s *stormStep) absorb(prior, a app.Alert) {
 // leave marks the digest member of p's episode as no longer spoken for by
 // the digest: the episode's snooze ended and it was posted afresh.
 func (s *stormStep) leave(p app.Alert) {
-	d := s.digest(p.Digest)
+	d := s.digest(app.StormOf(p))
 	if d == nil || !p.State.Open() {
 		return // gone, or its end was already counted
 	}
@@ -331,8 +377,8 @@ func digestNote(k app.NotificationKind, d app.Digest, reason string, now time.Ti
 // when its last member closed, when its coalesced update is owed, or at
 // its next reminder.
 func (r *rules) digestDue(d app.Digest, now time.Time) time.Time {
-	if d.Open <= 0 && !d.Closed() {
-		return now
+	if (d.Open <= 0 || len(d.Leads) > 0) && !d.Closed() {
+		return now // its end, or its first alerts to link (advanceDigest)
 	}
 	var next time.Time
 	if d.Dirty {
