@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,15 +25,52 @@ func newFakeClock() *app.ManualClock {
 // fakeQueue is one queue of the fake organisation.
 type fakeQueue struct {
 	ID, Name string
-	// SLPercent and SLWithinMs are the call service-level target.
-	SLPercent  float64
-	SLWithinMs int
+	// Targets is the queue's mediaSettings service level per directory
+	// key (call, callback, chat, email, message). Genesys Cloud lists all
+	// five on every queue; a new queue gets 80 % in 20 s on each.
+	Targets map[string]fakeTarget
+	// Media lists the media types (analytics' words: voice, chat…) the
+	// observations answer reports for the queue, zero counts included,
+	// as Genesys Cloud does. Nil: none (only the queue-wide group).
+	Media []string
 	// Waiting holds, per media type, when each waiting conversation
 	// entered the queue.
 	Waiting map[string][]time.Time
 	Agents  int
 	Agg     map[string]fakeAgg
 }
+
+// fakeTarget is one mediaSettings serviceLevel as Genesys Cloud writes
+// it: a fraction and milliseconds.
+type fakeTarget struct {
+	Percentage float64
+	DurationMs int64
+}
+
+// creationDefault is the service level Genesys Cloud gives every media
+// type of a new queue.
+var creationDefault = fakeTarget{Percentage: 0.8, DurationMs: 20000}
+
+// fakeTargets is what addQueues configures: an organisation that set its
+// own chat and email targets and left call, callback and message at the
+// creation default.
+func fakeTargets() map[string]fakeTarget {
+	return map[string]fakeTarget{
+		"call":     creationDefault,
+		"callback": creationDefault,
+		"chat":     {Percentage: 0.85, DurationMs: 60000},
+		"email":    {Percentage: 0.9, DurationMs: 8 * 3600 * 1000},
+		"message":  creationDefault,
+	}
+}
+
+// allMedia is every media group an observations answer may carry.
+var allMedia = []string{"voice", "chat", "callback", "email", "message"}
+
+// maxFakeObservations is how many waiting observations Genesys Cloud
+// returns per group: beyond it the list is truncated to the oldest half
+// and the newest half, with "truncated": true (ObservationMetricData).
+const maxFakeObservations = 100
 
 // fakeAgg is a (queue, media type)'s current-interval aggregates.
 type fakeAgg struct{ Offered, Abandoned, SLNum, SLDen float64 }
@@ -68,7 +106,8 @@ func (q fakeQuery) queueIDs() []string {
 	return ids
 }
 
-// fakeFail is a scripted failure answer.
+// fakeFail is a scripted failure answer; Status 0 in a script answers
+// normally, so that a failure can be aimed at a later call.
 type fakeFail struct {
 	Status     int
 	RetryAfter string
@@ -93,7 +132,10 @@ type fakeGenesys struct {
 	script    map[string][]fakeFail // path → answers to give next, in order
 	down      map[string]fakeFail   // path → answer to give every time
 	raw       map[string][]byte     // path → verbatim response body
-	omitDate  bool
+	// downIf, when set, fails every call it returns true for (a chunk
+	// that keeps failing while the others answer).
+	downIf   func(c fakeCall) (fakeFail, bool)
+	omitDate bool
 }
 
 func newFakeGenesys(t *testing.T, clock *app.ManualClock) *fakeGenesys {
@@ -122,11 +164,20 @@ func (f *fakeGenesys) addQueues(n int) []string {
 	ids := make([]string, n)
 	for i := range n {
 		q := &fakeQueue{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", len(f.queues)), Name: fmt.Sprintf("Queue %d", len(f.queues)),
-			SLPercent: 0.8, SLWithinMs: 20000, Agents: 3}
+			Targets: fakeTargets(), Media: slices.Clone(allMedia), Agents: 3}
 		f.queues = append(f.queues, q)
 		ids[i] = q.ID
 	}
 	return ids
+}
+
+// failCall makes the nth next call to path (1 for the very next) answer
+// fail; the calls before it answer normally.
+func (f *fakeGenesys) failCall(path string, n int, fail fakeFail) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := make([]fakeFail, n-1, n)
+	f.script[path] = append(s, fail)
 }
 
 func (f *fakeGenesys) queue(id string) *fakeQueue {
@@ -180,7 +231,11 @@ func (f *fakeGenesys) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.calls = append(f.calls, c)
 
-	if fail, ok := f.nextFail(r.URL.Path); ok {
+	fail, ok := f.nextFail(r.URL.Path)
+	if f.downIf != nil && (!ok || fail.Status == 0) {
+		fail, ok = f.downIf(c)
+	}
+	if ok && fail.Status != 0 {
 		if fail.RetryAfter != "" {
 			w.Header().Set("Retry-After", fail.RetryAfter)
 		}
@@ -253,13 +308,15 @@ func (f *fakeGenesys) routingQueues(w http.ResponseWriter, r *http.Request) {
 	entities := []map[string]any{}
 	for i := (page - 1) * size; i < min(page*size, len(f.queues)); i++ {
 		q := f.queues[i]
+		settings := map[string]any{}
+		for key, t := range q.Targets {
+			settings[key] = map[string]any{"alertingTimeoutSeconds": 8, "enableAutoAnswer": false,
+				"serviceLevel": map[string]any{"percentage": t.Percentage, "durationMs": t.DurationMs}}
+		}
 		entities = append(entities, map[string]any{
 			"id": q.ID, "name": q.Name, "memberCount": q.Agents,
-			"division": map[string]any{"id": "e1d2c3b4-a5f6-4789-8abc-def012345678", "name": "Home"},
-			"mediaSettings": map[string]any{
-				"call": map[string]any{"alertingTimeoutSeconds": 8,
-					"serviceLevel": map[string]any{"percentage": q.SLPercent, "durationMs": q.SLWithinMs}},
-			},
+			"division":      map[string]any{"id": "e1d2c3b4-a5f6-4789-8abc-def012345678", "name": "Home"},
+			"mediaSettings": settings,
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entities": entities, "pageSize": size, "pageNumber": page,
@@ -284,22 +341,46 @@ func (f *fakeGenesys) observations(w http.ResponseWriter, q fakeQuery) {
 				{"metric": "oOnQueueUsers", "qualifier": "INTERACTING", "stats": map[string]any{"count": fq.Agents - 1}},
 			},
 		})
-		for media, since := range fq.Waiting {
-			obs := []map[string]any{}
-			for i, t := range since {
-				obs = append(obs, map[string]any{"observationDate": t.UTC().Format("2006-01-02T15:04:05.000Z"),
-					"conversationId": fmt.Sprintf("conv-%d", i), "routingPriority": 0, "direction": "inbound"})
+		media := slices.Clone(fq.Media)
+		for m := range fq.Waiting {
+			if !slices.Contains(media, m) {
+				media = append(media, m)
 			}
+		}
+		for _, m := range media {
 			results = append(results, map[string]any{
-				"group": map[string]any{"queueId": id, "mediaType": media},
+				"group": map[string]any{"queueId": id, "mediaType": m},
 				"data": []map[string]any{
-					{"metric": "oWaiting", "stats": map[string]any{"count": len(since)}, "truncated": false, "observations": obs},
-					{"metric": "oInteracting", "stats": map[string]any{"count": 1}},
+					waitingData(fq.Waiting[m]),
+					{"metric": "oInteracting", "stats": map[string]any{"count": 0}},
 				},
 			})
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"systemToOrganizationMappings": map[string]any{}, "results": results})
+}
+
+// waitingData is one group's oWaiting as Genesys Cloud answers it: the
+// count of every waiting conversation, and their observations oldest
+// first, truncated to the oldest and newest halves beyond 100.
+func waitingData(since []time.Time) map[string]any {
+	since = slices.SortedFunc(slices.Values(since), time.Time.Compare)
+	truncated := len(since) > maxFakeObservations
+	shown := since
+	if truncated {
+		half := maxFakeObservations / 2
+		shown = append(slices.Clone(since[:half]), since[len(since)-half:]...)
+	}
+	obs := []map[string]any{}
+	for i, t := range shown {
+		obs = append(obs, map[string]any{"observationDate": t.UTC().Format("2006-01-02T15:04:05.000Z"),
+			"conversationId": fmt.Sprintf("conv-%d", i), "routingPriority": 0, "direction": "inbound"})
+	}
+	d := map[string]any{"metric": "oWaiting", "stats": map[string]any{"count": len(since)}, "truncated": truncated}
+	if len(since) > 0 {
+		d["observations"] = obs
+	}
+	return d
 }
 
 func (f *fakeGenesys) aggregates(w http.ResponseWriter, q fakeQuery) {

@@ -75,7 +75,10 @@ type PollerOptions struct {
 	// polled (metrics).
 	Observer CycleObserver
 	Clock    app.Clock
-	Logger   *slog.Logger
+	// Sleep waits out a 429's Retry-After within a cycle; default a timer
+	// that stops early when ctx is done. Tests pass one that moves Clock.
+	Sleep  func(ctx context.Context, d time.Duration) error
+	Logger *slog.Logger
 }
 
 // LeaseName is the lease that elects the polling replica.
@@ -83,8 +86,12 @@ const LeaseName = "genesys-poller"
 
 // Tunables of the poller.
 const (
-	// staleAfter consecutive failed cycles post the stale-data warning.
+	// staleAfter consecutive failed cycles post the stale-data warning,
+	// naming the queues whose data is staleAfter intervals old.
 	staleAfter = 3
+	// maxPauses bounds the Retry-After pauses within one cycle, so that a
+	// clock that does not move cannot spin it.
+	maxPauses = 3
 	// maxObservationCallsPerMinute keeps polling far below Genesys Cloud's
 	// 300 requests per minute per OAuth client, leaving room for service
 	// levels, the directory and anything else sharing the client.
@@ -110,6 +117,14 @@ type Poller struct {
 	// media remembers each queue's media types, so that one missing from
 	// an answer (nothing waiting any more) is reported as zero.
 	media map[string][]string
+	// next is the observation chunk the next cycle starts at: the one a
+	// rate limit kept the last cycle from reaching, so the last chunks do
+	// not starve while the OAuth client is rate-limited.
+	next int
+	// watch is what the last cycle polled; lastData says when each queue's
+	// observations last arrived (since this replica took the lease).
+	watch    []app.QueueInfo
+	lastData map[string]time.Time
 
 	failures     int
 	failingSince time.Time
@@ -136,8 +151,23 @@ func NewPoller(c *Client, deps PollerDeps, opts PollerOptions) *Poller {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
 	return &Poller{c: c, deps: deps, opts: opts, log: opts.Logger.With("holder", opts.Holder),
-		media: make(map[string][]string)}
+		media: make(map[string][]string), lastData: make(map[string]time.Time)}
+}
+
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Run polls every interval until ctx is done, then releases the lease if it
@@ -182,6 +212,8 @@ func (p *Poller) Cycle(ctx context.Context) error {
 	if !p.leader {
 		p.log.Info("genesys poller lease taken; polling")
 		p.leader = true
+		// Another replica polled meanwhile: ages from before are not ours.
+		clear(p.lastData)
 	}
 	// Finish well within the lease TTL so a slow cycle never overlaps the
 	// next holder's.
@@ -233,6 +265,7 @@ func (p *Poller) poll(ctx context.Context) error {
 	}
 	watch := p.choose(queues, thresholds)
 	p.watched = len(watch)
+	p.watch = watch
 	if iv := p.interval(); iv != p.opts.Interval && iv != p.stretched {
 		p.log.Warn("genesys poll interval stretched to stay within the API rate limit; set GENESYS_QUEUES to watch fewer queues",
 			"queues", len(watch), "interval", iv.String())
@@ -248,32 +281,97 @@ func (p *Poller) poll(ctx context.Context) error {
 		ids[i] = q.ID
 		names[q.ID] = q.Name
 	}
+	chunks := slices.Collect(slices.Chunk(ids, maxPredicates))
+	serverTime, obsErr := p.observe(ctx, now, chunks, names)
+	if serverTime.IsZero() {
+		serverTime = now
+	}
+	// Service levels run even when some observation chunks failed: they
+	// are other queries, and often what a supervisor watches most.
+	slErr := p.serviceLevels(ctx, now, serverTime, chunks, names)
+	return errors.Join(obsErr, slErr)
+}
 
-	events, serverTime, obsErr := p.c.Observations(ctx, ids)
-	for i := range events {
-		p.fillMedia(&events[i])
+// observe queries the observation chunks, starting at the one the last
+// cycle could not reach. A failing chunk is logged and skipped. A 429
+// pauses the cycle for its Retry-After when that ends within this cycle's
+// interval (counted from start), and carries on with the same chunk;
+// otherwise the cycle stops there and the next one starts at that chunk.
+// serverTime is the last answer's Date (zero when none arrived).
+func (p *Poller) observe(ctx context.Context, start time.Time, chunks [][]string, names map[string]string) (serverTime time.Time, err error) {
+	first := p.next
+	if first >= len(chunks) {
+		first = 0
 	}
-	ingestErr := p.ingest(ctx, events, names)
-	if obsErr != nil {
-		return obsErr
+	p.next = 0
+	var errs []error
+	pauses := 0
+	for k := 0; k < len(chunks); k++ {
+		i := (first + k) % len(chunks)
+		events, at, err := p.c.Observations(ctx, chunks[i])
+		if rl, ok := errors.AsType[*RateLimitError](err); ok {
+			now := p.opts.Clock.Now()
+			wait := rl.Until.Sub(now)
+			if pauses < maxPauses && !now.Add(wait).After(start.Add(p.interval())) {
+				pauses++
+				p.log.Info("genesys rate limit: pausing the poll cycle", "wait", wait.String(), "chunk", i+1, "chunks", len(chunks))
+				if err := p.opts.Sleep(ctx, wait); err != nil {
+					return serverTime, errors.Join(append(errs, fmt.Errorf("genesys poller: pause for Retry-After: %w", err))...)
+				}
+				k-- // the same chunk again
+				continue
+			}
+			p.next = i
+			p.log.Warn("genesys rate limit outlasts the poll interval; the next cycle starts at the chunk not reached",
+				"chunk", i+1, "chunks", len(chunks), "until", rl.Until)
+			errs = append(errs, fmt.Errorf("genesys poller: %d of %d chunks not polled, from chunk %d: %w",
+				len(chunks)-k, len(chunks), i+1, err))
+			break
+		}
+		if err != nil {
+			p.log.Warn("genesys observations chunk failed; going on with the next", "chunk", i+1, "chunks", len(chunks),
+				"err", p.c.redact(err.Error()))
+			errs = append(errs, fmt.Errorf("genesys poller: chunk %d of %d: %w", i+1, len(chunks), err))
+			continue
+		}
+		serverTime = at
+		received := p.opts.Clock.Now()
+		for j := range events {
+			p.fillMedia(&events[j])
+			p.lastData[events[j].QueueID] = received
+		}
+		if err := p.ingest(ctx, events, names); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if ingestErr != nil {
-		return ingestErr
-	}
+	return serverTime, errors.Join(errs...)
+}
 
+// serviceLevels queries service levels when due, chunk by chunk, going on
+// after a failing chunk (its queues wait for the next due time). A rate
+// limit stops them and they are tried again next cycle.
+func (p *Poller) serviceLevels(ctx context.Context, now, serverTime time.Time, chunks [][]string, names map[string]string) error {
 	if now.Sub(p.lastServiceLevel) < p.opts.ServiceLevelEvery {
 		return nil
 	}
-	events, slErr := p.c.ServiceLevels(ctx, ids, serverTime)
-	ingestErr = p.ingest(ctx, events, names)
-	if slErr != nil {
-		return slErr
-	}
-	if ingestErr != nil {
-		return ingestErr
+	var errs []error
+	for i, chunk := range chunks {
+		events, err := p.c.ServiceLevels(ctx, chunk, serverTime)
+		if errors.Is(err, ErrRateLimited) {
+			return errors.Join(append(errs, fmt.Errorf("genesys poller: service levels: %w", err))...)
+		}
+		if err != nil {
+			p.log.Warn("genesys service-level chunk failed; going on with the next", "chunk", i+1, "chunks", len(chunks),
+				"err", p.c.redact(err.Error()))
+			errs = append(errs, fmt.Errorf("genesys poller: service levels chunk %d of %d: %w", i+1, len(chunks), err))
+			continue
+		}
+		if err := p.ingest(ctx, events, names); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	p.lastServiceLevel = now
-	return nil
+	return errors.Join(errs...)
 }
 
 // directory returns the queue directory, refreshing it from Genesys Cloud

@@ -403,7 +403,7 @@ func TestPollerZeroFillsVanishedMedia(t *testing.T) {
 	mustCycle(t, p)
 	r.in.take()
 	// Nothing waits any more and the answer no longer mentions voice.
-	r.f.edit(func(f *fakeGenesys) { f.queues[0].Waiting = nil })
+	r.f.edit(func(f *fakeGenesys) { f.queues[0].Waiting, f.queues[0].Media = nil, nil })
 	r.clock.Advance(10 * time.Second)
 	mustCycle(t, p)
 	events := r.in.take()

@@ -1,17 +1,21 @@
 package genesys
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slabot/slabot/app"
 )
 
 // failed counts a failed cycle and, on the staleAfter-th in a row, posts the
 // one stale-data warning, so that silence in Slack never passes for "all
-// queues fine" while polling is broken.
+// queues fine" while polling is broken. The warning names the queues whose
+// data is staleAfter intervals old (or never came), since a failing chunk
+// or a rate limit can leave some queues blind while others are current.
 func (p *Poller) failed(ctx context.Context, err error) {
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return // shutting down, not failing
@@ -21,17 +25,61 @@ func (p *Poller) failed(ctx context.Context, err error) {
 	if p.failures == 1 {
 		p.failingSince = now
 	}
-	summary := p.c.redact(err.Error())
+	summary := strings.ReplaceAll(p.c.redact(err.Error()), "\n", "; ")
 	p.log.Warn("genesys poll failed", "err", summary, "consecutive_failures", p.failures)
 	if p.failures < staleAfter || p.warned {
 		return
 	}
-	text := ":warning: *Genesys Cloud data is stale.* Polling has failed " + strconv.Itoa(p.failures) +
-		" times in a row since " + p.failingSince.UTC().Format("15:04:05 MST") +
-		", so slabot cannot see queue breaches until it recovers. Last error: " + escape(summary)
+	stale := p.staleQueues(now)
+	var text string
+	switch {
+	case len(stale) == 0:
+		text = ":warning: *Genesys Cloud data is stale.* Polling has failed " + strconv.Itoa(p.failures) +
+			" times in a row since " + p.failingSince.UTC().Format("15:04:05 MST") +
+			", so slabot cannot see queue breaches until it recovers. Last error: " + escape(summary)
+	default:
+		which := "for all " + strconv.Itoa(len(stale)) + " watched queues"
+		if len(stale) < len(p.watch) || len(stale) == 1 {
+			which = "for " + nameList(stale)
+		}
+		text = ":warning: *Genesys Cloud data is stale* " + which + ": nothing new for " +
+			app.FormatDuration(staleAfter*p.interval()) + " or more. Polling has failed " + strconv.Itoa(p.failures) +
+			" times in a row since " + p.failingSince.UTC().Format("15:04:05 MST") +
+			", so slabot cannot see their breaches until it recovers. Last error: " + escape(summary)
+	}
 	if p.announce(ctx, text) {
 		p.warned = true
 	}
+}
+
+// staleQueues lists the watched queues whose last observations are at
+// least staleAfter intervals old, or that have had none since this
+// replica took the lease.
+func (p *Poller) staleQueues(now time.Time) []app.QueueInfo {
+	limit := staleAfter * p.interval()
+	var stale []app.QueueInfo
+	for _, q := range p.watch {
+		if at, ok := p.lastData[q.ID]; !ok || now.Sub(at) >= limit {
+			stale = append(stale, q)
+		}
+	}
+	return stale
+}
+
+// maxNamed bounds the queue names one warning lists.
+const maxNamed = 10
+
+// nameList renders queue names for Slack: "Support, Billing and 3 more".
+func nameList(queues []app.QueueInfo) string {
+	names := make([]string, 0, min(len(queues), maxNamed))
+	for _, q := range queues[:min(len(queues), maxNamed)] {
+		names = append(names, "*"+escape(cmp.Or(q.Name, q.ID))+"*")
+	}
+	s := strings.Join(names, ", ")
+	if more := len(queues) - len(names); more > 0 {
+		s += " and " + strconv.Itoa(more) + " more"
+	}
+	return s
 }
 
 // recovered resets the failure count after a good cycle and posts the

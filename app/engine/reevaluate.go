@@ -61,7 +61,10 @@ func (r *rules) reaction(a app.Alert, v float64, th app.Threshold, has bool, q a
 		return reactValue
 	case a.State.Open() && (a.Threshold != th.Value || !sameLevel(a.Clear, th.Clear)):
 		return reactShow
-	case !active && has && th.Breached(v):
+	case !active && has && th.Breached(v) && th.MinVolume == 0:
+		// Latest values keep no volume, so a rule's volume gate cannot be
+		// checked on them: a gated rule's breach starts at the next
+		// observation, which carries its volume.
 		return reactValue
 	}
 	return reactNone

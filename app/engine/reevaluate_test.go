@@ -205,3 +205,32 @@ func TestRuleChangeTwoReplicas(t *testing.T) {
 		t.Errorf("two replicas acting on one rule change sent %v, want one post", got)
 	}
 }
+
+// TestRuleChangeVolumeGate: latest values keep no volume, so a rule with a
+// volume gate ("min 20") does not start a breach on them when it is set;
+// the next observation, which carries its volume, decides.
+func TestRuleChangeVolumeGate(t *testing.T) {
+	h := newHarness(t, engine.Options{})
+	observe := func(v, volume float64) {
+		t.Helper()
+		h.mu.Lock()
+		h.seq++
+		key := fmt.Sprintf("ev-gate-%d", h.seq)
+		h.mu.Unlock()
+		_, err := h.engine.Ingest(h.ctx, app.Event{Key: key, QueueID: queue, At: h.clock.Now(),
+			Observations: []app.Observation{{QueueID: queue, MediaType: "voice", Metric: app.ServiceLevel, Value: v, Volume: volume}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	observe(50, 8) // 8 calls: under the gate about to be set
+	h.command(app.Threshold{QueueID: queue, Metric: app.ServiceLevel, Value: 80, MinVolume: 20})
+	if got := h.sent(); len(got) != 0 {
+		t.Fatalf("setting sl 80 min 20 on 50 %% of 8 calls sent %v, want nothing", got)
+	}
+	h.clock.Advance(time.Minute)
+	observe(50, 40) // enough calls now
+	if got := h.sent(); !equal(got, []string{"post:firing#1"}) {
+		t.Errorf("50 %% of 40 calls sent %v, want the alert posted", got)
+	}
+}
