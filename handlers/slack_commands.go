@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 	"github.com/slack-go/slack"
@@ -37,6 +39,7 @@ type commands struct {
 
 func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 	cmd, err := parseCommand(sc.Text)
+	cmd.typed = sc.Text
 	x.d.Logger.Info("slack command", "user_id", sc.UserID, "subcommand", cmd.verb, "ok", err == nil)
 	if adminOnly(cmd) && !x.isAdmin(sc.UserID) {
 		return x.refusal()
@@ -61,9 +64,9 @@ func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 	case verbUnset:
 		out, err = x.unset(ctx, cmd, by)
 	case verbList:
-		out, err = x.list(ctx)
+		out, err = x.list(ctx, cmd)
 	case verbStatus:
-		out, err = x.status(ctx)
+		out, err = x.status(ctx, cmd)
 	case verbSnooze:
 		out, err = x.snooze(ctx, cmd, by)
 	case verbUnsnooze:
@@ -122,7 +125,7 @@ func (x *commands) refusal() string {
 // resolve turns a queue argument into a queue. The keywords default (the
 // fallback rule) and all (every queue) apply only where allowed.
 func resolveQueueArg(verb string, q queueArg, known map[string]string) (app.QueueRef, error) {
-	allowDefault := verb == verbSet || verb == verbUnset || verb == verbHistory || verb == verbHours || verb == verbPreview
+	allowDefault := verb == verbSet || verb == verbUnset || verb == verbHistory || verb == verbHours || verb == verbPreview || verb == verbList
 	allowAll := verb == verbSnooze || verb == verbUnsnooze || verb == verbHistory
 	switch {
 	case q.keyword(app.DefaultQueue) && allowDefault:
@@ -141,6 +144,103 @@ func resolveQueueArg(verb string, q queueArg, known map[string]string) (app.Queu
 	return app.ResolveQueue(known, q.text)
 }
 
+// resolveAhead resolves a queue argument for a command that may name a
+// queue before its first event (set, snooze, route, hours). A name slabot
+// has not seen is looked up in the Genesys Cloud directory when there is
+// one; the queue then resolves by its ID, unseen, with the directory's
+// name (see named). Otherwise the error
+// says how to name the queue by its ID.
+func (x *commands) resolveAhead(ctx context.Context, cmd command, known map[string]string) (app.QueueRef, error) {
+	ref, err := resolveQueueArg(cmd.verb, cmd.queue, known)
+	var uq *app.UnknownQueueError
+	if !errors.As(err, &uq) || len(uq.Ambiguous) > 0 || strings.TrimSpace(uq.Arg) == "" {
+		return ref, err
+	}
+	nf := &queueNotFound{UnknownQueueError: uq, example: idExample(cmd)}
+	if x.d.Directory == nil {
+		return ref, nf
+	}
+	found, derr := x.d.Directory.QueuesNamed(ctx, uq.Arg)
+	switch {
+	case derr != nil:
+		x.d.Logger.Warn("queue directory lookup failed", "err", derr)
+		nf.lookupFailed = true
+		return ref, nf
+	case len(found) == 0:
+		nf.asked = true
+		return ref, nf
+	case len(found) > 1:
+		ids := make([]string, len(found))
+		for i, q := range found {
+			ids[i] = q.ID
+		}
+		return ref, &app.UnknownQueueError{Arg: uq.Arg, Ambiguous: ids}
+	}
+	q := found[0]
+	if !app.LooksLikeQueueID(q.ID) {
+		x.d.Logger.Warn("queue directory answered an ID that is no queue ID", "queue_id", clipArg(q.ID))
+		nf.asked = true
+		return ref, nf
+	}
+	return app.QueueRef{ID: q.ID, Name: q.Name}, nil
+}
+
+// named is known with ref's name added when only the directory knew it,
+// so that the answer names the queue; known itself is left alone.
+func named(known map[string]string, ref app.QueueRef) map[string]string {
+	if ref.Name == "" || known[ref.ID] != "" {
+		return known
+	}
+	out := maps.Clone(known)
+	if out == nil {
+		out = make(map[string]string, 1)
+	}
+	out[ref.ID] = ref.Name
+	return out
+}
+
+// queueNotFound is a queue name that neither events nor the directory
+// know, in a command that could name the queue by its ID instead.
+type queueNotFound struct {
+	*app.UnknownQueueError
+	// example is the command as typed with the queue as <queue-id>.
+	example string
+	// asked says the Genesys Cloud directory was asked and knows no
+	// queue of that name; lookupFailed that asking it failed. Neither
+	// is set without Genesys API credentials.
+	asked, lookupFailed bool
+}
+
+// Unwrap makes errors.As find the *app.UnknownQueueError.
+func (e *queueNotFound) Unwrap() error { return e.UnknownQueueError }
+
+// idExample is the command as typed with its queue replaced by
+// <queue-id>, or the subcommand's usage so changed when the queue
+// cannot be found in the text.
+func idExample(cmd command) string {
+	typed := strings.TrimSpace(cmd.typed)
+	first := strings.IndexFunc(typed, unicode.IsSpace)
+	if first > 0 && cmd.queue.text != "" {
+		rest := typed[first:]
+		for _, form := range []string{`"` + cmd.queue.text + `"`, "“" + cmd.queue.text + "”", cmd.queue.text} {
+			if i := strings.Index(rest, form); i >= 0 {
+				return clipExample("/sla " + typed[:first] + rest[:i] + "<queue-id>" + rest[i+len(form):])
+			}
+		}
+	}
+	u := usageOf(cmd.verb)
+	u = strings.Replace(u, "<queue>|default", "<queue-id>", 1)
+	u = strings.Replace(u, "<queue>|all", "<queue-id>", 1)
+	return strings.Replace(u, "<queue>", "<queue-id>", 1)
+}
+
+func clipExample(s string) string {
+	if r := []rune(s); len(r) > 200 {
+		return string(r[:199]) + "…"
+	}
+	return s
+}
+
 func (x *commands) known(ctx context.Context) (map[string]string, error) {
 	known, err := x.d.Records.KnownQueues(ctx)
 	if err != nil {
@@ -154,6 +254,10 @@ func unseen(ref app.QueueRef) string {
 	if ref.Known {
 		return ""
 	}
+	if ref.Name != "" {
+		return "\nFound in the Genesys Cloud queue directory (ID `" + ref.ID + "`); no event has come from " +
+			slackapi.QueueLabel(ref.ID, map[string]string{ref.ID: ref.Name}) + " yet, and this applies as soon as one does."
+	}
 	return "\nNo Genesys event has named queue `" + ref.ID + "` yet; this applies as soon as one does."
 }
 
@@ -162,10 +266,11 @@ func (x *commands) set(ctx context.Context, cmd command, by app.Actor) (string, 
 	if err != nil {
 		return "", err
 	}
-	ref, err := resolveQueueArg(verbSet, cmd.queue, known)
+	ref, err := x.resolveAhead(ctx, cmd, known)
 	if err != nil {
 		return "", err
 	}
+	known = named(known, ref)
 	t := cmd.threshold(ref.ID)
 	old, err := x.d.Actions.SetThreshold(ctx, t, by)
 	if err != nil {
@@ -219,10 +324,11 @@ func (x *commands) snooze(ctx context.Context, cmd command, by app.Actor) (strin
 	if err != nil {
 		return "", err
 	}
-	ref, err := resolveQueueArg(verbSnooze, cmd.queue, known)
+	ref, err := x.resolveAhead(ctx, cmd, known)
 	if err != nil {
 		return "", err
 	}
+	known = named(known, ref)
 	until, err := x.d.Actions.Snooze(ctx, ref.ID, cmd.dur, by)
 	if err != nil {
 		return "", err
@@ -281,10 +387,11 @@ func (x *commands) route(ctx context.Context, cmd command, sc slack.SlashCommand
 	if err != nil {
 		return "", err
 	}
-	ref, err := resolveQueueArg(verbRoute, cmd.queue, known)
+	ref, err := x.resolveAhead(ctx, cmd, known)
 	if err != nil {
 		return "", err
 	}
+	known = named(known, ref)
 	isDefault := channel != "" && channel == x.d.DefaultChannel
 	if isDefault {
 		channel = "" // a route to the default channel is no route
