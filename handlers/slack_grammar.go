@@ -308,7 +308,7 @@ func parseCommand(text string) (command, error) {
 // stateWords are the alert states /sla status filters on, as typed.
 var stateWords = map[string]string{
 	"firing": alertFiring,
-	"acked": alertAcked, "ack": alertAcked, "acknowledged": alertAcked,
+	"acked":  alertAcked, "ack": alertAcked, "acknowledged": alertAcked,
 	"snoozed": alertSnoozed, "muted": alertSnoozed,
 	"pending": alertPending,
 }
