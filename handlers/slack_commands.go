@@ -185,6 +185,26 @@ func (x *commands) resolveAhead(ctx context.Context, cmd command, known map[stri
 	return app.QueueRef{ID: q.ID, Name: q.Name}, nil
 }
 
+// queueNamer records a queue's name from the directory; *store.Redis
+// implements it, and Records that do not are left as they are.
+type queueNamer interface {
+	NameQueue(ctx context.Context, queueID, name string) error
+}
+
+// remember records the name of a queue only the directory knew, once a
+// command on it succeeded, so that its alerts and listings show the name
+// and the next command finds it without asking Genesys Cloud again. A
+// failure only costs that: it is logged.
+func (x *commands) remember(ctx context.Context, ref app.QueueRef) {
+	n, ok := x.d.Records.(queueNamer)
+	if !ok || ref.Known || ref.Name == "" {
+		return
+	}
+	if err := n.NameQueue(ctx, ref.ID, ref.Name); err != nil {
+		x.d.Logger.Warn("queue name from the directory not recorded", "queue_id", ref.ID, "err", err)
+	}
+}
+
 // named is known with ref's name added when only the directory knew it,
 // so that the answer names the queue; known itself is left alone.
 func named(known map[string]string, ref app.QueueRef) map[string]string {
@@ -276,6 +296,7 @@ func (x *commands) set(ctx context.Context, cmd command, by app.Actor) (string, 
 	if err != nil {
 		return "", err
 	}
+	x.remember(ctx, ref)
 	t.SetBy = ""
 	s := "Threshold set: " + slackapi.ThresholdLine(t, known) + "."
 	if old != nil {
@@ -333,6 +354,7 @@ func (x *commands) snooze(ctx context.Context, cmd command, by app.Actor) (strin
 	if err != nil {
 		return "", err
 	}
+	x.remember(ctx, ref)
 	return fmt.Sprintf("Snoozed %s until %s (%s): open alerts show as snoozed and nothing new is posted. "+
 		"A breach still going on when the snooze ends is posted afresh.%s",
 		slackapi.QueueLabel(ref.ID, known), slackapi.SlackTime(until), app.FormatDuration(cmd.dur), unseen(ref)), nil
@@ -399,6 +421,7 @@ func (x *commands) route(ctx context.Context, cmd command, sc slack.SlashCommand
 	if err := x.d.Actions.Route(ctx, ref.ID, channel, by); err != nil {
 		return "", err
 	}
+	x.remember(ctx, ref)
 	label := slackapi.QueueLabel(ref.ID, known)
 	if isDefault {
 		return "This is the default alert channel (SLACK_CHANNEL_ID): alerts of " + label + " come here without a route, so it has none now." + unseen(ref), nil

@@ -52,6 +52,7 @@ func (x *commands) hours(ctx context.Context, cmd command, by app.Actor) (string
 	if err != nil {
 		return "", err
 	}
+	x.remember(ctx, ref)
 	var s string
 	switch {
 	case cmd.hoursInherit:
