@@ -78,7 +78,7 @@ func longStore(t *testing.T, now time.Time) *memStore {
 func readPages(t *testing.T, h http.Handler, text string) []string {
 	t.Helper()
 	var pages []string
-	pointer := regexp.MustCompile("Page (\\d+) of (\\d+)")
+	pointer := regexp.MustCompile(`Page (\d+) of (\d+)`)
 	for n := 1; n <= 20; n++ {
 		cmd := text
 		if n > 1 {
