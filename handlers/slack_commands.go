@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/gin-gonic/gin"
@@ -160,7 +161,11 @@ func (x *commands) resolveAhead(ctx context.Context, cmd command, known map[stri
 	if x.d.Directory == nil {
 		return ref, nf
 	}
-	found, derr := x.d.Directory.QueuesNamed(ctx, uq.Arg)
+	// The lookup leaves the command time to answer within Slack's 3 s
+	// and to do its own work once the queue is found.
+	lctx, cancel := context.WithTimeout(ctx, directoryWait)
+	found, derr := x.d.Directory.QueuesNamed(lctx, uq.Arg)
+	cancel()
 	switch {
 	case derr != nil:
 		x.d.Logger.Warn("queue directory lookup failed", "err", derr)
@@ -219,6 +224,9 @@ func named(known map[string]string, ref app.QueueRef) map[string]string {
 	return out
 }
 
+// directoryWait bounds a directory lookup within slackDeadline.
+const directoryWait = 1500 * time.Millisecond
+
 // queueNotFound is a queue name that neither events nor the directory
 // know, in a command that could name the queue by its ID instead.
 type queueNotFound struct {
@@ -238,7 +246,7 @@ func (e *queueNotFound) Unwrap() error { return e.UnknownQueueError }
 // <queue-id>, or the subcommand's usage so changed when the queue
 // cannot be found in the text.
 func idExample(cmd command) string {
-	typed := strings.TrimSpace(cmd.typed)
+	typed := slackEntities.Replace(strings.TrimSpace(cmd.typed)) // as the queue was decoded
 	first := strings.IndexFunc(typed, unicode.IsSpace)
 	if first > 0 && cmd.queue.text != "" {
 		rest := typed[first:]

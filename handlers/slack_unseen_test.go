@@ -119,6 +119,10 @@ func TestQueueNamedBeforeAnyEvent(t *testing.T) {
 		if ts, err := e.store.Thresholds(ctx); err != nil || len(ts) != 0 {
 			t.Fatalf("an unknown name changed the thresholds: %+v, %v", ts, err)
 		}
+		// Slack sends & as &amp;: the command shown back is still whole.
+		if got := runCommand(t, e.h, "U0LEAD001", `route "Billing &amp; Co" here`); !strings.Contains(got, "Then: `/sla route &lt;queue-id&gt; here`") {
+			t.Errorf("route on a name with &:\n%s", got)
+		}
 		// What the answer says to type works.
 		got = runCommand(t, e.h, "U0LEAD001", "set "+supportQueue+" waiting 10")
 		if !strings.Contains(got, "Threshold set") || !strings.Contains(got, "No Genesys event has named queue `"+supportQueue+"` yet") {
