@@ -305,9 +305,22 @@ func (f *fakeGenesys) routingQueues(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "bad paging", "status": 400})
 		return
 	}
+	// name filters as Genesys Cloud does: any case, * as a wildcard
+	// (here: a substring match when the name has one).
+	queues := f.queues
+	if name := r.URL.Query().Get("name"); name != "" {
+		queues = nil
+		want := strings.ToLower(strings.Trim(name, "*"))
+		for _, q := range f.queues {
+			got := strings.ToLower(q.Name)
+			if got == want || (strings.Contains(name, "*") && strings.Contains(got, want)) {
+				queues = append(queues, q)
+			}
+		}
+	}
 	entities := []map[string]any{}
-	for i := (page - 1) * size; i < min(page*size, len(f.queues)); i++ {
-		q := f.queues[i]
+	for i := (page - 1) * size; i < min(page*size, len(queues)); i++ {
+		q := queues[i]
 		settings := map[string]any{}
 		for key, t := range q.Targets {
 			settings[key] = map[string]any{"alertingTimeoutSeconds": 8, "enableAutoAnswer": false,
@@ -320,7 +333,7 @@ func (f *fakeGenesys) routingQueues(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"entities": entities, "pageSize": size, "pageNumber": page,
-		"total": len(f.queues), "pageCount": (len(f.queues) + size - 1) / size})
+		"total": len(queues), "pageCount": (len(queues) + size - 1) / size})
 }
 
 func (f *fakeGenesys) observations(w http.ResponseWriter, q fakeQuery) {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mypurecloud/platform-client-sdk-go/v150/platformclientv2"
@@ -52,6 +53,34 @@ type group struct {
 // Queues lists every queue the OAuth client can see with its service-level
 // target per media type, following pages until pageCount.
 func (c *Client) Queues(ctx context.Context) ([]app.QueueInfo, error) {
+	return c.queues(ctx, nil)
+}
+
+// QueuesNamed asks the directory for the queues named name (any case,
+// runs of spaces collapsed), so that a supervisor can set a rule on a
+// queue before any event or directory refresh has named it. Genesys
+// Cloud's name filter reads * as a wildcard and may match loosely, so
+// the answer is filtered here to the names that are the same.
+func (c *Client) QueuesNamed(ctx context.Context, name string) ([]app.QueueInfo, error) {
+	want := strings.Join(strings.Fields(name), " ")
+	if want == "" {
+		return nil, nil
+	}
+	all, err := c.queues(ctx, url.Values{"name": {want}})
+	if err != nil {
+		return nil, err
+	}
+	var out []app.QueueInfo
+	for _, q := range all {
+		if strings.EqualFold(strings.Join(strings.Fields(q.Name), " "), want) {
+			out = append(out, q)
+		}
+	}
+	return out, nil
+}
+
+// queues lists the directory's queues matching filter, page by page.
+func (c *Client) queues(ctx context.Context, filter url.Values) ([]app.QueueInfo, error) {
 	var out []app.QueueInfo
 	for page := 1; page <= maxQueuePages; page++ {
 		var listing struct {
@@ -68,6 +97,9 @@ func (c *Client) Queues(ctx context.Context) ([]app.QueueInfo, error) {
 			PageCount int `json:"pageCount"`
 		}
 		q := url.Values{"pageSize": {strconv.Itoa(queuePageSize)}, "pageNumber": {strconv.Itoa(page)}}
+		for k, v := range filter {
+			q[k] = v
+		}
 		if _, err := c.call(ctx, http.MethodGet, pathQueues, q, nil, &listing); err != nil {
 			return nil, err
 		}

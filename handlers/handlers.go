@@ -86,6 +86,13 @@ type QueueDirectory interface {
 	KnownQueues(ctx context.Context) (map[string]string, error)
 }
 
+// QueueFinder looks queue names up in the Genesys Cloud directory, for a
+// queue that no event or directory refresh has named yet;
+// *genesys.QueueNames implements it.
+type QueueFinder interface {
+	QueuesNamed(ctx context.Context, name string) ([]app.QueueInfo, error)
+}
+
 // QueueLimits bound the queues webhooks may name (DESIGN §2.1). Each queue
 // slabot has heard of keeps a few keys, so a sender inventing queue IDs
 // must not grow Redis without end.
@@ -142,6 +149,11 @@ type Deps struct {
 	// and hours, and to snooze or unsnooze all queues (SLA_ADMINS); empty
 	// lets everyone.
 	Admins []string
+	// Directory looks up queue names slabot has not seen yet, so that
+	// /sla set, snooze, route and hours can name a queue before its first
+	// event; nil without Genesys API credentials, and the answer then says
+	// how to name a queue by its ID.
+	Directory QueueFinder
 	// BuiltinDefault is the engine's built-in default threshold, shown by
 	// /sla list and the App Home; nil when SLA_DEFAULT_LONGEST_WAIT=off.
 	BuiltinDefault *app.Threshold

@@ -23,7 +23,7 @@ type clockedE2E struct {
 	clock *app.ManualClock
 }
 
-func newClockedE2E(t *testing.T, opts engine.Options, queues []app.QueueInfo) *clockedE2E {
+func newClockedE2E(t *testing.T, opts engine.Options, queues []app.QueueInfo, mods ...func(*Deps)) *clockedE2E {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.New(ctx, redistest.URL(t), store.Options{Prefix: redistest.Prefix(t)})
@@ -47,9 +47,13 @@ func newClockedE2E(t *testing.T, opts engine.Options, queues []app.QueueInfo) *c
 	done := make(chan struct{})
 	go func() { disp.Run(dctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	h, bg := newServer(Deps{Actions: eng, Records: st, Once: st, Home: client, Clock: clock,
+	d := Deps{Actions: eng, Records: st, Once: st, Home: client, Clock: clock,
 		Slack:           SlackAuth{SigningSecret: slackTestSecret, TeamID: slackTestTeam},
-		SlackHTTPClient: fake.hooksClient()})
+		SlackHTTPClient: fake.hooksClient()}
+	for _, mod := range mods {
+		mod(&d)
+	}
+	h, bg := newServer(d)
 	t.Cleanup(bg.wait)
 	return &clockedE2E{slackE2E: &slackE2E{store: st, engine: eng, slack: fake, h: h, bg: bg}, clock: clock}
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
 	"github.com/slack-go/slack"
@@ -38,6 +41,7 @@ type commands struct {
 
 func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 	cmd, err := parseCommand(sc.Text)
+	cmd.typed = sc.Text
 	x.d.Logger.Info("slack command", "user_id", sc.UserID, "subcommand", cmd.verb, "ok", err == nil)
 	if adminOnly(cmd) && !x.isAdmin(sc.UserID) {
 		return x.refusal()
@@ -62,9 +66,9 @@ func (x *commands) run(ctx context.Context, sc slack.SlashCommand) string {
 	case verbUnset:
 		out, err = x.unset(ctx, cmd, by)
 	case verbList:
-		out, err = x.list(ctx)
+		out, err = x.list(ctx, cmd)
 	case verbStatus:
-		out, err = x.status(ctx)
+		out, err = x.status(ctx, cmd)
 	case verbSnooze:
 		out, err = x.snooze(ctx, cmd, by)
 	case verbUnsnooze:
@@ -123,7 +127,7 @@ func (x *commands) refusal() string {
 // resolve turns a queue argument into a queue. The keywords default (the
 // fallback rule) and all (every queue) apply only where allowed.
 func resolveQueueArg(verb string, q queueArg, known map[string]string) (app.QueueRef, error) {
-	allowDefault := verb == verbSet || verb == verbUnset || verb == verbHistory || verb == verbHours || verb == verbPreview
+	allowDefault := verb == verbSet || verb == verbUnset || verb == verbHistory || verb == verbHours || verb == verbPreview || verb == verbList
 	allowAll := verb == verbSnooze || verb == verbUnsnooze || verb == verbHistory
 	switch {
 	case q.keyword(app.DefaultQueue) && allowDefault:
@@ -142,6 +146,130 @@ func resolveQueueArg(verb string, q queueArg, known map[string]string) (app.Queu
 	return app.ResolveQueue(known, q.text)
 }
 
+// resolveAhead resolves a queue argument for a command that may name a
+// queue before its first event (set, snooze, route, hours). A name slabot
+// has not seen is looked up in the Genesys Cloud directory when there is
+// one; the queue then resolves by its ID, unseen, with the directory's
+// name (see named). Otherwise the error
+// says how to name the queue by its ID.
+func (x *commands) resolveAhead(ctx context.Context, cmd command, known map[string]string) (app.QueueRef, error) {
+	ref, err := resolveQueueArg(cmd.verb, cmd.queue, known)
+	var uq *app.UnknownQueueError
+	if !errors.As(err, &uq) || len(uq.Ambiguous) > 0 || strings.TrimSpace(uq.Arg) == "" {
+		return ref, err
+	}
+	nf := &queueNotFound{UnknownQueueError: uq, example: idExample(cmd)}
+	if x.d.Directory == nil {
+		return ref, nf
+	}
+	// The lookup leaves the command time to answer within Slack's 3 s
+	// and to do its own work once the queue is found.
+	lctx, cancel := context.WithTimeout(ctx, directoryWait)
+	found, derr := x.d.Directory.QueuesNamed(lctx, uq.Arg)
+	cancel()
+	switch {
+	case derr != nil:
+		x.d.Logger.Warn("queue directory lookup failed", "err", derr)
+		nf.lookupFailed = true
+		return ref, nf
+	case len(found) == 0:
+		nf.asked = true
+		return ref, nf
+	case len(found) > 1:
+		ids := make([]string, len(found))
+		for i, q := range found {
+			ids[i] = q.ID
+		}
+		return ref, &app.UnknownQueueError{Arg: uq.Arg, Ambiguous: ids}
+	}
+	q := found[0]
+	if !app.LooksLikeQueueID(q.ID) {
+		x.d.Logger.Warn("queue directory answered an ID that is no queue ID", "queue_id", clipArg(q.ID))
+		nf.asked = true
+		return ref, nf
+	}
+	return app.QueueRef{ID: q.ID, Name: q.Name}, nil
+}
+
+// queueNamer records a queue's name from the directory; *store.Redis
+// implements it, and Records that do not are left as they are.
+type queueNamer interface {
+	NameQueue(ctx context.Context, queueID, name string) error
+}
+
+// remember records the name of a queue only the directory knew, once a
+// command on it succeeded, so that its alerts and listings show the name
+// and the next command finds it without asking Genesys Cloud again. A
+// failure only costs that: it is logged.
+func (x *commands) remember(ctx context.Context, ref app.QueueRef) {
+	n, ok := x.d.Records.(queueNamer)
+	if !ok || ref.Known || ref.Name == "" {
+		return
+	}
+	if err := n.NameQueue(ctx, ref.ID, ref.Name); err != nil {
+		x.d.Logger.Warn("queue name from the directory not recorded", "queue_id", ref.ID, "err", err)
+	}
+}
+
+// named is known with ref's name added when only the directory knew it,
+// so that the answer names the queue; known itself is left alone.
+func named(known map[string]string, ref app.QueueRef) map[string]string {
+	if ref.Name == "" || known[ref.ID] != "" {
+		return known
+	}
+	out := maps.Clone(known)
+	if out == nil {
+		out = make(map[string]string, 1)
+	}
+	out[ref.ID] = ref.Name
+	return out
+}
+
+// directoryWait bounds a directory lookup within slackDeadline.
+const directoryWait = 1500 * time.Millisecond
+
+// queueNotFound is a queue name that neither events nor the directory
+// know, in a command that could name the queue by its ID instead.
+type queueNotFound struct {
+	*app.UnknownQueueError
+	// example is the command as typed with the queue as <queue-id>.
+	example string
+	// asked says the Genesys Cloud directory was asked and knows no
+	// queue of that name; lookupFailed that asking it failed. Neither
+	// is set without Genesys API credentials.
+	asked, lookupFailed bool
+}
+
+// Unwrap makes errors.As find the *app.UnknownQueueError.
+func (e *queueNotFound) Unwrap() error { return e.UnknownQueueError }
+
+// idExample is the command as typed with its queue replaced by
+// <queue-id>, or the subcommand's usage so changed when the queue
+// cannot be found in the text.
+func idExample(cmd command) string {
+	typed := slackEntities.Replace(strings.TrimSpace(cmd.typed)) // as the queue was decoded
+	first := strings.IndexFunc(typed, unicode.IsSpace)
+	if first > 0 && cmd.queue.text != "" {
+		rest := typed[first:]
+		for _, form := range []string{`"` + cmd.queue.text + `"`, "“" + cmd.queue.text + "”", cmd.queue.text} {
+			if i := strings.Index(rest, form); i >= 0 {
+				return clipExample("/sla " + typed[:first] + rest[:i] + "<queue-id>" + rest[i+len(form):])
+			}
+		}
+	}
+	u := usageOf(cmd.verb)
+	u = strings.Replace(u, "<queue>|default", "<queue-id>", 1)
+	u = strings.Replace(u, "<queue>|all", "<queue-id>", 1)
+	return strings.Replace(u, "<queue>", "<queue-id>", 1)
+}
+
+func clipExample(s string) string {
+	if r := []rune(s); len(r) > 200 {
+		return string(r[:199]) + "…"
+	}
+	return s
+}
+
 func (x *commands) known(ctx context.Context) (map[string]string, error) {
 	known, err := x.d.Records.KnownQueues(ctx)
 	if err != nil {
@@ -155,6 +283,10 @@ func unseen(ref app.QueueRef) string {
 	if ref.Known {
 		return ""
 	}
+	if ref.Name != "" {
+		return "\nFound in the Genesys Cloud queue directory (ID `" + ref.ID + "`); no event has come from " +
+			slackapi.QueueLabel(ref.ID, map[string]string{ref.ID: ref.Name}) + " yet, and this applies as soon as one does."
+	}
 	return "\nNo Genesys event has named queue `" + ref.ID + "` yet; this applies as soon as one does."
 }
 
@@ -163,15 +295,17 @@ func (x *commands) set(ctx context.Context, cmd command, by app.Actor) (string, 
 	if err != nil {
 		return "", err
 	}
-	ref, err := resolveQueueArg(verbSet, cmd.queue, known)
+	ref, err := x.resolveAhead(ctx, cmd, known)
 	if err != nil {
 		return "", err
 	}
+	known = named(known, ref)
 	t := cmd.threshold(ref.ID)
 	old, err := x.d.Actions.SetThreshold(ctx, t, by)
 	if err != nil {
 		return "", err
 	}
+	x.remember(ctx, ref)
 	t.SetBy = ""
 	s := "Threshold set: " + slackapi.ThresholdLine(t, known) + "."
 	if old != nil {
@@ -222,14 +356,16 @@ func (x *commands) snooze(ctx context.Context, cmd command, by app.Actor) (strin
 	if err != nil {
 		return "", err
 	}
-	ref, err := resolveQueueArg(verbSnooze, cmd.queue, known)
+	ref, err := x.resolveAhead(ctx, cmd, known)
 	if err != nil {
 		return "", err
 	}
+	known = named(known, ref)
 	until, err := x.d.Actions.Snooze(ctx, ref.ID, cmd.dur, by)
 	if err != nil {
 		return "", err
 	}
+	x.remember(ctx, ref)
 	return fmt.Sprintf("Snoozed %s until %s (%s): open alerts show as snoozed and nothing new is posted. "+
 		"A breach still going on when the snooze ends is posted afresh.%s",
 		slackapi.QueueLabel(ref.ID, known), slackapi.SlackTime(until), app.FormatDuration(cmd.dur), unseen(ref)), nil
@@ -342,10 +478,11 @@ func (x *commands) route(ctx context.Context, cmd command, sc slack.SlashCommand
 	if err != nil {
 		return "", err
 	}
-	ref, err := resolveQueueArg(verbRoute, cmd.queue, known)
+	ref, err := x.resolveAhead(ctx, cmd, known)
 	if err != nil {
 		return "", err
 	}
+	known = named(known, ref)
 	isDefault := channel != "" && channel == x.d.DefaultChannel
 	if isDefault {
 		channel = "" // a route to the default channel is no route
@@ -353,6 +490,7 @@ func (x *commands) route(ctx context.Context, cmd command, sc slack.SlashCommand
 	if err := x.d.Actions.Route(ctx, ref.ID, channel, by); err != nil {
 		return "", err
 	}
+	x.remember(ctx, ref)
 	label := slackapi.QueueLabel(ref.ID, known)
 	if isDefault {
 		return "This is the default alert channel (SLACK_CHANNEL_ID): alerts of " + label + " come here without a route, so it has none now." + unseen(ref), nil

@@ -108,9 +108,14 @@ func TestParseCommand(t *testing.T) {
 		// list, status
 		{text: "list", want: command{verb: verbList}},
 		{text: "ls", want: command{verb: verbList}},
-		{text: "list everything", errVerb: verbList, errHas: "takes no arguments"},
+		{text: "list Billing EU page 2", want: command{verb: verbList, queue: queueArg{text: "Billing EU"}, page: 2}},
+		{text: "list page", errVerb: verbList, errHas: "give a page number after page"},
+		{text: "list page two", errVerb: verbList, errHas: "'two' is not a page number"},
 		{text: "status", want: command{verb: verbStatus}},
 		{text: "alerts", want: command{verb: verbStatus}},
+		{text: "status ACKED page 3", want: command{verb: verbStatus, state: alertAcked, page: 3}},
+		{text: `status "firing"`, want: command{verb: verbStatus, queue: queueArg{text: "firing", quoted: true}}},
+		{text: "status page 0", errVerb: verbStatus, errHas: "pages count from 1"},
 
 		// snooze, unsnooze
 		{text: `snooze "Billing EU" 30m`, want: command{verb: verbSnooze, queue: quoted("Billing EU"), dur: 30 * time.Minute}},

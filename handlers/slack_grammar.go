@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -56,8 +57,8 @@ var usages = []struct{ verb, usage, example string }{
 	{verbPreview, "/sla preview <queue>|default [<media>] <metric> <value>|target [clear <value>] [min <n>] [for <duration>]",
 		`/sla preview Support wait 5m clear 3m (replays the last 7 days; changes nothing)`},
 	{verbUnset, "/sla unset <queue>|default [<media>] [<metric>]", `/sla unset Support wait · /sla unset default email wait`},
-	{verbList, "/sla list", `/sla list (thresholds, snoozes, routes, business hours, targets)`},
-	{verbStatus, "/sla status", `/sla status (open alerts and their state)`},
+	{verbList, "/sla list [<queue>] [page <n>]", `/sla list Support · /sla list page 2 (rules, snoozes, routes, hours)`},
+	{verbStatus, "/sla status [<queue>|firing|acked|snoozed|pending] [page <n>]", `/sla status firing · /sla status page 2 (open alerts)`},
 	{verbSnooze, "/sla snooze <queue>|all <duration>", `/sla snooze "Billing EU" 30m`},
 	{verbUnsnooze, "/sla unsnooze <queue>|all", `/sla unsnooze all`},
 	{verbAck, "/sla ack <queue>|all", `/sla ack Support · /sla ack all (every firing alert, in every channel)`},
@@ -182,7 +183,11 @@ type channelArg struct {
 
 // command is a parsed /sla command.
 type command struct {
-	verb  string
+	verb string
+	// typed is the command text as typed (set by the caller, not the
+	// parser), for answers that show it back changed: the same command
+	// naming the queue by its ID.
+	typed string
 	queue queueArg
 	// media is the rule's media type (app.Voice…), "" for every one;
 	// for /sla chart, the chart's ("" when not given).
@@ -205,6 +210,11 @@ type command struct {
 	hours        string
 	hoursShow    bool
 	hoursInherit bool
+	// page is the page of /sla list or /sla status asked for (0: the
+	// first), and state the alert state /sla status is filtered on
+	// (alertFiring…; "" for all).
+	page  int
+	state string
 	// period is /sla report's span (7 or 30 days), or /sla chart's
 	// window (6 h, 24 h or 7 days).
 	period time.Duration
@@ -235,10 +245,7 @@ func parseCommand(text string) (command, error) {
 	case verbHelp:
 		return c, nil
 	case verbList, verbStatus:
-		if len(args) > 0 {
-			return c, usagef(verb, "%s takes no arguments", verb)
-		}
-		return c, nil
+		return c, c.parseListing(args)
 	case verbSet, verbPreview:
 		return c, c.parseRule(verb, args)
 	case verbUnset:
@@ -296,6 +303,53 @@ func parseCommand(text string) (command, error) {
 		return c, err
 	}
 	return c, usagef("", "unknown subcommand '%s'", clipArg(toks[0].text))
+}
+
+// stateWords are the alert states /sla status filters on, as typed.
+var stateWords = map[string]string{
+	"firing": alertFiring,
+	"acked":  alertAcked, "ack": alertAcked, "acknowledged": alertAcked,
+	"snoozed": alertSnoozed, "muted": alertSnoozed,
+	"pending": alertPending,
+}
+
+// The states of an open alert, as /sla status and the App Home show them.
+const (
+	alertFiring  = "firing"
+	alertAcked   = "acknowledged"
+	alertSnoozed = "snoozed"
+	alertPending = "pending"
+)
+
+// maxPage bounds the page number anyone may ask for.
+const maxPage = 1000
+
+// parseListing reads [<queue>|<state>] [page <n>] for list and status,
+// right to left: "page" and a number at the end are the page, then a
+// state word (status only, unquoted) or the rest is the queue.
+func (c *command) parseListing(args []token) error {
+	if n := len(args); n > 0 && args[n-1].keyword("page") {
+		return usagef(c.verb, "give a page number after page, e.g. /sla %s page 2", c.verb)
+	}
+	if n := len(args); n >= 2 && args[n-2].keyword("page") {
+		p, err := strconv.Atoi(args[n-1].text)
+		if err != nil || p < 1 || p > maxPage || args[n-1].quoted {
+			return usagef(c.verb, "'%s' is not a page number; pages count from 1, e.g. /sla %s page 2", clipArg(args[n-1].text), c.verb)
+		}
+		c.page, args = p, args[:n-2]
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	if c.verb == verbStatus && len(args) == 1 && !args[0].quoted && !args[0].ref {
+		if st, ok := stateWords[strings.ToLower(args[0].text)]; ok {
+			c.state = st
+			return nil
+		}
+	}
+	var err error
+	c.queue, err = joinQueue(c.verb, args)
+	return err
 }
 
 // reportPeriods are the spans /sla report takes.

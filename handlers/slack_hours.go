@@ -25,10 +25,11 @@ func (x *commands) hours(ctx context.Context, cmd command, by app.Actor) (string
 	if err != nil {
 		return "", err
 	}
-	ref, err := resolveQueueArg(verbHours, cmd.queue, known)
+	ref, err := x.resolveAhead(ctx, cmd, known)
 	if err != nil {
 		return "", err
 	}
+	known = named(known, ref)
 	label, now := slackapi.QueueLabel(ref.ID, known), x.d.Clock.Now()
 	if cmd.hoursShow {
 		h, own, err := ha.HoursOf(ctx, ref.ID)
@@ -51,6 +52,7 @@ func (x *commands) hours(ctx context.Context, cmd command, by app.Actor) (string
 	if err != nil {
 		return "", err
 	}
+	x.remember(ctx, ref)
 	var s string
 	switch {
 	case cmd.hoursInherit:

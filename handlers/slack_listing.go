@@ -1,20 +1,19 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/slabot/slabot/app"
 	"github.com/slabot/slabot/slackapi"
 )
 
-// maxListLines bounds each section of /sla list and /sla status.
-const maxListLines = 40
-
-func (x *commands) list(ctx context.Context) (string, error) {
+func (x *commands) list(ctx context.Context, cmd command) (string, error) {
 	ts, err := x.d.Records.Thresholds(ctx)
 	if err != nil {
 		return "", fmt.Errorf("thresholds: %w", err)
@@ -28,75 +27,95 @@ func (x *commands) list(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("queue states: %w", err)
 	}
 	now := x.d.Clock.Now()
-	ts = withBuiltin(ts, x.d.BuiltinDefault)
+	l := listing{command: "/sla list", sections: []listSection{
+		thresholdSection(withBuiltin(ts, x.d.BuiltinDefault), known),
+		snoozeSection(activeSnoozes(states, now), known),
+		routeSection(states, known),
+		hoursSection(states, known, now),
+		targetsSection(ts, states, known),
+	}}
+	if cmd.queue.text == "" {
+		return l.page(cmd.page), nil
+	}
+	ref, err := resolveQueueArg(verbList, cmd.queue, known)
+	if err != nil {
+		return "", err
+	}
+	// A snooze of all queues mutes this one too.
+	l = l.filtered(ref.ID, app.AllQueues)
+	l.command += " " + typedQueue(cmd.queue)
+	for i := range l.sections {
+		l.sections[i].empty = "None."
+	}
+	if ref.ID != app.DefaultQueue {
+		l.prelude = []string{"Rules and settings of " + slackapi.QueueLabel(ref.ID, known) +
+			"; where it has no threshold or hours of its own, the `default` ones apply (`/sla list default`)."}
+	}
+	return l.page(cmd.page), nil
+}
 
-	lines := []string{fmt.Sprintf("*Thresholds* (%d)", len(ts))}
-	if len(ts) == 0 {
-		lines = append(lines, "None: no queue can breach. Add one with `/sla set &lt;queue&gt; &lt;metric&gt; &lt;value&gt;`.")
-	}
-	for i, t := range ts {
-		if i == maxListLines {
-			lines = append(lines, fmt.Sprintf("…and %d more.", len(ts)-i))
-			break
-		}
-		lines = append(lines, "• "+slackapi.ThresholdLine(t, known))
-	}
+// The sections of /sla list, each built by one call.
 
-	snoozes := activeSnoozes(states, now)
-	lines = append(lines, "", fmt.Sprintf("*Snoozes* (%d)", len(snoozes)))
-	if len(snoozes) == 0 {
-		lines = append(lines, "None.")
+func thresholdSection(ts []app.Threshold, known map[string]string) listSection {
+	s := listSection{title: "Thresholds",
+		empty: "None: no queue can breach. Add one with `/sla set &lt;queue&gt; &lt;metric&gt; &lt;value&gt;`."}
+	for _, t := range ts {
+		s.items = append(s.items, listItem{queueID: t.QueueID, text: "• " + slackapi.ThresholdLine(t, known)})
 	}
-	for i, s := range snoozes {
-		if i == maxListLines {
-			lines = append(lines, fmt.Sprintf("…and %d more.", len(snoozes)-i))
-			break
-		}
-		line := "• " + slackapi.QueueLabel(s.QueueID, known) + " until " + slackapi.SlackDateTime(s.Until)
-		if s.By != "" {
-			line += " by " + slackapi.UserMention(s.By)
-		}
-		lines = append(lines, line)
-	}
+	return s
+}
 
-	var routes []string
+func snoozeSection(snoozes []app.Snooze, known map[string]string) listSection {
+	s := listSection{title: "Snoozes", empty: "None."}
+	for _, z := range snoozes {
+		line := "• " + slackapi.QueueLabel(z.QueueID, known) + " until " + slackapi.SlackDateTime(z.Until)
+		if z.By != "" {
+			line += " by " + slackapi.UserMention(z.By)
+		}
+		s.items = append(s.items, listItem{queueID: z.QueueID, text: line})
+	}
+	return s
+}
+
+func routeSection(states []app.Queue, known map[string]string) listSection {
+	s := listSection{title: "Routes", empty: "None.",
+		note: "Queues without a route alert in the default channel (SLACK_CHANNEL_ID)."}
 	for _, q := range states {
 		if q.Route != "" && q.ID != app.DefaultQueue {
-			routes = append(routes, "• "+slackapi.QueueLabel(q.ID, known)+" → "+channelLink(q.Route))
+			s.items = append(s.items, listItem{queueID: q.ID, text: "• " + slackapi.QueueLabel(q.ID, known) + " → " + channelLink(q.Route)})
 		}
 	}
-	lines = append(lines, "", fmt.Sprintf("*Routes* (%d)", len(routes)))
-	if len(routes) > maxListLines {
-		routes = append(routes[:maxListLines], fmt.Sprintf("…and %d more.", len(routes)-maxListLines))
-	}
-	lines = append(lines, routes...)
-	lines = append(lines, "Queues without a route alert in the default channel (SLACK_CHANNEL_ID).")
+	return s
+}
 
-	var hours []string
+func hoursSection(states []app.Queue, known map[string]string, now time.Time) listSection {
+	s := listSection{title: "Business hours", empty: "None: every queue alerts at any time."}
 	for _, q := range states {
 		if q.Hours == nil || !q.Hours.Set() {
 			continue
 		}
-		line := "• " + slackapi.QueueLabel(q.ID, known) + ": " + describeHours(*q.Hours, now)
+		it := listItem{queueID: q.ID, text: "• " + slackapi.QueueLabel(q.ID, known) + ": " + describeHours(*q.Hours, now)}
 		if q.ID == app.DefaultQueue {
-			hours = append([]string{line}, hours...)
+			s.items = append([]listItem{it}, s.items...)
 			continue
 		}
-		hours = append(hours, line)
+		s.items = append(s.items, it)
 	}
-	lines = append(lines, "", fmt.Sprintf("*Business hours* (%d)", len(hours)))
-	if len(hours) > maxListLines {
-		hours = append(hours[:maxListLines], fmt.Sprintf("…and %d more.", len(hours)-maxListLines))
-	}
-	if len(hours) == 0 {
-		hours = append(hours, "None: every queue alerts at any time.")
-	}
-	lines = append(lines, hours...)
-	lines = append(lines, targetsSection(ts, states, known)...)
-	return strings.Join(lines, "\n"), nil
+	return s
 }
 
-func (x *commands) status(ctx context.Context) (string, error) {
+// typedQueue is a queue argument as it is typed again in a command shown
+// in a code span: quoted when it has spaces, with no backtick to end the
+// span early.
+func typedQueue(q queueArg) string {
+	t := strings.ReplaceAll(q.text, "`", "ˋ")
+	if q.quoted || strings.ContainsFunc(t, unicode.IsSpace) {
+		t = `"` + t + `"`
+	}
+	return slackapi.Escape(t)
+}
+
+func (x *commands) status(ctx context.Context, cmd command) (string, error) {
 	alerts, err := x.d.Records.OpenAlerts(ctx)
 	if err != nil {
 		return "", fmt.Errorf("open alerts: %w", err)
@@ -106,26 +125,88 @@ func (x *commands) status(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("queue states: %w", err)
 	}
 	now := x.d.Clock.Now()
-	var lines []string
+	l := listing{command: "/sla status"}
 	if s := activeSnoozes(all, now); len(s) > 0 {
 		line := ":zzz: All queues are snoozed"
 		if s[0].By != "" {
 			line += " by " + slackapi.UserMention(s[0].By)
 		}
-		lines = append(lines, line+" until "+slackapi.SlackDateTime(s[0].Until)+".")
+		l.prelude = append(l.prelude, line+" until "+slackapi.SlackDateTime(s[0].Until)+".")
 	}
-	if len(alerts) == 0 {
-		return strings.Join(append(lines, "No open alerts: every queue is within its thresholds."), "\n"), nil
+	// Pages must hold still between two commands: storms open many
+	// alerts within the same second.
+	slices.SortStableFunc(alerts, func(a, b app.Alert) int {
+		return cmp.Or(a.FiredAt.Compare(b.FiredAt), cmp.Compare(a.DisplayName(), b.DisplayName()),
+			cmp.Compare(a.QueueID, b.QueueID), cmp.Compare(a.MediaType, b.MediaType), cmp.Compare(a.Metric, b.Metric))
+	})
+	if len(alerts) > 0 {
+		l.prelude = append(l.prelude, stateCounts(alerts)+" Show some: `/sla status firing|acked|snoozed|pending|&lt;queue&gt;`.")
 	}
-	lines = append(lines, fmt.Sprintf("*Open alerts* (%d)", len(alerts)))
-	for i, a := range alerts {
-		if i == maxListLines {
-			lines = append(lines, fmt.Sprintf("…and %d more.", len(alerts)-i))
-			break
+	sec := listSection{title: "Open alerts", empty: "No open alerts: every queue is within its thresholds."}
+	var queueID string
+	switch {
+	case cmd.state != "":
+		sec.title += ", " + cmd.state
+		sec.empty = "None " + cmd.state + "."
+		l.command += " " + stateShort[cmd.state]
+	case cmd.queue.text != "":
+		known, err := x.known(ctx)
+		if err != nil {
+			return "", err
 		}
-		lines = append(lines, "• "+slackapi.AlertSummary(a, now))
+		ref, err := resolveQueueArg(verbStatus, cmd.queue, known)
+		if err != nil {
+			return "", err
+		}
+		queueID = ref.ID
+		label := slackapi.QueueLabel(ref.ID, known)
+		sec.title += " of " + strings.Trim(label, "*")
+		sec.empty = "None: " + label + " is within its thresholds."
+		l.command += " " + typedQueue(cmd.queue)
 	}
-	return strings.Join(lines, "\n"), nil
+	for _, a := range alerts {
+		if (cmd.state == "" || alertState(a) == cmd.state) && (queueID == "" || a.QueueID == queueID) {
+			sec.items = append(sec.items, listItem{queueID: a.QueueID, text: "• " + slackapi.AlertSummary(a, now)})
+		}
+	}
+	l.sections = []listSection{sec}
+	return l.page(cmd.page), nil
+}
+
+// stateShort is how a state filter is typed.
+var stateShort = map[string]string{alertFiring: "firing", alertAcked: "acked", alertSnoozed: "snoozed", alertPending: "pending"}
+
+// alertState is an open alert's state as slackapi.AlertSummary shows it.
+func alertState(a app.Alert) string {
+	switch {
+	case a.State == app.StatePending:
+		return alertPending
+	case a.Muted:
+		return alertSnoozed
+	case a.State == app.StateAcknowledged:
+		return alertAcked
+	}
+	return alertFiring
+}
+
+// stateCounts sums open alerts up by state: "62 open alerts: 50 firing,
+// 5 acknowledged, 4 snoozed, 3 pending."
+func stateCounts(alerts []app.Alert) string {
+	n := make(map[string]int)
+	for _, a := range alerts {
+		n[alertState(a)]++
+	}
+	var parts []string
+	for _, st := range []string{alertFiring, alertAcked, alertSnoozed, alertPending} {
+		if n[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[st], st))
+		}
+	}
+	noun := "open alerts"
+	if len(alerts) == 1 {
+		noun = "open alert"
+	}
+	return fmt.Sprintf("%d %s: %s.", len(alerts), noun, strings.Join(parts, ", "))
 }
 
 // stateIDs are the queues whose stored state can hold a snooze or a

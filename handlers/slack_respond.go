@@ -138,7 +138,10 @@ func userMessage(err error, usage string, log *slog.Logger, inserted ...string) 
 	}
 	var ue *usageError
 	var uq *app.UnknownQueueError
+	var nf *queueNotFound
 	switch {
+	case errors.As(err, &nf):
+		return notFoundAnswer(nf)
 	case errors.As(err, &uq):
 		return unknownQueueAnswer(uq)
 	case errors.As(err, &ue):

@@ -17,27 +17,28 @@ const maxUnknownNamed = 10
 // so that whoever sets a rule on `target` knows what it will follow, and,
 // per rule on `target`, the queues it cannot alert on for want of one.
 // rules are the listed rules, states the known queues' stored state.
-func targetsSection(rules []app.Threshold, states []app.Queue, known map[string]string) []string {
+func targetsSection(rules []app.Threshold, states []app.Queue, known map[string]string) listSection {
 	queues := make([]app.QueueInfo, 0, len(states))
 	for _, q := range states {
 		if q.ID != app.DefaultQueue {
 			queues = append(queues, app.QueueInfo{ID: q.ID, Name: q.Name, ServiceLevels: q.Targets})
 		}
 	}
-	lines := []string{"", "*Targets in Genesys Cloud*"}
-	if len(queues) == 0 {
-		lines = append(lines, "No queue known yet: slabot reads each queue's targets from the Genesys directory, with polling.")
-	} else {
+	s := listSection{title: "Targets in Genesys Cloud",
+		empty: "No queue known yet: slabot reads each queue's targets from the Genesys directory, with polling."}
+	if len(queues) > 0 {
+		// The org's summary shows under any queue filter, as an all-queues
+		// snooze does.
 		for _, l := range app.SummariseTargets(queues).Lines() {
-			lines = append(lines, "• "+l)
+			s.items = append(s.items, listItem{queueID: app.AllQueues, text: "• " + l})
 		}
 	}
 	for _, t := range rules {
 		if ids := app.TargetUnknown(t, rules, states); len(ids) > 0 {
-			lines = append(lines, "• "+targetRuleLabel(t, known)+": "+unknownTargets(ids, known))
+			s.items = append(s.items, listItem{queueID: t.QueueID, text: "• " + targetRuleLabel(t, known) + ": " + unknownTargets(ids, known)})
 		}
 	}
-	return lines
+	return s
 }
 
 // targetRuleLabel names a rule on `target` briefly: "*default* (voice)

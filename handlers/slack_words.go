@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/slabot/slabot/app"
 	"github.com/slabot/slabot/slackapi"
@@ -174,9 +176,45 @@ func unknownQueueAnswer(e *app.UnknownQueueError) string {
 	case e.Suggestion != "":
 		return fmt.Sprintf("No queue named '%s'; did you mean '%s'?", arg, slackapi.QueueName(e.Suggestion, 80))
 	}
-	return fmt.Sprintf("No queue named '%s' yet: slabot learns names from Genesys events and its queue directory. "+
-		"Name the queue by its ID instead: in Genesys Cloud, Admin → Contact Center → Queues, open the queue; "+
-		"the ID is the last part of the page's address (e.g. 2f6f2d4e-8c1a-4a53-b9a4-0c5d7e8f9a10).", arg)
+	return fmt.Sprintf("No queue named '%s' yet: slabot learns names from Genesys events and its queue directory. %s", arg, findTheID)
+}
+
+// findTheID says where a queue's ID is found in Genesys Cloud.
+const findTheID = "Name the queue by its ID instead: in Genesys Cloud, Admin → Contact Center → Queues, open the queue; " +
+	"the ID is the last part of the page's address (e.g. 2f6f2d4e-8c1a-4a53-b9a4-0c5d7e8f9a10)."
+
+// notFoundAnswer says a queue name is unknown in a command that can name
+// a queue ahead of its first event: whether the Genesys Cloud directory
+// was asked, where to find the queue's ID, and the command to type with
+// it.
+func notFoundAnswer(e *queueNotFound) string {
+	arg := slackapi.QueueName(e.Arg, 80)
+	var s string
+	switch {
+	case e.asked && e.Suggestion != "":
+		s = fmt.Sprintf("No queue named '%s', in Genesys Cloud's queue directory either; did you mean '%s'? Otherwise check the name, or %s",
+			arg, slackapi.QueueName(e.Suggestion, 80), lowerFirst(findTheID))
+	case e.asked:
+		s = fmt.Sprintf("No queue named '%s', in Genesys Cloud's queue directory either: check the name, or %s", arg, lowerFirst(findTheID))
+	case e.lookupFailed:
+		s = fmt.Sprintf("No queue named '%s' yet, and slabot could not ask Genesys Cloud's queue directory just now; try again in a minute, or %s",
+			arg, lowerFirst(findTheID))
+	case e.Suggestion != "":
+		s = fmt.Sprintf("No queue named '%s'; did you mean '%s'? A queue no Genesys event has named yet goes by its ID: "+
+			"without Genesys API credentials (GENESYS_CLIENT_ID/SECRET) slabot cannot look names up. %s",
+			arg, slackapi.QueueName(e.Suggestion, 80), findTheID)
+	default:
+		s = fmt.Sprintf("No queue named '%s' yet: slabot learns names from Genesys events, and without Genesys API credentials "+
+			"(GENESYS_CLIENT_ID/SECRET) it cannot look them up in Genesys Cloud's queue directory. %s", arg, findTheID)
+	}
+	// In a code span only a backtick would end it early.
+	return s + "\nThen: `" + slackapi.Escape(strings.ReplaceAll(e.example, "`", "ˋ")) + "`"
+}
+
+// lowerFirst lowers the first letter of a sentence that goes on another.
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[n:]
 }
 
 // mediaHelp is /sla help's line on media types and which rule wins.

@@ -68,7 +68,7 @@ func HomeView(h Home) slack.HomeTabViewRequest {
 	}
 	for i, a := range h.Alerts {
 		if i == maxHomeAlerts {
-			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/sla status` lists them all.", len(h.Alerts)-i))))
+			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/sla status` lists all %d, a page at a time.", len(h.Alerts)-i, len(h.Alerts)))))
 			break
 		}
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(AlertSummary(a, h.Now)), nil, nil))
@@ -86,7 +86,7 @@ func HomeView(h Home) slack.HomeTabViewRequest {
 	}
 	for i, s := range h.Snoozes {
 		if i == maxHomeSnoozes {
-			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/sla list` lists them all.", len(h.Snoozes)-i))))
+			blocks = append(blocks, slack.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more: `/sla list` lists all %d, a page at a time.", len(h.Snoozes)-i, len(h.Snoozes)))))
 			break
 		}
 		text := fmt.Sprintf("%s snoozed until %s", queueLabel(s.QueueID, h.Names), slackDateTime(s.Until))
@@ -161,12 +161,17 @@ func thresholdsText(ts []app.Threshold, names map[string]string) string {
 	if len(ts) == 0 {
 		lines = append(lines, "None: no queue can breach. `/sla set <queue> <metric> <value>` adds one.")
 	}
+	// Lines are added while they fit, so that the pointer counts exactly
+	// what was left out (clipLines would count lines, not thresholds).
+	size := len(lines[0])
 	for i, t := range ts {
-		if i == maxHomeLines {
-			lines = append(lines, fmt.Sprintf("…and %d more: `/sla list` lists them all.", len(ts)-i))
+		line := "• " + ThresholdLine(t, names)
+		if i == maxHomeLines || size+len(line)+1 > maxSectionText-100 {
+			lines = append(lines, fmt.Sprintf("…and %d more: `/sla list` lists all %d, a page at a time.", len(ts)-i, len(ts)))
 			break
 		}
-		lines = append(lines, "• "+ThresholdLine(t, names))
+		lines = append(lines, line)
+		size += len(line) + 1
 	}
 	return clipLines(strings.Join(lines, "\n"), maxSectionText)
 }
@@ -176,7 +181,7 @@ func thresholdsText(ts []app.Threshold, names map[string]string) string {
 func ThresholdLine(t app.Threshold, names map[string]string) string {
 	label := queueLabel(t.QueueID, names)
 	if t.MediaType != "" {
-		label += " (" + t.MediaType + ")"
+		label += " (" + QueueName(t.MediaType, maxShortRunes) + ")"
 	}
 	value := t.Metric.FormatValue(t.Value)
 	if t.Target {

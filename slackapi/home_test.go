@@ -140,7 +140,7 @@ func TestHomeViewBounds(t *testing.T) {
 		})
 	}
 	all := texts(decodeBlocks(t, blocks))
-	if !strings.Contains(all, "…and 40 more: `/sla status` lists them all.") {
+	if !strings.Contains(all, "…and 40 more: `/sla status` lists all 60, a page at a time.") {
 		t.Errorf("no overflow note for alerts:\n%s", all)
 	}
 }

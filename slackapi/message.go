@@ -137,7 +137,7 @@ func AlertMessage(a app.Alert, now time.Time, appsURL string) (text string, bloc
 // closed, without buttons, saying why and linking to the new message
 // (nextTS, in channel) when its ts is known.
 func ContinuedMessage(a app.Alert, channel, nextTS string, now time.Time, appsURL string) (text string, blocks []slack.Block) {
-	name := Escape(clip(a.DisplayName(), maxNameRunes))
+	name := QueueName(a.DisplayName(), maxNameRunes)
 	ended := "The snooze ended " + slackDateTime(a.SnoozedUntil)
 	if a.SnoozeEndedBy != "" || a.SnoozedUntil.IsZero() || now.Before(a.SnoozedUntil) {
 		ended = "The snooze was ended"

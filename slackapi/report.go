@@ -21,7 +21,7 @@ func ReportText(r app.Report, title string, loc *time.Location) string {
 		loc = time.UTC
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "*SLA report, %s* (%s – %s %s)\n", Escape(title), reportTime(r.From, loc), reportTime(r.To, loc), zoneName(loc))
+	fmt.Fprintf(&b, "*SLA report, %s* (%s – %s %s)\n", Neutralise(title), reportTime(r.From, loc), reportTime(r.To, loc), zoneName(loc))
 	if len(r.Rows) == 0 {
 		b.WriteString("No queue breached its thresholds in that time.")
 		return b.String()
@@ -46,9 +46,9 @@ func ReportText(r app.Report, title string, loc *time.Location) string {
 
 func reportRow(row app.ReportRow, end time.Time, loc *time.Location) string {
 	var b strings.Builder
-	b.WriteString("• *" + Escape(clip(row.Name(), maxShortRunes)) + "*")
+	b.WriteString("• *" + QueueName(row.Name(), maxShortRunes) + "*")
 	if row.MediaType != "" {
-		b.WriteString(" " + Escape(clip(row.MediaType, maxShortRunes)))
+		b.WriteString(" " + QueueName(row.MediaType, maxShortRunes))
 	}
 	fmt.Fprintf(&b, ": %d %s", row.Breaches, plural(row.Breaches, "breach", "breaches"))
 	if row.Open > 0 {

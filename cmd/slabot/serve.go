@@ -136,8 +136,12 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	s.dispatcher = dispatch.New(st, notifier, clock, dispatch.Options{Consumer: s.holder, Pace: pace,
 		Observer: m, Logger: log})
 
+	// directory looks up queue names /sla is given before any event
+	// named them; none without credentials.
+	var directory handlers.QueueFinder
 	if cfg.Polling() {
 		client := genesys.NewClient(region, cfg.GenesysClientID, string(cfg.GenesysClientSecret), genesys.ClientOptions{Logger: log})
+		directory = genesys.NewQueueNames(client, genesys.DefaultNameTTL, clock)
 		s.poller = genesys.NewPoller(client, genesys.PollerDeps{
 			Ingester: s.engine, Directory: st, Lease: st,
 			Announcer: announcer{store: st, channel: cfg.SlackChannelID},
@@ -178,6 +182,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		Admins:         cfg.SLAAdmins,
 		DefaultChannel: cfg.SlackChannelID,
 		BuiltinDefault: builtin,
+		Directory:      directory,
 		Observer:       m,
 		Metrics:        m.Handler(),
 		Clock:          clock,
