@@ -72,8 +72,9 @@ type wiring struct {
 	stdout io.Writer // console messages in local mode
 	log    *slog.Logger
 	clock  app.Clock // default app.SystemClock; the demo drives its own
-	// wrap, when set, wraps the Slack notifier (the demo prints Block Kit).
-	wrap func(dispatch.Notifier) dispatch.Notifier
+	// wrap, when set, wraps the Slack notifier, given the options a Slack
+	// client gets (demo -json makes every call to a Slack stand-in too).
+	wrap func(dispatch.Notifier, slackapi.Options) dispatch.Notifier
 	// chartDir is where local mode writes charts; empty: a new
 	// temporary folder.
 	chartDir string
@@ -116,13 +117,14 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 			Charts: charts, ChartDir: w.chartDir})
 		notifier, home = console, console
 		pace = time.Millisecond
-	} else {
-		client := slackapi.New(string(cfg.SlackBotToken), slackapi.Options{
-			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Charts: charts, Logger: log})
+	}
+	slackOpts := slackapi.Options{APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Charts: charts, Logger: log}
+	if !cfg.Local() {
+		client := slackapi.New(string(cfg.SlackBotToken), slackOpts)
 		notifier, home = client, client
 	}
 	if w.wrap != nil {
-		notifier = w.wrap(notifier)
+		notifier = w.wrap(notifier, slackOpts)
 	}
 
 	var builtin *app.Threshold
