@@ -51,3 +51,16 @@ func EpisodeChart(a Alert, now time.Time) *ChartJob {
 	return &ChartJob{QueueID: a.QueueID, QueueName: a.QueueName, MediaType: a.MediaType, Metric: a.Metric,
 		From: a.BreachStart().Add(-ChartLead), To: end, Threshold: &th, Clear: a.Clear, Episode: true}
 }
+
+// ReportChartFile is the file name a report's chart is shared under.
+const ReportChartFile = "sla-report.png"
+
+// ReportChart is the KindChart notification that shares rep's bar chart in
+// channel, titled "SLA report, <title>". It goes through the outbox like
+// any other Slack call, so its upload is paced and retried; the rows are
+// left out (the chart draws Days and Queues), keeping the entry small.
+func ReportChart(rep Report, channel, title string, now time.Time) Notification {
+	rep.Rows = nil
+	return Notification{Kind: KindChart, Channel: channel, At: now,
+		Chart: &ChartJob{Report: &rep, Title: "SLA report, " + title}}
+}

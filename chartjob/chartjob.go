@@ -60,7 +60,7 @@ func (d *Drawer) Draw(ctx context.Context, n app.Notification) (png []byte, titl
 		if d.Report == nil {
 			return nil, "", fmt.Errorf("%w: no report chart drawer", chart.ErrNoData)
 		}
-		png, err := d.Report(*job.Report)
+		png, err := d.Report(d.inZone(*job.Report))
 		return png, cmp.Or(job.Title, "SLA report"), err
 	}
 	s, err := d.Series(ctx, n)
@@ -72,6 +72,20 @@ func (d *Drawer) Draw(ctx context.Context, n app.Notification) (png []byte, titl
 		return nil, "", err
 	}
 	return png, cmp.Or(job.Title, defaultTitle(s, job)), nil
+}
+
+// inZone puts a report's times back in the Drawer's time zone: the
+// outbox's JSON keeps each time's instant and offset but not its zone's
+// name, which the chart's title and day labels show.
+func (d *Drawer) inZone(rep app.Report) app.Report {
+	loc := cmp.Or(d.Location, time.UTC)
+	rep.From, rep.To = rep.From.In(loc), rep.To.In(loc)
+	days := make([]time.Time, len(rep.Days))
+	for i, day := range rep.Days {
+		days[i] = day.In(loc)
+	}
+	rep.Days = days
+	return rep
 }
 
 func defaultTitle(s chart.Series, job *app.ChartJob) string {

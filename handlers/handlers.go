@@ -170,13 +170,9 @@ type Deps struct {
 	// reports are shown in (SLA_REPORT's; default UTC).
 	Reports    Reports
 	ReportZone *time.Location
-	// ReportChart draws a report's bar chart as a PNG, and Uploader shares
-	// it in the channel /sla report was typed in; no chart when either is
-	// nil.
-	ReportChart func(app.Report) ([]byte, error)
-	Uploader    Uploader
 	// Charts enqueues chart notifications (*store.Redis), for the Chart
-	// button and /sla chart; both say charts are off when nil.
+	// button, /sla chart and /sla report's chart; the first two say
+	// charts are off when nil.
 	Charts ChartQueue
 	// SocketMode, when set, is the Socket Mode connection (SLACK_APP_TOKEN)
 	// that carries Slack's requests instead: the /slack/* routes then

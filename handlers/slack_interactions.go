@@ -61,7 +61,7 @@ func (x *clicks) act(ctx context.Context, ba *slack.BlockAction, by app.Actor) (
 		return fmt.Sprintf("%s %s: %s.", done, alertLabel(a), a.Metric.Label()), true
 	case slackapi.ActionSnooze:
 		// A select has no value of its own: the block names the alert.
-		id, episode, err := slackapi.ParseAlertValue(ba.BlockID)
+		id, episode, err := slackapi.ParseAlertValue(slackapi.BlockBase(ba.BlockID))
 		if err != nil {
 			return fail(err)
 		}
@@ -120,7 +120,7 @@ func (x *clicks) digest(ctx context.Context, ba *slack.BlockAction, by app.Actor
 	}
 	id := ba.Value
 	if ba.ActionID == slackapi.ActionDigestSnooze {
-		id = ba.BlockID // a select has no value of its own
+		id = slackapi.BlockBase(ba.BlockID) // a select has no value of its own
 	}
 	if _, _, err := app.ParseDigestID(id); err != nil {
 		return "That button names no storm digest slabot knows; nothing was changed.", false

@@ -16,16 +16,11 @@ type Reports interface {
 	Episodes(ctx context.Context, from, to time.Time) ([]app.Episode, error)
 }
 
-// Uploader shares a PNG in a channel (in a thread when threadTS is set);
-// *slackapi.Client implements it.
-type Uploader interface {
-	UploadPNG(ctx context.Context, channel, threadTS, filename, title string, png []byte) error
-}
-
 // report answers /sla report: the breaches of the last 7 or 30 days per
-// queue and media type, ephemerally, and shares the chart of breach
-// minutes per queue and day in the channel after answering (when a chart
-// can be drawn and uploaded; the answer says so).
+// queue and media type, ephemerally, and enqueues the chart of breach
+// minutes per queue and day for the channel it was typed in: the
+// dispatcher draws and uploads it like the other charts, paced and
+// retried.
 func (x *commands) report(ctx context.Context, cmd command, channel string) (string, error) {
 	if x.d.Reports == nil {
 		return "This slabot keeps no breach episodes to report on.", nil
@@ -59,24 +54,11 @@ func (x *commands) report(ctx context.Context, cmd command, channel string) (str
 	}
 	rep := app.BuildReport(eps, from, to, x.d.ReportZone, known)
 	text := slackapi.ReportText(rep, title, x.d.ReportZone)
-	if len(rep.Rows) > 0 && x.d.ReportChart != nil && x.d.Uploader != nil && channel != "" {
-		x.shareChart(rep, channel, title)
+	if len(rep.Rows) > 0 && x.d.Charts != nil && channel != "" {
+		if err := x.d.Charts.Enqueue(ctx, app.ReportChart(rep, channel, title, to)); err != nil {
+			return "", fmt.Errorf("enqueue report chart: %w", err)
+		}
 		text += "\nThe chart of breach minutes per queue and day follows in this channel."
 	}
 	return text, nil
-}
-
-// shareChart draws rep's chart and uploads it to channel after the
-// answer; a failure is logged (the missing files:write scope, or slabot
-// not in the channel), the text answer stands.
-func (x *commands) shareChart(rep app.Report, channel, title string) {
-	x.bg.Go("report chart", func(ctx context.Context) {
-		png, err := x.d.ReportChart(rep)
-		if err == nil {
-			err = x.d.Uploader.UploadPNG(ctx, channel, "", "sla-report.png", "SLA report, "+title, png)
-		}
-		if err != nil {
-			x.d.Logger.Warn("report chart not shared", "channel_id", channel, "err", err)
-		}
-	})
 }

@@ -1,10 +1,8 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,29 +26,6 @@ func (l *episodeLog) Episodes(_ context.Context, from, to time.Time) ([]app.Epis
 	return out, nil
 }
 
-type upload struct {
-	channel, thread, filename, title string
-	png                              []byte
-}
-
-type uploadRecorder struct {
-	mu  sync.Mutex
-	got []upload
-}
-
-func (u *uploadRecorder) UploadPNG(_ context.Context, channel, threadTS, filename, title string, png []byte) error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.got = append(u.got, upload{channel, threadTS, filename, title, png})
-	return nil
-}
-
-func (u *uploadRecorder) uploads() []upload {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]upload(nil), u.got...)
-}
-
 // reportWeek: Monday 23 to Monday 30 November 2026, UTC.
 func reportWeek() (now time.Time, eps []app.Episode) {
 	day := func(d int, h, m int) time.Time { return time.Date(2026, 11, 23+d, h, m, 0, 0, time.UTC) }
@@ -72,12 +47,9 @@ func reportWeek() (now time.Time, eps []app.Episode) {
 func TestSlashReport(t *testing.T) {
 	now, eps := reportWeek()
 	log := &episodeLog{eps: eps}
-	up := &uploadRecorder{}
-	png := []byte("\x89PNG chart")
-	var charted []app.Report
-	h, bg := memServer(t, newMemStore(), func(d *Deps) {
-		d.Reports, d.Uploader, d.Clock = log, up, app.NewManualClock(now)
-		d.ReportChart = func(r app.Report) ([]byte, error) { charted = append(charted, r); return png, nil }
+	q := &chartQueue{}
+	h, _ := memServer(t, newMemStore(), func(d *Deps) {
+		d.Reports, d.Charts, d.Clock = log, q, app.NewManualClock(now)
 	})
 
 	got := runCommand(t, h, "U0LEAD001", "report")
@@ -97,14 +69,15 @@ func TestSlashReport(t *testing.T) {
 	if !log.from.Equal(now.Add(-7*24*time.Hour)) || !log.to.Equal(now) {
 		t.Errorf("episodes read from %s to %s, want the 7 days to %s", log.from, log.to, now)
 	}
-	bg.wait()
-	ups := up.uploads()
-	if len(ups) != 1 || ups[0].channel != "C0SUPPORT1" || ups[0].thread != "" || !bytes.Equal(ups[0].png, png) ||
-		ups[0].title != "SLA report, last 7 days" {
-		t.Fatalf("uploads = %+v, want the chart's PNG in C0SUPPORT1", ups)
+	// The chart goes through the outbox, as a standalone chart job of
+	// the report (without its rows) for the channel.
+	ns := q.all()
+	if len(ns) != 1 || ns[0].Kind != app.KindChart || ns[0].Channel != "C0SUPPORT1" || ns[0].Alert.ID != "" || ns[0].Chart == nil ||
+		ns[0].Chart.Title != "SLA report, last 7 days" || ns[0].Chart.Report == nil {
+		t.Fatalf("enqueued %+v, want the report's chart job for C0SUPPORT1", ns)
 	}
-	if len(charted) != 1 || len(charted[0].Queues) != 2 || len(charted[0].Days) != 7 {
-		t.Errorf("charted %+v, want 2 queues over 7 days", charted)
+	if rep := ns[0].Chart.Report; len(rep.Queues) != 2 || len(rep.Days) != 7 || rep.Rows != nil {
+		t.Errorf("chart job's report %+v, want 2 queues over 7 days and no rows", rep)
 	}
 
 	// One queue, over 30 days: the older Billing EU episode joins in.
@@ -117,10 +90,9 @@ func TestSlashReport(t *testing.T) {
 
 func TestSlashReportQuietAndBad(t *testing.T) {
 	now, _ := reportWeek()
-	up := &uploadRecorder{}
-	h, bg := memServer(t, newMemStore(), func(d *Deps) {
-		d.Reports, d.Uploader, d.Clock = &episodeLog{}, up, app.NewManualClock(now)
-		d.ReportChart = func(app.Report) ([]byte, error) { return []byte("png"), nil }
+	q := &chartQueue{}
+	h, _ := memServer(t, newMemStore(), func(d *Deps) {
+		d.Reports, d.Charts, d.Clock = &episodeLog{}, q, app.NewManualClock(now)
 	})
 	if got, want := runCommand(t, h, "U0LEAD001", "report 7d"), "*SLA report, last 7 days* (Mon 23 Nov 00:00 – Mon 30 Nov 00:00 UTC)\nNo queue breached its thresholds in that time."; got != want {
 		t.Errorf("quiet week: %q, want %q", got, want)
@@ -134,8 +106,7 @@ func TestSlashReportQuietAndBad(t *testing.T) {
 			t.Errorf("/sla %s: %q, want an error naming %q", text, got, want)
 		}
 	}
-	bg.wait()
-	if ups := up.uploads(); len(ups) != 0 {
-		t.Errorf("uploads %+v for reports without breaches", ups)
+	if ns := q.all(); len(ns) != 0 {
+		t.Errorf("enqueued %+v for reports without breaches", ns)
 	}
 }

@@ -22,8 +22,17 @@ type ChartDrawer interface {
 	Draw(ctx context.Context, n app.Notification) (png []byte, title string, err error)
 }
 
-// ChartFile is the file name a chart is shared under.
+// ChartFile is the file name a series chart is shared under; a report's
+// is app.ReportChartFile.
 const ChartFile = "sla-chart.png"
+
+// chartFile is the file name n's chart is shared under.
+func chartFile(n app.Notification) string {
+	if n.Chart != nil && n.Chart.Report != nil {
+		return app.ReportChartFile
+	}
+	return ChartFile
+}
 
 // drawChart draws n's chart with d. A chart that cannot be drawn for good
 // reasons (no drawer wired, no history in its window) is skipped
@@ -53,7 +62,7 @@ func (c *Client) shareChart(ctx context.Context, n app.Notification, ts string) 
 	if err != nil {
 		return "", err
 	}
-	if err := c.UploadPNG(ctx, n.Channel, ts, ChartFile, title, png); err != nil {
+	if err := c.UploadPNG(ctx, n.Channel, ts, chartFile(n), title, png); err != nil {
 		if errors.Is(err, ErrNoFilesScope) {
 			return "", fmt.Errorf("%w: %w", dispatch.ErrSkipped, err)
 		}
@@ -84,7 +93,7 @@ func (c *Console) writeChart(ctx context.Context, n app.Notification, ts string)
 		c.chartDir = dir
 	}
 	c.charts++
-	path := filepath.Join(c.chartDir, fmt.Sprintf("sla-chart-%04d.png", c.charts))
+	path := filepath.Join(c.chartDir, fmt.Sprintf("%s-%04d.png", strings.TrimSuffix(chartFile(n), ".png"), c.charts))
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		return "", &dispatch.DeliveryError{Err: fmt.Errorf("console: %w", err)}
 	}

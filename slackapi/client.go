@@ -8,6 +8,7 @@ package slackapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -189,19 +190,34 @@ func (c *Client) AuthTest(ctx context.Context) (team, user string, err error) {
 	return resp.Team, resp.User, nil
 }
 
-// ChannelInfo looks a channel up (conversations.info) and says whether the
-// bot is a member, so that setup can warn before the first alert fails.
-// It needs the channels:read scope (groups:read for private channels).
-func (c *Client) ChannelInfo(ctx context.Context, channelID string) (name string, isMember bool, err error) {
+// ErrNotInChannel says the bot is not a member of the channel it was
+// asked about: posts in a public channel still work (chat:write.public),
+// but reading slabot's own messages back and sharing charts do not.
+var ErrNotInChannel = errors.New("the bot is not a member of the channel")
+
+// CheckChannel checks that the bot can read the channel, as Find must
+// when a post's answer is lost: one conversations.history message
+// (limit=1), under the channels:history and groups:history scopes the
+// manifest asks for anyway, rather than conversations.info, whose
+// channels:read and groups:read it does not. A public channel the bot is
+// not in answers ErrNotInChannel (wrapped in a permanent
+// *dispatch.DeliveryError); a wrong ID, or a private channel it is not
+// in, Slack's channel_not_found.
+func (c *Client) CheckChannel(ctx context.Context, channelID string) error {
 	if channelID == "" {
-		return "", false, &dispatch.DeliveryError{Err: errors.New("slack conversations.info: empty channel ID"),
+		return &dispatch.DeliveryError{Err: errors.New("slack conversations.history: empty channel ID"),
 			Fix: "set SLACK_CHANNEL_ID to a channel ID such as C0123ABCD"}
 	}
-	ch, err := c.api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: channelID})
-	if err != nil {
-		return "", false, classify("conversations.info", string(c.token), err)
+	_, err := c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: channelID, Limit: 1})
+	if err == nil {
+		return nil
 	}
-	return ch.Name, ch.IsMember, nil
+	de := classify("conversations.history", string(c.token), err)
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && se.Err == "not_in_channel" {
+		de.Err = fmt.Errorf("%w: %w", ErrNotInChannel, de.Err)
+	}
+	return de
 }
 
 // secret holds the token so that logging a Client by accident prints no

@@ -323,26 +323,43 @@ func TestAuthTest(t *testing.T) {
 	}
 }
 
-func TestChannelInfo(t *testing.T) {
+// TestCheckChannel: the channel is checked with conversations.history
+// (limit 1), whose scopes the manifest has; not being in it, or a wrong
+// ID, is a permanent error with a fix.
+func TestCheckChannel(t *testing.T) {
 	f := newFakeSlack(t, "/api/")
+	f.respond = func(w http.ResponseWriter, c slackCall) bool {
+		if c.Method != "conversations.history" {
+			return false
+		}
+		switch c.Form.Get("channel") {
+		case "C1":
+			writeJSON(w, map[string]any{"ok": true, "messages": []any{}, "has_more": false})
+		case "C2":
+			writeJSON(w, map[string]any{"ok": false, "error": "not_in_channel"})
+		default:
+			writeJSON(w, map[string]any{"ok": false, "error": "channel_not_found"})
+		}
+		return true
+	}
 	c := newTestClient(t, f, Options{})
 
-	name, member, err := c.ChannelInfo(t.Context(), "C1")
-	if err != nil {
-		t.Fatalf("ChannelInfo: %v", err)
+	if err := c.CheckChannel(t.Context(), "C1"); err != nil {
+		t.Fatalf("CheckChannel: %v", err)
 	}
-	if name != "sla-alerts" || !member {
-		t.Errorf("ChannelInfo = (%q, %v), want (sla-alerts, true)", name, member)
+	call := f.Calls()[0]
+	if call.Method != "conversations.history" || call.Form.Get("channel") != "C1" || call.Form.Get("limit") != "1" {
+		t.Errorf("called %s with %v, want conversations.history of C1, limit 1", call.Method, call.Form)
 	}
-	if got := f.Calls()[0].Form.Get("channel"); got != "C1" {
-		t.Errorf("channel = %q, want C1", got)
+	err := c.CheckChannel(t.Context(), "C2")
+	var de *dispatch.DeliveryError
+	if !errors.Is(err, ErrNotInChannel) || !errors.As(err, &de) || de.Retry {
+		t.Errorf("CheckChannel(C2) = %v, want a permanent ErrNotInChannel", err)
 	}
-
 	for _, id := range []string{"C404", ""} {
-		_, _, err = c.ChannelInfo(t.Context(), id)
-		var de *dispatch.DeliveryError
-		if !errors.As(err, &de) || de.Retry || de.Fix == "" {
-			t.Errorf("ChannelInfo(%q): error = %v, want a permanent error with a fix", id, err)
+		err = c.CheckChannel(t.Context(), id)
+		if !errors.As(err, &de) || de.Retry || de.Fix == "" || errors.Is(err, ErrNotInChannel) {
+			t.Errorf("CheckChannel(%q): error = %v, want a permanent error with a fix", id, err)
 		}
 	}
 }

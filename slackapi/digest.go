@@ -22,7 +22,8 @@ const (
 	ActionDigestAck = "digest_ack"
 	// ActionDigestSnooze is the action_id of the digest's Snooze all menu.
 	// A select has no value, so the block_id of the actions block holding
-	// it is the digest ID; the chosen option is one of SnoozeChoices.
+	// it names the digest (its BlockBase is the digest ID); the chosen
+	// option is one of SnoozeChoices.
 	ActionDigestSnooze = "digest_snooze"
 )
 
@@ -64,7 +65,7 @@ func DigestMessage(d app.Digest, now time.Time) (text string, blocks []slack.Blo
 	blocks = append(blocks, slack.NewContextBlock("", mrkdwn(
 		"Alerts that fire in a burst are listed here instead of one message each; this message keeps up as they change. Updated "+slackTime(now)+".")))
 	if c.Open() > 0 {
-		blocks = append(blocks, digestActions(d, c.Firing > 0))
+		blocks = append(blocks, digestActions(d, c.Firing > 0, now))
 	}
 	return text, blocks
 }
@@ -234,7 +235,7 @@ func sections(lines []string) []string {
 	return out
 }
 
-func digestActions(d app.Digest, anyFiring bool) *slack.ActionBlock {
+func digestActions(d app.Digest, anyFiring bool, now time.Time) *slack.ActionBlock {
 	var elems []slack.BlockElement
 	if anyFiring {
 		confirm := slack.NewConfirmationBlockObject(plain("Acknowledge every alert?"),
@@ -248,7 +249,7 @@ func digestActions(d app.Digest, anyFiring bool) *slack.ActionBlock {
 		opts[i] = slack.NewOptionBlockObject(o.value, plain(o.label), nil)
 	}
 	elems = append(elems, slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Snooze all queues…"), ActionDigestSnooze, opts...))
-	return slack.NewActionBlock(d.ID, elems...)
+	return slack.NewActionBlock(freshBlockID(d.ID, now), elems...)
 }
 
 // digestReplyText is a thread reply of a digest: its end, or a reminder of

@@ -17,8 +17,8 @@ import (
 // handler dispatches on them, so they are part of the contract between the
 // message and the handler and must not change while old messages exist.
 const (
-	// BlockActions is the block_id of the actions block holding the
-	// Acknowledge and Resolve buttons.
+	// BlockActions is the stable part (BlockBase) of the block_id of the
+	// actions block holding the Acknowledge and Resolve buttons.
 	BlockActions = "alert_actions"
 	// ActionAck is the action_id of the Acknowledge button; its value is
 	// AlertValue.
@@ -28,8 +28,8 @@ const (
 	ActionResolve = "alert_resolve"
 	// ActionSnooze is the action_id of the snooze menu. A select carries no
 	// value of its own, so the alert is named by the block_id of the block
-	// holding the menu, which is AlertValue; the chosen option's value is
-	// one of SnoozeChoices.
+	// holding the menu, whose BlockBase is AlertValue; the chosen option's
+	// value is one of SnoozeChoices.
 	ActionSnooze = "alert_snooze"
 	// ActionChart is the action_id of the Chart button, which shares the
 	// chart of the breach so far in the alert's thread; its value is
@@ -66,6 +66,29 @@ var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 // literally instead of pinging people or forming links. slack-go does not
 // escape block text itself.
 func Escape(s string) string { return mrkdwnEscaper.Replace(s) }
+
+// blockRev separates a block_id's stable part, which the interaction
+// handler reads (an alert's AlertValue, a digest's ID), from the
+// revision that makes it fresh on every rendering of the message.
+const blockRev = "#"
+
+// freshBlockID is base with a revision taken from now, the moment the
+// message describes. Slack discourages reusing a block_id across updates
+// of a message (clients keep a block's state, such as a menu's choice, by
+// its id), so each update gets new ids; the same notification retried
+// renders the same ids, so its payload stays the same.
+func freshBlockID(base string, now time.Time) string {
+	return base + blockRev + strconv.FormatInt(now.UnixNano(), 36)
+}
+
+// BlockBase is the stable part of a block_id slabot made, without its
+// revision: the alert value or digest ID a click acts on. A block_id
+// without a revision (a message posted before they were added) is
+// returned as it is.
+func BlockBase(blockID string) string {
+	base, _, _ := cutLast(blockID, blockRev)
+	return base
+}
 
 // AlertValue identifies an alert episode in a button value or block_id:
 // "<alert id>|<episode>". A click carries it back, so a click on the
@@ -114,7 +137,7 @@ func AlertMessage(a app.Alert, now time.Time, appsURL string) (text string, bloc
 	var accessory *slack.Accessory
 	if open {
 		// The menu's block names the alert because a select has no value.
-		summary = slack.SectionBlockOptionBlockID(AlertValue(a))
+		summary = slack.SectionBlockOptionBlockID(freshBlockID(AlertValue(a), now))
 		accessory = slack.NewAccessory(snoozeMenu())
 	}
 	lines := []string{headline(a, name), valueLine(a), statusLine(a, now)}
@@ -127,7 +150,7 @@ func AlertMessage(a app.Alert, now time.Time, appsURL string) (text string, bloc
 		blocks = append(blocks, slack.NewContextBlock("", mrkdwn(link)))
 	}
 	if open {
-		blocks = append(blocks, actions(a))
+		blocks = append(blocks, actions(a, now))
 	}
 	return fallbackText(a, name), blocks
 }
@@ -344,7 +367,7 @@ func snoozeMenu() *slack.SelectBlockElement {
 	return slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Snooze queue…"), ActionSnooze, opts...)
 }
 
-func actions(a app.Alert) *slack.ActionBlock {
+func actions(a app.Alert, now time.Time) *slack.ActionBlock {
 	value := AlertValue(a)
 	var elems []slack.BlockElement
 	if a.State != app.StateAcknowledged && a.AckedBy == "" {
@@ -360,7 +383,7 @@ func actions(a app.Alert) *slack.ActionBlock {
 	if a.Muted {
 		elems = append(elems, slack.NewButtonBlockElement(ActionUnsnooze, value, plain("Unsnooze queue")))
 	}
-	return slack.NewActionBlock(BlockActions, elems...)
+	return slack.NewActionBlock(freshBlockID(BlockActions, now), elems...)
 }
 
 // fallbackText is the one-line text Slack shows in notifications and where

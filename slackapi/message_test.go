@@ -185,7 +185,7 @@ func TestAlertMessageControls(t *testing.T) {
 		if got := els[id]["value"]; got != value {
 			t.Errorf("%s value = %v, want %q", id, got, value)
 		}
-		if got := els[id]["_block_id"]; got != BlockActions {
+		if got, _ := els[id]["_block_id"].(string); BlockBase(got) != BlockActions {
 			t.Errorf("%s block_id = %v, want %q", id, got, BlockActions)
 		}
 	}
@@ -195,7 +195,7 @@ func TestAlertMessageControls(t *testing.T) {
 	}
 
 	snooze := els[ActionSnooze]
-	if got := snooze["_block_id"]; got != value {
+	if got, _ := snooze["_block_id"].(string); BlockBase(got) != value {
 		t.Errorf("snooze block_id = %v, want %q", got, value)
 	}
 	if got := snooze["type"]; got != "static_select" {

@@ -216,23 +216,28 @@ func (r *Redis) Enqueue(ctx context.Context, n app.Notification) error {
 	return unavailable(r.rdb.XAdd(ctx, &redis.XAddArgs{Stream: r.outboxKey(), Values: []any{"n", payload}}).Err())
 }
 
-// enqueueOnceScript marks KEYS[1] for ARGV[1] seconds and adds ARGV[2] to
-// the outbox (KEYS[2]), or does neither if the mark is already there.
+// enqueueOnceScript marks KEYS[1] for ARGV[1] seconds and adds ARGV[2:]
+// to the outbox (KEYS[2]) in order, or does neither if the mark is
+// already there.
 var enqueueOnceScript = redis.NewScript(`
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[2], '*', 'n', ARGV[2])
+for i = 2, #ARGV do redis.call('XADD', KEYS[2], '*', 'n', ARGV[i]) end
 return 1`)
 
-// EnqueueOnce adds n to the outbox unless key was marked within ttl, and
-// marks it, in one atomic step: whatever replicas race and restarts
-// repeat, n goes out once (the weekly report, once per period). It
-// reports whether n was enqueued.
-func (r *Redis) EnqueueOnce(ctx context.Context, key string, ttl time.Duration, n app.Notification) (bool, error) {
-	payload, err := json.Marshal(n)
-	if err != nil {
-		return false, fmt.Errorf("encode notification: %w", err)
+// EnqueueOnce adds ns to the outbox, in order, unless key was marked
+// within ttl, and marks it, in one atomic step: whatever replicas race and
+// restarts repeat, ns go out once, all or none (the weekly report's text
+// and its chart, once per period). It reports whether ns were enqueued.
+func (r *Redis) EnqueueOnce(ctx context.Context, key string, ttl time.Duration, ns ...app.Notification) (bool, error) {
+	args := []any{int(ttl / time.Second)}
+	for _, n := range ns {
+		payload, err := json.Marshal(n)
+		if err != nil {
+			return false, fmt.Errorf("encode notification: %w", err)
+		}
+		args = append(args, payload)
 	}
-	res, err := enqueueOnceScript.Run(ctx, r.rdb, []string{r.onceKey(key), r.outboxKey()}, int(ttl/time.Second), payload).Int()
+	res, err := enqueueOnceScript.Run(ctx, r.rdb, []string{r.onceKey(key), r.outboxKey()}, args...).Int()
 	if err != nil {
 		return false, unavailable(err)
 	}

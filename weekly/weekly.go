@@ -25,15 +25,10 @@ type Source interface {
 type Outbox interface {
 	// Marked reports whether key was marked by EnqueueOnce.
 	Marked(ctx context.Context, key string) (bool, error)
-	// EnqueueOnce enqueues n and marks key for ttl in one atomic step,
-	// unless key is marked already: then it enqueues nothing and
-	// reports false.
-	EnqueueOnce(ctx context.Context, key string, ttl time.Duration, n app.Notification) (bool, error)
-}
-
-// Uploader shares a PNG in a channel; *slackapi.Client implements it.
-type Uploader interface {
-	UploadPNG(ctx context.Context, channel, threadTS, filename, title string, png []byte) error
+	// EnqueueOnce enqueues ns in order and marks key for ttl in one
+	// atomic step, unless key is marked already: then it enqueues nothing
+	// and reports false.
+	EnqueueOnce(ctx context.Context, key string, ttl time.Duration, ns ...app.Notification) (bool, error)
 }
 
 // Reporter posts the report of each period of Schedule to Channel.
@@ -42,10 +37,6 @@ type Reporter struct {
 	Channel  string
 	Source   Source
 	Outbox   Outbox
-	// Chart draws the report's bar chart as a PNG and Uploader shares it;
-	// no chart when either is nil.
-	Chart    func(app.Report) ([]byte, error)
-	Uploader Uploader
 	Clock    app.Clock
 	Logger   *slog.Logger
 }
@@ -60,9 +51,10 @@ const markKeep = 8 * 24 * time.Hour
 // through the durable outbox in the same atomic step as the period's
 // mark, so it is posted exactly once even when two replicas overlap or
 // one restarts. A replica that first runs after the moment (a deploy, an
-// outage) posts that period's report then, late. The chart, when there is
-// one, is uploaded after the text is enqueued, once (lost if the replica
-// dies in between).
+// outage) posts that period's report then, late. A week with breaches
+// enqueues its chart in that same step, after the text, as a KindChart
+// job the dispatcher draws and uploads: paced and retried like any other
+// Slack call, never lost to a replica dying between text and chart.
 func (w *Reporter) Tick(ctx context.Context) error {
 	now := w.Clock.Now()
 	at := w.Schedule.Last(now)
@@ -82,21 +74,14 @@ func (w *Reporter) Tick(ctx context.Context) error {
 	zone := w.Schedule.Zone
 	rep := app.BuildReport(eps, from, to, zone, names)
 	title := "week to " + to.In(zone).Format("Mon 2 Jan")
-	n := app.Notification{Kind: app.KindAnnounce, Channel: w.Channel, Text: slackapi.ReportText(rep, title, zone), At: now}
-	posted, err := w.Outbox.EnqueueOnce(ctx, key, markKeep, n)
+	ns := []app.Notification{{Kind: app.KindAnnounce, Channel: w.Channel, Text: slackapi.ReportText(rep, title, zone), At: now}}
+	if len(rep.Rows) > 0 {
+		ns = append(ns, app.ReportChart(rep, w.Channel, title, now))
+	}
+	posted, err := w.Outbox.EnqueueOnce(ctx, key, markKeep, ns...)
 	if err != nil || !posted {
 		return err
 	}
-	w.Logger.Info("weekly report enqueued", "channel_id", w.Channel, "period_end", to, "rows", len(rep.Rows))
-	if len(rep.Rows) == 0 || w.Chart == nil || w.Uploader == nil {
-		return nil
-	}
-	png, err := w.Chart(rep)
-	if err == nil {
-		err = w.Uploader.UploadPNG(ctx, w.Channel, "", "sla-report.png", "SLA report, "+title, png)
-	}
-	if err != nil {
-		w.Logger.Warn("weekly report chart not shared", "channel_id", w.Channel, "err", err)
-	}
+	w.Logger.Info("weekly report enqueued", "channel_id", w.Channel, "period_end", to, "rows", len(rep.Rows), "chart", len(ns) > 1)
 	return nil
 }

@@ -16,37 +16,20 @@ import (
 
 const queue = "2f6f2d4e-8c1a-4a53-b9a4-0c5d7e8f9a10"
 
-type uploads struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (u *uploads) UploadPNG(_ context.Context, channel, _, filename, title string, png []byte) error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.got = append(u.got, channel+" "+filename+" "+title+" "+string(png))
-	return nil
-}
-
-func (u *uploads) all() []string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]string(nil), u.got...)
-}
-
 // replica is one slabot process's reporter on the shared Redis.
-func replica(t *testing.T, st *store.Redis, clock app.Clock, up *uploads) *weekly.Reporter {
+func replica(t *testing.T, st *store.Redis, clock app.Clock) *weekly.Reporter {
 	t.Helper()
 	s, err := app.ParseReportSchedule("Mon 09:00 Europe/London")
 	if err != nil {
 		t.Skip("no tz database:", err)
 	}
-	return &weekly.Reporter{Schedule: s, Channel: "C0REPORTS", Source: st, Outbox: st, Clock: clock, Uploader: up,
-		Chart:  func(r app.Report) ([]byte, error) { return []byte("png of " + r.Queues[0].QueueName), nil },
+	return &weekly.Reporter{Schedule: s, Channel: "C0REPORTS", Source: st, Outbox: st, Clock: clock,
 		Logger: slog.New(slog.DiscardHandler)}
 }
 
-// posted drains the outbox and returns the texts of the announcements.
+// posted drains the outbox and returns the texts of the announcements;
+// a report's chart job, which must follow its text, is returned as
+// "chart: <title> of <first queue>".
 func posted(t *testing.T, st *store.Redis) []string {
 	t.Helper()
 	ds, err := st.Receive(context.Background(), "test", 100, time.Millisecond)
@@ -60,6 +43,12 @@ func posted(t *testing.T, st *store.Redis) []string {
 				t.Errorf("report posted to %q, want C0REPORTS", d.Notification.Channel)
 			}
 			out = append(out, d.Notification.Text)
+		}
+		if n := d.Notification; n.Kind == app.KindChart {
+			if n.Channel != "C0REPORTS" || n.Chart == nil || n.Chart.Report == nil || len(n.Chart.Report.Queues) == 0 || n.Chart.Report.Rows != nil {
+				t.Fatalf("chart job %+v, want a report's chart, without rows, for C0REPORTS", n)
+			}
+			out = append(out, "chart: "+n.Chart.Title+" of "+n.Chart.Report.Queues[0].QueueName)
 		}
 		if err := st.Done(context.Background(), d.ID); err != nil {
 			t.Fatal(err)
@@ -87,7 +76,8 @@ func breach(t *testing.T, st *store.Redis, start time.Time, d time.Duration, epi
 }
 
 // TestWeeklyReportOncePerPeriod: two replicas tick at the moment the
-// report is due; one post (and one chart) goes out. A replica restarted
+// report is due; one post and its chart go out, together through the
+// outbox. A replica restarted
 // within the week posts nothing; the next week's moment posts the next.
 func TestWeeklyReportOncePerPeriod(t *testing.T) {
 	ctx := context.Background()
@@ -101,16 +91,16 @@ func TestWeeklyReportOncePerPeriod(t *testing.T) {
 	breach(t, st, due.Add(-3*24*time.Hour), 25*time.Minute, 1) // Friday: in the week
 	breach(t, st, due.Add(-8*24*time.Hour), 10*time.Minute, 2) // the week before
 	clock := app.NewManualClock(due.Add(-24 * time.Hour))
-	up := &uploads{}
-	a, b := replica(t, st, clock, up), replica(t, st, clock, up)
+	a, b := replica(t, st, clock), replica(t, st, clock)
 
 	// Sunday: the latest moment is the previous Monday's; its report is
 	// posted once (the replicas' first start, late).
 	if err := a.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := posted(t, st); len(got) != 1 || !strings.Contains(got[0], "week to Mon 23 Nov") || !strings.Contains(got[0], "10m in breach") {
-		t.Fatalf("first start posted %q, want the week to Mon 23 Nov with its 10m breach", got)
+	if got := posted(t, st); len(got) != 2 || !strings.Contains(got[0], "week to Mon 23 Nov") || !strings.Contains(got[0], "10m in breach") ||
+		got[1] != "chart: SLA report, week to Mon 23 Nov of Support" {
+		t.Fatalf("first start posted %q, want the week to Mon 23 Nov with its 10m breach, then its chart", got)
 	}
 
 	clock.Set(due)
@@ -124,21 +114,18 @@ func TestWeeklyReportOncePerPeriod(t *testing.T) {
 	}
 	wg.Wait()
 	got := posted(t, st)
-	if len(got) != 1 {
-		t.Fatalf("two replicas posted %d reports, want 1: %q", len(got), got)
+	if len(got) != 2 || got[1] != "chart: SLA report, week to Mon 30 Nov of Support" {
+		t.Fatalf("two replicas posted %q, want one report and its chart", got)
 	}
 	want := "*SLA report, week to Mon 30 Nov* (Mon 23 Nov 09:00 – Mon 30 Nov 09:00 Europe/London)\n1 queue breached, 1 breach in all.\n" +
 		"• *Support* voice: 1 breach, 25m in breach"
 	if !strings.HasPrefix(got[0], want) {
 		t.Errorf("report:\n%s\nwant it to start\n%s", got[0], want)
 	}
-	if ups := up.all(); len(ups) != 2 || ups[1] != "C0REPORTS sla-report.png SLA report, week to Mon 30 Nov png of Support" {
-		t.Errorf("uploads = %q, want the first week's chart and this week's", ups)
-	}
 
 	// A restart within the week: a new process, the same Redis.
 	clock.Set(due.Add(26 * time.Hour))
-	if err := replica(t, st, clock, up).Tick(ctx); err != nil {
+	if err := replica(t, st, clock).Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := posted(t, st); len(got) != 0 {

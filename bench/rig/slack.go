@@ -26,10 +26,11 @@ type Call struct {
 	At       time.Time
 }
 
-var blockIDRe = regexp.MustCompile(`"block_id":"([^"|]+)\|(\d+)"`)
+var blockIDRe = regexp.MustCompile(`"block_id":"([^"|]+)\|(\d+)(?:#[^"]*)?"`)
 
 // AlertEpisode returns the alert and episode an alert message names in its
-// block_id ("<alert id>|<episode>", slackapi.AlertValue); ok is false for
+// block_id ("<alert id>|<episode>", slackapi.AlertValue, then the
+// "#<revision>" each rendering adds); ok is false for
 // calls that name none (replies, resolved messages).
 func (c Call) AlertEpisode() (alertID string, episode int, ok bool) {
 	m := blockIDRe.FindStringSubmatch(c.Blocks)

@@ -32,10 +32,17 @@ const demoSecret = "demo-signing-secret"
 // (embedded) and dispatcher, printing each Slack message as a person would
 // read it. Time is simulated, so the story takes seconds.
 func demo(ctx context.Context, args []string, stdout io.Writer) error {
+	return runDemo(ctx, args, stdout, "")
+}
+
+// runDemo is demo; with -json, every Slack Web API call is also made by a
+// real slackapi.Client and printed as it goes over the wire, to slackURL
+// when set (a test's fake Slack), else to the demo's own stand-in.
+func runDemo(ctx context.Context, args []string, stdout io.Writer, slackURL string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	asJSON := fs.Bool("json", false, "also print each message's Block Kit JSON")
-	charts := fs.String("charts", "", "folder to write the charts to (default: a new temporary folder)")
+	asJSON := fs.Bool("json", false, "also print every Slack Web API call's full payload (text, blocks, metadata, files), as sent")
+	charts := fs.String("charts", "", "folder to write the charts and the report's chart to (default: a new temporary folder)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +58,14 @@ func demo(ctx context.Context, args []string, stdout io.Writer) error {
 	out := &lockedWriter{w: stdout}
 	w := wiring{stdout: out, log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: clock, chartDir: *charts}
 	if *asJSON {
-		w.wrap = func(n dispatch.Notifier) dispatch.Notifier { return blockKitPrinter{next: n, w: out} }
+		if slackURL == "" {
+			stand := newDemoSlack()
+			defer stand.Close()
+			slackURL = stand.URL + "/"
+		}
+		w.wrap = func(console dispatch.Notifier, opts slackapi.Options) dispatch.Notifier {
+			return newWireTee(console, slackURL, opts, out)
+		}
 	}
 	svc, err := build(ctx, cfg, w)
 	if err != nil {
@@ -148,6 +162,10 @@ func (d *demoRun) story() error {
 	}
 	d.step("9. /sla status lists what is open.")
 	if err := d.command("status"); err != nil {
+		return err
+	}
+	d.step("10. /sla report sums up the last 7 days per queue (breaches, time in breach, MTTA, MTTR, the worst episode); its chart of breach minutes per queue and day follows in the channel (written to a PNG file here). SLA_REPORT posts the same every week.")
+	if err := d.command("report"); err != nil {
 		return err
 	}
 	d.say("\nDone. Run `go run ./cmd/slabot` and curl the README's sample events to try it yourself.")
@@ -278,21 +296,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// blockKitPrinter prints the Block Kit payload of every message it passes on.
-type blockKitPrinter struct {
-	next dispatch.Notifier
-	w    io.Writer
-}
-
-func (b blockKitPrinter) Notify(ctx context.Context, n app.Notification, ts string) (string, error) {
-	newTS, err := b.next.Notify(ctx, n, ts)
-	if err != nil || (n.Kind != app.KindPost && n.Kind != app.KindUpdate) {
-		return newTS, err
-	}
-	_, blocks := slackapi.AlertMessage(n.Alert, n.At, "")
-	raw, _ := json.MarshalIndent(map[string]any{"blocks": blocks}, "   ", "  ")
-	fmt.Fprintf(b.w, "   Block Kit:\n   %s\n", raw)
-	return newTS, nil
 }

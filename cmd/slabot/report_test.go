@@ -246,6 +246,16 @@ func TestWeeklyReportTwoReplicasAndRestart(t *testing.T) {
 	}
 
 	breachWeek(t, a, slack, clock)
+	// Slack refuses the report chart's first upload (a 503): the chart is
+	// an outbox job, so the dispatcher retries it after its backoff.
+	var refused atomic.Int64
+	slack.setHook(func(w http.ResponseWriter, r *http.Request, method string, _ int) bool {
+		if method == "files.getUploadURLExternal" && r.PostForm.Get("filename") == "sla-report.png" && refused.Add(1) == 1 {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
 	due := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	clock.Set(due.Add(-time.Minute))
 	waitTicks(t, 3, a, b)
@@ -263,8 +273,22 @@ func TestWeeklyReportTwoReplicasAndRestart(t *testing.T) {
 	if len(got) != 2 || got[1].Text != want || got[1].Channel != "C0ALERTS" || got[1].ThreadTS != "" {
 		t.Fatalf("reports %+v\nwant the second to read\n%s", got, want)
 	}
-	files := waitFiles(t, slack, 1)
-	if f := files[0]; f.Channel != "C0ALERTS" || f.ThreadTS != "" || f.Name != "sla-report.png" ||
+	// The chart is paced after the text (1 ms on the test's clock).
+	for deadline := time.Now().Add(15 * time.Second); refused.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the report's chart was never uploaded")
+		}
+		clock.Advance(time.Millisecond)
+	}
+	if got := reportFiles(slack); len(got) != 0 {
+		t.Fatalf("shared %+v although the upload was refused", got)
+	}
+	// The retry waits out its backoff on the test's clock.
+	files := waitFilesAdvancing(t, slack, clock)
+	if n := refused.Load(); n != 2 {
+		t.Errorf("the report chart's upload was asked for %d times, want 2 (refused, then retried)", n)
+	}
+	if f := files[0]; len(files) != 1 || f.Channel != "C0ALERTS" || f.ThreadTS != "" || f.Name != "sla-report.png" ||
 		f.Title != "SLA report, week to Mon 30 Nov" {
 		t.Errorf("shared %+v, want the report's chart in C0ALERTS", f)
 	}
@@ -295,6 +319,21 @@ func waitFiles(t *testing.T, slack *fakeSlack, n int) []slackfake.File {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d report charts shared after 15 s, want %d", len(reportFiles(slack)), n)
 		}
+	}
+}
+
+// waitFilesAdvancing waits until the fake has shared a report chart,
+// moving the clock a second at a time so that a retry's backoff ends.
+func waitFilesAdvancing(t *testing.T, slack *fakeSlack, clock *app.ManualClock) []slackfake.File {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if got := reportFiles(slack); len(got) > 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no report chart shared after 15 s")
+		}
+		clock.Advance(time.Second)
 	}
 }
 

@@ -72,8 +72,9 @@ type wiring struct {
 	stdout io.Writer // console messages in local mode
 	log    *slog.Logger
 	clock  app.Clock // default app.SystemClock; the demo drives its own
-	// wrap, when set, wraps the Slack notifier (the demo prints Block Kit).
-	wrap func(dispatch.Notifier) dispatch.Notifier
+	// wrap, when set, wraps the Slack notifier, given the options a Slack
+	// client gets (demo -json makes every call to a Slack stand-in too).
+	wrap func(dispatch.Notifier, slackapi.Options) dispatch.Notifier
 	// chartDir is where local mode writes charts; empty: a new
 	// temporary folder.
 	chartDir string
@@ -105,25 +106,25 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 	var (
 		notifier dispatch.Notifier
 		home     handlers.HomePublisher
-		// uploader shares charts; none in local mode, which has no Slack.
-		uploader handlers.Uploader
 	)
 	pace := cfg.SlackPostInterval
-	// Charts are drawn when they are delivered, from the stored history.
-	charts := &chartjob.Drawer{History: st, Episodes: st}
+	// Charts are drawn when they are delivered, from the stored history
+	// (a report's from its job).
+	charts := &chartjob.Drawer{History: st, Episodes: st, Report: reportChart}
 	if cfg.Local() {
 		log.Warn("SLACK_BOT_TOKEN is not set: Slack messages are printed to the console, and unsigned webhooks and Slack requests are accepted (from this machine only)")
 		console := slackapi.NewConsole(stdout, slackapi.ConsoleOptions{Mention: cfg.SlackMention, AppsURL: region.Apps, Logger: log,
 			Charts: charts, ChartDir: w.chartDir})
 		notifier, home = console, console
 		pace = time.Millisecond
-	} else {
-		client := slackapi.New(string(cfg.SlackBotToken), slackapi.Options{
-			APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Charts: charts, Logger: log})
-		notifier, home, uploader = client, client, client
+	}
+	slackOpts := slackapi.Options{APIURL: cfg.SlackAPIURL, AppsURL: region.Apps, Mention: cfg.SlackMention, Charts: charts, Logger: log}
+	if !cfg.Local() {
+		client := slackapi.New(string(cfg.SlackBotToken), slackOpts)
+		notifier, home = client, client
 	}
 	if w.wrap != nil {
-		notifier = w.wrap(notifier)
+		notifier = w.wrap(notifier, slackOpts)
 	}
 
 	var builtin *app.Threshold
@@ -161,7 +162,7 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		// Charts show SLA_REPORT's time zone too.
 		charts.Location = reportZone
 		s.report = (&weekly.Reporter{Schedule: *cfg.Report, Channel: cfg.SlackChannelID, Source: st, Outbox: st,
-			Chart: reportChart, Uploader: uploader, Clock: clock, Logger: log}).Tick
+			Clock: clock, Logger: log}).Tick
 		s.reportEvery = cmp.Or(w.reportEvery, time.Minute)
 		log.Info("weekly SLA report scheduled", "schedule", cfg.Report.String(), "channel_id", cfg.SlackChannelID)
 	}
@@ -189,8 +190,6 @@ func build(ctx context.Context, cfg Config, w wiring) (*service, error) {
 		Logger:         log,
 		Reports:        st,
 		ReportZone:     reportZone,
-		ReportChart:    reportChart,
-		Uploader:       uploader,
 		Charts:         st,
 	}
 	if cfg.SocketMode() {

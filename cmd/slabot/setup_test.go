@@ -59,17 +59,17 @@ func TestSetup(t *testing.T) {
 		{"all good", "right", false, false, []string{"✔ Slack token", "Support (2f6f2d4e", "call 80% in 20s", "Billing EU",
 			"https://slabot.test/slack/commands", "All checks passed"}},
 		{"bad client secret", "wrong", false, true, []string{"✘ Genesys Cloud API", "GENESYS_CLIENT_SECRET"}},
-		{"bot not in channel", "right", true, true, []string{"not a member", "/invite @slabot"}},
+		{"bot not in channel", "right", true, true, []string{"✘ SLACK_CHANNEL_ID C0ALERTS", "not a member", "type /invite @slabot"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			slack := newFakeSlack(t)
 			if tt.notMember {
 				slack.setHook(func(w http.ResponseWriter, r *http.Request, method string, n int) bool {
-					if method != "conversations.info" {
+					if method != "conversations.history" {
 						return false
 					}
-					_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": map[string]any{"id": "C0ALERTS", "name": "sla-alerts", "is_member": false}})
+					_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "not_in_channel"})
 					return true
 				})
 			}
@@ -90,6 +90,18 @@ func TestSetup(t *testing.T) {
 			}
 			if strings.Contains(out.String(), tt.secret+"\n") || strings.Contains(out.String(), "xoxb-test") {
 				t.Errorf("setup printed a secret:\n%s", out.String())
+			}
+			// The channel is checked with a scope the manifest has
+			// (channels:history), never with conversations.info, whose
+			// channels:read it lacks.
+			slack.mu.Lock()
+			info, history := slack.count["conversations.info"], slack.count["conversations.history"]
+			slack.mu.Unlock()
+			if info != 0 || history != 1 {
+				t.Errorf("setup called conversations.info %d and conversations.history %d times, want 0 and 1", info, history)
+			}
+			if !tt.notMember && !strings.Contains(out.String(), "✔ SLACK_CHANNEL_ID C0ALERTS\n    the bot is in the channel") {
+				t.Errorf("output does not say the channel is fine:\n%s", out.String())
 			}
 		})
 	}
