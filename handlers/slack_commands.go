@@ -642,16 +642,14 @@ func helpText(restricted bool) string {
 		"*Queues*: a name (any case; \"quote names with spaces\"), a queue ID, or `default` for the rule of every queue without its own.",
 		"*Metrics*: `longest_wait` (`wait`), `waiting` (`queue`), `service_level` (`sl`), `agents` (`on_queue`), `abandon_rate` (`abandon`).",
 		"*Values*: durations `5m`, `300s` or `300`; percentages `80` or `80%`; counts `10`. `for 2m` waits that long before alerting.",
-		"*Clear*: `clear 3m` resolves an alert only once the value is back at 3m, so a value hovering around the threshold alerts once; "+
-			"for `service_level` and `agents` it is above the threshold.",
+		"*Clear*: `clear 3m` resolves only once the value is back at 3m (for `sl` and `agents`: above), so a hovering value alerts once.",
 		"*Min*: `min 20` on `service_level` or `abandon_rate` ignores intervals with fewer than 20 offered interactions.",
 		mediaHelp(),
 		targetHelp(),
-		"*Note*: Genesys notifications carry counts, not wait times: without polling (Genesys API credentials) slabot "+
-			"cannot alert on `longest_wait`; use `waiting`, `service_level`, `agents` or `abandon_rate`.",
-		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes the alert, Chart charts the breach in its thread. The App Home tab shows it all.",
-		"*Business hours*: outside a queue's hours (its own, else `default`'s) no alert fires, open alerts resolve quietly "+
-			"and re-arm at opening. Days `Mon-Fri`, `Sat,Sun`, `daily`; overnight hours `22:00-06:00`; an IANA zone.",
-		"*Storms*: many alerts at once in one channel are listed in one digest, kept up to date, with Acknowledge all and Snooze all.")
+		"*Note*: without polling (Genesys API credentials) slabot cannot alert on `longest_wait`: notifications carry counts, not wait times.",
+		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes, Chart charts the breach. See also the App Home tab.",
+		"*Business hours*: outside a queue's hours (else `default`'s) nothing fires; open alerts resolve quietly and re-arm at opening. "+
+			"Days `Mon-Fri`, `Sat,Sun`, `daily`; hours `22:00-06:00`; an IANA zone.",
+		"*Storms*: many alerts at once in one channel share one digest, kept up to date, with Acknowledge all and Snooze all.")
 	return strings.Join(lines, "\n")
 }

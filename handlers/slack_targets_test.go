@@ -37,19 +37,18 @@ func TestListTargets(t *testing.T) {
 	e := newClockedE2E(t, engine.Options{BuiltinDefault: &app.Threshold{QueueID: app.DefaultQueue, Metric: app.LongestWait,
 		Value: 300, SetBy: "built-in"}}, queues)
 
-	section := "*Targets in Genesys Cloud*\n" +
-		"• voice: 2 queues, 90 % in 15s on 1 of them\n" +
+	section := "\n• voice: 2 queues, 90 % in 15s on 1 of them\n" +
 		"• email: 3 queues, 90 % in 1h on 2 of them\n" +
 		"• email: 1 queue still at the creation default 80 % in 20s: set their real target in Genesys Cloud, or rules on `target` will page on them.\n" +
 		"• 12 queues have no target on any media type: rules on `target` never alert on them."
-	if got := runCommand(t, e.h, "U0LEAD001", "list"); !strings.Contains(got, section) {
+	if got := runCommand(t, e.h, "U0LEAD001", "list"); !strings.Contains(got, "*Targets in Genesys Cloud* (4)"+section) {
 		t.Errorf("/sla list lacks\n%s\nin\n%s", section, got)
 	}
 
 	runCommand(t, e.h, "U0LEAD001", "set default voice wait target")
 	unknown := "• *default* (voice) longest_wait target: target unknown for 13 queues, not alerted on a guess: " +
 		"*Queue 00*, *Queue 01*, *Queue 02*, *Queue 03*, *Queue 04*, *Queue 05*, *Queue 06*, *Queue 07*, *Queue 08*, *Queue 09* and 3 more"
-	if got := runCommand(t, e.h, "U0LEAD001", "list"); !strings.Contains(got, section+"\n"+unknown) {
+	if got := runCommand(t, e.h, "U0LEAD001", "list"); !strings.Contains(got, "*Targets in Genesys Cloud* (5)"+section+"\n"+unknown) {
 		t.Errorf("/sla list after a rule on target lacks\n%s\nin\n%s", unknown, got)
 	}
 

@@ -135,7 +135,7 @@ func (d *demoRun) story() error {
 	if err := d.command("set default waiting 10"); err != nil {
 		return err
 	}
-	d.step("7. A storm: six queues breach within seconds. The first four post as usual; from the fifth, one digest message lists the rest.")
+	d.step("7. A storm: six queues breach within seconds. The first four post as usual; from the fifth, one digest message gathers all six, the first four included.")
 	// Notifications carry no queue names; the Genesys directory does, and
 	// polling caches it in the store. The demo stands in for the poller.
 	var storm []app.QueueInfo
