@@ -68,6 +68,20 @@ func newSocketE2E(t *testing.T, replicas int) *socketE2E {
 		e.replicas = append(e.replicas, r)
 	}
 	sock.WaitConns(t, replicas, replicas)
+	// The server counts a connection before the client has read its
+	// hello; a replica is connected once /readyz says so.
+	for _, r := range e.replicas {
+		for deadline := time.Now().Add(15 * time.Second); ; {
+			code, body := get(t, r.web.URL+"/readyz")
+			if code == http.StatusOK && strings.Contains(body, `"slack_socket_mode":"connected"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz = %d %s 15 s after the connection opened\n%s", code, body, r.logs.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	return e
 }
 
