@@ -94,7 +94,11 @@ func barsPlot(b BarChart) (*plot.Plot, error) {
 	if top == 0 {
 		top = 1
 	}
-	// Headroom for the legend, which sits over the top right corner.
-	p.Y.Max = top * (1.1 + 0.06*float64(len(b.Rows)))
+	// Headroom for the legend, which sits over the top right corner: a
+	// legend row takes about 5.5 % of the data area's height, so the
+	// bars keep below the legend's share (the latest day, on the right,
+	// is often the tallest).
+	legend := math.Min(0.7, 0.04+0.055*float64(len(b.Rows)))
+	p.Y.Max = top / (1 - legend)
 	return p, nil
 }
