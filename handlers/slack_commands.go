@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -414,61 +413,6 @@ func (x *commands) ack(ctx context.Context, cmd command, by app.Actor) (string, 
 		len(acked), noun, slackapi.QueueLabel(ref.ID, known), strings.Join(parts, ", ")), nil
 }
 
-// allAcker acknowledges every firing alert at once (/sla ack all);
-// *engine.Engine implements it.
-type allAcker interface {
-	AckAll(ctx context.Context, by app.Actor) ([]app.Alert, error)
-}
-
-// maxAckedListed bounds the alerts /sla ack all names; the count says how
-// many more it acknowledged; maxAnswerNameRunes bounds each name.
-const (
-	maxAckedListed     = 10
-	maxAnswerNameRunes = 80
-)
-
-// ackAll acknowledges every firing alert in every channel, as anyone may
-// acknowledge one (only muting every queue is for admins), and answers
-// how many and which.
-func (x *commands) ackAll(ctx context.Context, by app.Actor) (string, error) {
-	aa, ok := x.d.Actions.(allAcker)
-	if !ok {
-		return "This slabot cannot acknowledge every alert at once; nothing was changed.", nil
-	}
-	acked, err := aa.AckAll(ctx, by)
-	if err != nil && len(acked) == 0 {
-		return "", err
-	}
-	if err != nil {
-		x.d.Logger.Warn("acknowledging every alert stopped early", "err", err, "acked", len(acked))
-	}
-	// The storm's first alerts first, as they fired.
-	slices.SortStableFunc(acked, func(a, b app.Alert) int {
-		return cmp.Or(a.FiredAt.Compare(b.FiredAt), strings.Compare(a.QueueName, b.QueueName))
-	})
-	channels := make(map[string]bool)
-	var parts []string
-	for _, a := range acked {
-		channels[a.Channel] = true
-		if len(parts) < maxAckedListed {
-			name := a.QueueName
-			if name == "" {
-				name = a.QueueID
-			}
-			parts = append(parts, "*"+slackapi.QueueName(name, maxAnswerNameRunes)+"* ("+a.Metric.Label()+" "+a.Metric.FormatValue(a.Value)+")")
-		}
-	}
-	if n := len(acked) - len(parts); n > 0 {
-		parts = append(parts, fmt.Sprintf("and %d more", n))
-	}
-	s := fmt.Sprintf("Acknowledged %d %s in %d %s: %s. Their reminders stop.",
-		len(acked), plural(len(acked), "alert", "alerts"), len(channels), plural(len(channels), "channel", "channels"), strings.Join(parts, ", "))
-	if err != nil {
-		s += " Some may still be firing: run `/sla ack all` again."
-	}
-	return s, nil
-}
-
 func (x *commands) route(ctx context.Context, cmd command, sc slack.SlashCommand, by app.Actor) (string, error) {
 	channel, err := routeTarget(cmd.channel, sc)
 	if err != nil {
@@ -522,72 +466,6 @@ func routeTarget(ch channelArg, sc slack.SlashCommand) (string, error) {
 		"or give the channel ID (channel details → About, at the bottom: C…)", clipArg(ch.name))
 }
 
-func (x *commands) history(ctx context.Context, cmd command) (string, error) {
-	known, err := x.known(ctx)
-	if err != nil {
-		return "", err
-	}
-	queueID := ""
-	if cmd.queue.text != "" {
-		ref, err := resolveQueueArg(verbHistory, cmd.queue, known)
-		if err != nil {
-			return "", err
-		}
-		if ref.ID != app.AllQueues {
-			queueID = ref.ID
-		}
-	}
-	entries, err := x.d.Records.History(ctx, queueID, maxHistory)
-	if err != nil {
-		return "", fmt.Errorf("history: %w", err)
-	}
-	title := "*History*"
-	if queueID != "" {
-		title = "*History of " + strings.Trim(slackapi.QueueLabel(queueID, known), "*") + "*"
-	}
-	if len(entries) == 0 {
-		return title + "\nNothing recorded yet.", nil
-	}
-	lines := []string{title + " (newest first)"}
-	for _, h := range entries {
-		lines = append(lines, historyLine(h, known))
-	}
-	return strings.Join(lines, "\n"), nil
-}
-
-// maxHistory is how many entries /sla history shows.
-const maxHistory = 20
-
-var historyVerbs = map[string]string{
-	"ack": "acknowledged", "resolve": "resolved", "snooze": "snoozed", "unsnooze": "unsnoozed",
-	"set": "set a threshold on", "unset": "removed a threshold of", "route": "routed",
-	"hours": "set the business hours of",
-}
-
-func historyLine(h app.HistoryEntry, known map[string]string) string {
-	verb, ok := historyVerbs[h.Action]
-	if !ok {
-		verb = slackapi.Escape(clipArg(h.Action))
-	}
-	s := fmt.Sprintf("• %s %s %s %s", slackapi.SlackTime(h.At), slackapi.UserMention(h.By), verb, slackapi.QueueLabel(h.QueueID, known))
-	if h.Via != "" {
-		s += " (" + slackapi.Escape(clipArg(h.Via)) + ")"
-	}
-	if h.Detail != "" {
-		// Threshold details name the queue by ID; the line names it already.
-		detail := strings.ReplaceAll(h.Detail, h.QueueID+" ", "")
-		if r := []rune(detail); len(r) > 200 {
-			detail = string(r[:199]) + "…"
-		}
-		var links []string
-		if h.Action == "route" { // app.Engine.Route writes "<#C…> → <#C…>"
-			links = channelLinks(detail)
-		}
-		s += ": " + safeMrkdwn(detail, links...)
-	}
-	return s
-}
-
 // maxReply keeps an answer well inside what Slack shows of a message.
 const maxReply = 3900
 
@@ -621,35 +499,4 @@ func validUserID(id string) bool {
 		}
 	}
 	return true
-}
-
-// helpText is /sla help. restricted says SLA_ADMINS is set: the commands
-// marked (admins) are then theirs alone.
-func helpText(restricted bool) string {
-	lines := []string{"*/sla: queue SLA alerts from Slack*"}
-	for _, u := range usages {
-		if u.verb == verbHelp {
-			continue // the reader has it
-		}
-		lines = append(lines, "• `"+slackapi.Escape(u.usage)+"`"+adminMark(u.verb)+" — e.g. "+slackapi.Escape(u.example))
-	}
-	if restricted {
-		lines = append(lines, "_(admins)_: only SLA admins (SLA_ADMINS) may run these; anyone may ack, snooze and resolve.")
-	} else {
-		lines = append(lines, "_(admins)_: SLA_ADMINS is not set, so everyone may run these too.")
-	}
-	lines = append(lines,
-		"*Queues*: a name (any case; \"quote names with spaces\"), a queue ID, or `default` for the rule of every queue without its own.",
-		"*Metrics*: `longest_wait` (`wait`), `waiting` (`queue`), `service_level` (`sl`), `agents` (`on_queue`), `abandon_rate` (`abandon`).",
-		"*Values*: durations `5m`, `300s` or `300`; percentages `80` or `80%`; counts `10`. `for 2m` waits that long before alerting.",
-		"*Clear*: `clear 3m` resolves only once the value is back at 3m (for `sl` and `agents`: above), so a hovering value alerts once.",
-		"*Min*: `min 20` on `service_level` or `abandon_rate` ignores intervals with fewer than 20 offered interactions.",
-		mediaHelp(),
-		targetHelp(),
-		"*Note*: without polling (Genesys API credentials) slabot cannot alert on `longest_wait`: notifications carry counts, not wait times.",
-		"Alert buttons: Acknowledge stops reminders, Snooze mutes the queue, Resolve closes, Chart charts the breach. See also the App Home tab.",
-		"*Business hours*: outside a queue's hours (else `default`'s) nothing fires; open alerts resolve quietly and re-arm at opening. "+
-			"Days `Mon-Fri`, `Sat,Sun`, `daily`; hours `22:00-06:00`; an IANA zone.",
-		"*Storms*: many alerts at once in one channel share one digest, kept up to date, with Acknowledge all and Snooze all.")
-	return strings.Join(lines, "\n")
 }

@@ -50,28 +50,6 @@ var verbAliases = map[string]string{
 	"chart":  verbChart, "graph": verbChart, "plot": verbChart,
 }
 
-// usages are the usage lines, in help order, with an example each.
-var usages = []struct{ verb, usage, example string }{
-	{verbSet, "/sla set <queue>|default [<media>] <metric> <value>|target [clear <value>] [min <n>] [for <duration>]",
-		`/sla set Support wait 5m clear 3m · /sla set "Billing EU" sl 80% clear 85% min 20 for 10m · /sla set default waiting 10`},
-	{verbPreview, "/sla preview <queue>|default [<media>] <metric> <value>|target [clear <value>] [min <n>] [for <duration>]",
-		`/sla preview Support wait 5m clear 3m (replays the last 7 days; changes nothing)`},
-	{verbUnset, "/sla unset <queue>|default [<media>] [<metric>]", `/sla unset Support wait · /sla unset default email wait`},
-	{verbList, "/sla list [<queue>] [page <n>]", `/sla list Support · /sla list page 2 (rules, snoozes, routes, hours)`},
-	{verbStatus, "/sla status [<queue>|firing|acked|snoozed|pending] [page <n>]", `/sla status firing · /sla status page 2 (open alerts)`},
-	{verbSnooze, "/sla snooze <queue>|all <duration>", `/sla snooze "Billing EU" 30m`},
-	{verbUnsnooze, "/sla unsnooze <queue>|all", `/sla unsnooze all`},
-	{verbAck, "/sla ack <queue>|all", `/sla ack Support · /sla ack all (every firing alert, in every channel)`},
-	{verbRoute, "/sla route <queue> #channel|here|default", `/sla route Support here · /sla route Support <#C0123ABCD>`},
-	{verbHistory, "/sla history [<queue>]", `/sla history Support`},
-	{verbReport, "/sla report [7d|30d] [<queue>]", `/sla report · /sla report 30d "Billing EU" (breaches, time in breach, MTTA, MTTR per queue and media type)`},
-	{verbChart, "/sla chart <queue> [<media>] [<metric>] [6h|24h|7d]",
-		`/sla chart Support · /sla chart "Billing EU" chat sl 24h (a PNG, shared here; default: longest_wait over 6h)`},
-	{verbHours, "/sla hours <queue>|default [<days> <from>-<to>… <IANA zone> | always | default]",
-		`/sla hours default Mon-Fri 08:00-18:00 Europe/London · /sla hours "Night desk" always · /sla hours Support`},
-	{verbHelp, "/sla help", `/sla help`},
-}
-
 func usageOf(verb string) string {
 	for _, u := range usages {
 		if u.verb == verb {
